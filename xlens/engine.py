@@ -1,0 +1,431 @@
+"""The engine layer: the only module of xlens that names an array backend.
+
+Physics code in xlens is written once against an array namespace ``xp`` (the
+Python array API standard) and receives that namespace from its inputs through
+:func:`namespace`. This module supplies everything that differs between the two
+engines:
+
+* ``"numpy"`` — a debuggable float64 reference that runs eagerly on the CPU;
+* ``"jax"`` — the production engine: ``jit``, ``vmap``, ``lax.scan`` and
+  accelerators.
+
+Dtype policy
+------------
+float64 is the reference on both engines; every reference test passes at the
+float64 tolerances of ``tests/helpers.py``. JAX may also run in float32 for
+speed: the profiles use forms that stay accurate in float32 (PHYSICS.md §7,
+§9, §16), and the measured float32 bounds are in ``docs/profiles.md``.
+Importing xlens with JAX installed turns on ``jax_enable_x64`` so that float64
+is available on JAX; float32 is then requested explicitly through the dtype of
+the grid (or the ``dtype`` argument of the public entry points).
+
+The helpers here are deliberately few: namespace resolution, ``jit``/``vmap``
+and ``scan`` with a plain-Python fallback, the chunked halo reduction,
+functional updates, a finite-branch ``where`` and the special functions both
+engines need.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "ENGINES",
+    "ArrayLike",
+    "asarray",
+    "at_set",
+    "block_until_ready",
+    "float_dtype",
+    "gammaln",
+    "get_xp",
+    "halo_sum",
+    "is_jax",
+    "jax_available",
+    "jit",
+    "namespace",
+    "register_pytree",
+    "scan",
+    "vmap",
+    "where_finite",
+]
+
+ArrayLike = Any  # an array of any supported backend, or a Python scalar
+
+ENGINES = ("numpy", "jax")
+
+#: Largest number of (halo x point) elements that one chunk of the halo
+#: reduction materialises. Temporaries of a profile are ~20 arrays of this size,
+#: so 2**20 float64 elements keep a chunk near 160 MiB at most.
+HALO_BLOCK_ELEMENTS = 2**20
+
+
+def jax_available() -> bool:
+    """Return True when JAX can be imported."""
+    return importlib.util.find_spec("jax") is not None
+
+
+def _jax():
+    """Import JAX (with float64 enabled) or raise a clear error."""
+    try:
+        import jax
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "engine='jax' needs JAX; install it with `pip install 'xlens[jax]'`"
+        ) from exc
+    if not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def _check_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
+    return engine
+
+
+def get_xp(engine: str):
+    """Return the array namespace of an engine.
+
+    Parameters
+    ----------
+    engine : {"numpy", "jax"}
+        The engine name.
+
+    Returns
+    -------
+    module
+        ``array_api_compat.numpy`` for ``"numpy"``, ``jax.numpy`` for ``"jax"``.
+    """
+    if _check_engine(engine) == "jax":
+        return _jax().numpy
+    return array_api_compat.array_namespace(np.empty(0))
+
+
+def namespace(*arrays: ArrayLike):
+    """Return the array namespace of the inputs (Python scalars are skipped).
+
+    NumPy arrays give ``array_api_compat.numpy``; JAX arrays and tracers give
+    ``jax.numpy``. With no array at all,
+    the NumPy namespace is returned. When JAX and NumPy arrays are mixed, the JAX
+    namespace is returned, because NumPy arrays convert to JAX without a copy
+    of meaning (a profile built from NumPy parameters works on a JAX grid).
+    """
+    arrays = tuple(a for a in arrays if a is not None and not isinstance(a, int | float | complex))
+    if not arrays:
+        return array_api_compat.array_namespace(np.empty(0))
+    if any(array_api_compat.is_jax_array(a) for a in arrays):
+        # NumPy inputs (e.g. a profile built from NumPy arrays) convert to JAX freely.
+        return _jax().numpy
+    return array_api_compat.array_namespace(*arrays)
+
+
+def is_jax(xp) -> bool:
+    """Return True if ``xp`` is the JAX namespace."""
+    return array_api_compat.is_jax_namespace(xp)
+
+
+def engine_of(xp) -> str:
+    """Return the engine name (``"numpy"`` or ``"jax"``) of a namespace."""
+    return "jax" if is_jax(xp) else "numpy"
+
+
+def float_dtype(xp, dtype: Any = None):
+    """Return the floating dtype to compute in.
+
+    Parameters
+    ----------
+    xp : namespace
+        The array namespace.
+    dtype : str or dtype, optional
+        ``"float64"`` (default) or ``"float32"``.
+    """
+    if dtype is None:
+        return xp.float64
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    return getattr(xp, name)
+
+
+def asarray(x: ArrayLike, *, xp, dtype=None):
+    """Convert ``x`` to an array of namespace ``xp`` (float64 unless ``dtype``)."""
+    return xp.asarray(x, dtype=float_dtype(xp) if dtype is None else dtype)
+
+
+def where_finite(cond, value_fn: Callable, arg, safe, *, xp):
+    """Evaluate ``value_fn`` only where ``cond`` holds, keeping gradients finite.
+
+    ``value_fn`` is applied to ``where(cond, arg, safe)`` so that the branch
+    that is not selected never sees an argument it cannot handle (the
+    "double where", PHYSICS.md §16). Entries where ``cond`` is False are 0.
+    """
+    out = value_fn(xp.where(cond, arg, safe))
+    return xp.where(cond, out, xp.zeros_like(out))
+
+
+def at_set(x, index, value, *, xp):
+    """Return a copy of ``x`` with ``x[index] = value`` (no in-place write)."""
+    if is_jax(xp):
+        return x.at[index].set(value)
+    out = np.array(x, copy=True)
+    out[index] = value
+    return xp.asarray(out)
+
+
+def gammaln(x, *, xp):
+    """Natural log of the absolute value of the Gamma function, on either engine."""
+    if is_jax(xp):
+        return _jax().scipy.special.gammaln(x)
+    import scipy.special
+
+    return xp.asarray(scipy.special.gammaln(x))
+
+
+def jit(fn: Callable, engine: str, **kwargs) -> Callable:
+    """``jax.jit`` on the JAX engine, the function itself on NumPy."""
+    if _check_engine(engine) == "jax":
+        return _jax().jit(fn, **kwargs)
+    return fn
+
+
+def vmap(fn: Callable, engine: str, in_axes=0, out_axes=0) -> Callable:
+    """``jax.vmap`` on the JAX engine; a Python loop that stacks results on NumPy."""
+    if _check_engine(engine) == "jax":
+        return _jax().vmap(fn, in_axes=in_axes, out_axes=out_axes)
+
+    def looped(*args):
+        axes = in_axes if isinstance(in_axes, tuple | list) else (in_axes,) * len(args)
+        sizes = {
+            np.shape(leaf)[ax]
+            for arg, ax in zip(args, axes, strict=True)
+            if ax is not None
+            for leaf in _tree_leaves(arg)
+        }
+        if len(sizes) != 1:
+            raise ValueError(f"vmap: inconsistent batch sizes {sorted(sizes)}")
+        (n,) = sizes
+        outs = [
+            fn(
+                *(
+                    _tree_map(lambda a, i=i, ax=ax: np.take(a, i, axis=ax), arg)
+                    if ax is not None
+                    else arg
+                    for arg, ax in zip(args, axes, strict=True)
+                )
+            )
+            for i in range(n)
+        ]
+        return _tree_stack(outs, axis=out_axes)
+
+    return looped
+
+
+def scan(f: Callable, init, xs, *, xp, length: int | None = None):
+    """``lax.scan`` on JAX; the same loop in Python on NumPy.
+
+    ``f(carry, x) -> (carry, y)``; returns ``(carry, stacked ys)``. ``xs`` is a
+    pytree whose leaves share a leading axis (or ``None`` with ``length``).
+    """
+    if is_jax(xp):
+        return _jax().lax.scan(f, init, xs, length=length)
+    n = length if xs is None else int(np.shape(_tree_leaves(xs)[0])[0])
+    carry, ys = init, []
+    for i in range(n):
+        x = None if xs is None else _tree_map(lambda a, i=i: a[i], xs)
+        carry, y = f(carry, x)
+        ys.append(y)
+    if not ys or ys[0] is None:
+        return carry, None
+    return carry, _tree_stack(ys, axis=0)
+
+
+def block_until_ready(x):
+    """Wait for asynchronous JAX results; a no-op for NumPy values."""
+    if any(type(leaf).__module__.startswith("jax") for leaf in _tree_leaves(x)):
+        return _jax().block_until_ready(x)
+    return x
+
+
+def halo_sum(
+    fn: Callable,
+    params: Sequence,
+    n_halo: int,
+    n_points: int,
+    *,
+    xp,
+    block: int | None = None,
+):
+    """Sum the fields of ``n_halo`` haloes, evaluating the halo axis in chunks.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(*chunk_params) -> array or tuple of arrays``, each of shape
+        ``(h, n_points, ...)`` for a chunk of ``h`` haloes. Every parameter
+        arrives with shape ``(h, 1)`` (or ``(h, 1, k)`` for vector parameters).
+    params : sequence of arrays
+        Per-halo parameters, each with leading axis ``n_halo``.
+    n_halo, n_points : int
+        Static sizes.
+    xp : namespace
+    block : int, optional
+        Maximum ``h * n_points`` per chunk (default :data:`HALO_BLOCK_ELEMENTS`).
+
+    Returns
+    -------
+    array or tuple of arrays
+        The sum over haloes, each of shape ``(n_points, ...)``.
+
+    Notes
+    -----
+    On NumPy the chunks are a Python loop over slices; on JAX a ``lax.scan``
+    over chunks whose tail is padded with copies of halo 0 weighted by 0 (so the
+    padding adds exactly zero and keeps gradients finite). The reduction over
+    haloes is never a loop over individual haloes.
+    """
+    block = HALO_BLOCK_ELEMENTS if block is None else block
+    chunk = max(1, min(n_halo, block // max(n_points, 1)))
+    expand = [_expand_param(p, xp) for p in params]
+
+    def reduce(out):
+        if isinstance(out, tuple):
+            return tuple(xp.sum(o, axis=0) for o in out)
+        return xp.sum(out, axis=0)
+
+    if chunk >= n_halo:
+        return reduce(fn(*expand))
+
+    if not is_jax(xp):
+        total = None
+        for start in range(0, n_halo, chunk):
+            part = reduce(fn(*(p[start : start + chunk] for p in expand)))
+            total = part if total is None else _tree_map2(lambda a, b: a + b, total, part)
+        return total
+
+    jnp = xp
+    n_chunks = -(-n_halo // chunk)
+    pad = n_chunks * chunk - n_halo
+    dtype = expand[0].dtype
+
+    def padded(p):
+        if pad:
+            p = jnp.concatenate([p, jnp.broadcast_to(p[:1], (pad, *p.shape[1:]))], axis=0)
+        return jnp.reshape(p, (n_chunks, chunk, *p.shape[1:]))
+
+    weight = jnp.concatenate([jnp.ones(n_halo, dtype=dtype), jnp.zeros(pad, dtype=dtype)])
+    weight = jnp.reshape(weight, (n_chunks, chunk))
+    chunks = tuple(padded(p) for p in expand)
+
+    def weighted(w, out):
+        return jnp.sum(w[(slice(None),) + (None,) * (out.ndim - 1)] * out, axis=0)
+
+    def body(carry, xs):
+        w, ps = xs
+        out = fn(*ps)
+        if isinstance(out, tuple):
+            return tuple(c + weighted(w, o) for c, o in zip(carry, out, strict=True)), None
+        return carry + weighted(w, out), None
+
+    probe = _jax().eval_shape(lambda *ps: fn(*ps), *(c[0] for c in chunks))
+    if isinstance(probe, tuple):
+        init = tuple(jnp.zeros(s.shape[1:], dtype=s.dtype) for s in probe)
+    else:
+        init = jnp.zeros(probe.shape[1:], dtype=probe.dtype)
+    total, _ = _jax().lax.scan(body, init, (weight, chunks))
+    return total
+
+
+def _expand_param(p, xp):
+    """(H,) -> (H, 1); (H, k) -> (H, 1, k): halo axis against the point axis."""
+    if p.ndim == 1:
+        return p[:, None]
+    return p[:, None, ...]
+
+
+def register_pytree(cls, data_fields: Sequence[str], meta_fields: Sequence[str] = ()):
+    """Register a frozen dataclass as a JAX pytree (when JAX is installed).
+
+    Unflattening bypasses ``__init__``, so validation in ``__post_init__`` runs
+    only when a user builds the object, never on tracers or placeholders that
+    JAX puts in the leaves.
+    """
+    data_fields, meta_fields = tuple(data_fields), tuple(meta_fields)
+    if not jax_available():
+        return cls
+    jax = _jax()
+
+    def flatten_with_keys(obj):
+        children = [(jax.tree_util.GetAttrKey(k), getattr(obj, k)) for k in data_fields]
+        return children, tuple(getattr(obj, k) for k in meta_fields)
+
+    def flatten(obj):
+        return [getattr(obj, k) for k in data_fields], tuple(getattr(obj, k) for k in meta_fields)
+
+    def unflatten(meta, children):
+        obj = object.__new__(cls)
+        for k, v in zip(data_fields, children, strict=True):
+            object.__setattr__(obj, k, v)
+        for k, v in zip(meta_fields, meta, strict=True):
+            object.__setattr__(obj, k, v)
+        return obj
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+    return cls
+
+
+def pytree_dataclass(cls=None, *, meta: Sequence[str] = ()):
+    """Class decorator: frozen dataclass registered as a pytree.
+
+    Fields listed in ``meta`` are static (hashable, never arrays); every other
+    field is data.
+    """
+
+    def wrap(klass):
+        klass = dataclasses.dataclass(frozen=True, eq=False)(klass)
+        names = [f.name for f in dataclasses.fields(klass)]
+        return register_pytree(klass, [n for n in names if n not in meta], meta)
+
+    return wrap if cls is None else wrap(cls)
+
+
+# --- minimal tree utilities for the NumPy fallbacks --------------------------
+
+
+def _tree_leaves(tree) -> list:
+    if jax_available():
+        return _jax().tree_util.tree_leaves(tree)
+    if isinstance(tree, tuple | list):
+        return [leaf for t in tree for leaf in _tree_leaves(t)]
+    if isinstance(tree, dict):
+        return [leaf for t in tree.values() for leaf in _tree_leaves(t)]
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        return [leaf for f in dataclasses.fields(tree) for leaf in _tree_leaves(getattr(tree, f.name))]
+    return [] if tree is None else [tree]
+
+
+def _tree_map(fn, tree):
+    if jax_available():
+        return _jax().tree_util.tree_map(fn, tree)
+    if isinstance(tree, tuple | list):  # pragma: no cover - JAX is a test dependency
+        return type(tree)(_tree_map(fn, t) for t in tree)
+    return fn(tree)  # pragma: no cover
+
+
+def _tree_map2(fn, a, b):
+    if isinstance(a, tuple):
+        return tuple(fn(x, y) for x, y in zip(a, b, strict=True))
+    return fn(a, b)
+
+
+def _tree_stack(items, axis=0):
+    if jax_available():
+        jax = _jax()
+        return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs], axis), *items)
+    return np.stack(items, axis)  # pragma: no cover
+

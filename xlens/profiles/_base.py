@@ -1,0 +1,224 @@
+"""The machinery every profile shares: pytree dataclasses, validation and the halo reduction.
+
+A profile is a frozen dataclass whose fields are its parameters. Each parameter
+is a scalar (one halo) or an array of shape ``(H,)`` (``(H, 2)`` for ``centre``
+and ``ell_comps``); the profile then stands for H haloes of one kind, and its
+fields are the sum over the H haloes, computed by :func:`xlens.engine.halo_sum`
+in one broadcast-and-reduce per chunk of haloes.
+
+Subclasses implement the physics as methods on *parameter arrays*:
+``_convergence(p, y, x, *, xp)``, ``_deflections(p, y, x, *, xp)``,
+``_potential(p, y, x, *, xp)`` and ``_image(p, y, x, *, xp)``, where ``p`` maps
+each parameter name to an array of shape ``(h, 1)`` (vector parameters to a pair
+``(p_y, p_x)`` or ``(e1, e2)`` of such arrays) and ``y, x`` have shape ``(n,)``.
+They return arrays of shape ``(h, n)`` (a pair for deflections).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .. import engine
+from ..engine import ArrayLike
+from ..errors import check_range, common_length
+
+__all__ = ["LightProfile", "MassProfile", "Profile", "Range"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The allowed range of a parameter, used by validation and by the property tests."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_inclusive: bool = False
+    high_inclusive: bool = False
+    units: str = ""
+    hint: str = ""
+
+
+POSITIVE_ARCSEC = Range(0.0, math.inf, units="[arcsec]")
+ANY_ARCSEC = Range(units="[arcsec]")
+
+#: Parameters that carry a trailing axis of length 2.
+VECTOR_FIELDS = ("centre", "ell_comps")
+
+
+class Profile:
+    """Base class of mass and light profiles (not public)."""
+
+    #: Parameter name -> allowed range. Vector parameters check each component.
+    ranges: ClassVar[dict[str, Range]] = {}
+    #: Methods (``"_convergence"``, ``"_deflections"``, ``"_potential"``, ``"_image"``)
+    #: whose stable forms need float64 (cNFW, PHYSICS.md §10.2; the NFW-family
+    #: potentials, §9.1) compute in float64 whatever the grid dtype, and cast back.
+    float64_methods: ClassVar[frozenset[str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        shapes = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple | list):
+                # a (y, x) tuple is one parameter, not a pytree of two leaves
+                value = np.asarray(value, dtype=np.float64)
+                object.__setattr__(self, f.name, value)
+            shape = getattr(value, "shape", None)
+            if shape is None:
+                shape = np.shape(value) if isinstance(value, int | float | tuple | list) else None
+            if shape is None:
+                continue
+            if f.name in VECTOR_FIELDS:
+                if len(shape) == 0 or shape[-1] != 2:
+                    raise ValueError(
+                        f"{owner}.{f.name} must have shape (2,) or (H, 2) in (y, x) order; "
+                        f"got shape {tuple(shape)}"
+                    )
+                shape = tuple(shape[:-1])
+            shapes[f.name] = tuple(shape)
+        common_length(owner, shapes)
+        for name, rng in self.ranges.items():
+            check_range(
+                owner,
+                name,
+                getattr(self, name),
+                rng.low,
+                rng.high,
+                low_inclusive=rng.low_inclusive,
+                high_inclusive=rng.high_inclusive,
+                units=rng.units,
+                hint=rng.hint,
+            )
+        self._validate()
+
+    def _validate(self) -> None:
+        """Extra checks of a subclass (on concrete values only)."""
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def n_halos(self) -> int | None:
+        """Number of haloes H this object stands for, or None for scalar parameters."""
+        shapes = {}
+        for f in dataclasses.fields(self):
+            shape = tuple(np.shape(getattr(self, f.name)))
+            shapes[f.name] = shape[:-1] if f.name in VECTOR_FIELDS else shape
+        return common_length(type(self).__name__, shapes)
+
+    def _evaluate(self, method: str, grid: ArrayLike, n_out: int):
+        """Run ``method`` over all haloes and points; return arrays shaped like the grid."""
+        xp = engine.namespace(grid, *(getattr(self, f.name) for f in dataclasses.fields(self)))
+        grid = xp.asarray(grid)
+        if grid.ndim == 0 or grid.shape[-1] != 2:
+            raise ValueError(
+                f"grid must have shape (..., 2) holding (y, x) [arcsec]; got shape {grid.shape}"
+            )
+        if xp.isdtype(grid.dtype, "real floating"):
+            out_dtype = grid.dtype
+        else:
+            out_dtype = xp.float64
+        dtype = xp.float64 if method in self.float64_methods else out_dtype
+        batch_shape = grid.shape[:-1]
+        points = xp.reshape(xp.astype(grid, dtype), (-1, 2))
+        y, x = points[:, 0], points[:, 1]
+
+        names, arrays = [], []
+        n_halo = self.n_halos or 1
+        for f in dataclasses.fields(self):
+            value = xp.asarray(getattr(self, f.name), dtype=dtype)
+            if f.name in VECTOR_FIELDS:
+                value = xp.broadcast_to(xp.reshape(value, (-1, 2)), (n_halo, 2))
+                names += [f.name + "_0", f.name + "_1"]
+                arrays += [value[:, 0], value[:, 1]]
+            else:
+                value = xp.broadcast_to(xp.reshape(value, (-1,)), (n_halo,))
+                names.append(f.name)
+                arrays.append(value)
+
+        def per_chunk(*chunk):
+            p = dict(zip(names, chunk, strict=True))
+            for v in VECTOR_FIELDS:
+                if v + "_0" in p:
+                    p[v] = (p.pop(v + "_0"), p.pop(v + "_1"))
+            return getattr(self, method)(p, y, x, xp=xp)
+
+        total = engine.halo_sum(per_chunk, arrays, n_halo, y.shape[0], xp=xp)
+        if n_out == 2:
+            out = xp.stack(total, axis=-1)
+            return xp.astype(xp.reshape(out, (*batch_shape, 2)), out_dtype)
+        return xp.astype(xp.reshape(total, batch_shape), out_dtype)
+
+
+class MassProfile(Profile):
+    """A mass profile: convergence, deflections and (where a closed form exists) potential."""
+
+    def convergence_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Convergence kappa (dimensionless) at the grid points.
+
+        Parameters
+        ----------
+        grid : array, shape (..., 2)
+            (y, x) positions [arcsec].
+
+        Returns
+        -------
+        array, shape (...)
+            Sum over the haloes of ``Sigma / Sigma_cr``.
+        """
+        return self._evaluate("_convergence", grid, 1)
+
+    def deflections_yx_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Reduced deflection angles at the grid points.
+
+        Parameters
+        ----------
+        grid : array, shape (..., 2)
+            (y, x) positions [arcsec].
+
+        Returns
+        -------
+        array, shape (..., 2)
+            ``(alpha_y, alpha_x)`` [arcsec], summed over the haloes.
+        """
+        return self._evaluate("_deflections", grid, 2)
+
+    def potential_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Lensing potential psi [arcsec^2] at the grid points (``psi = 0`` at the centre).
+
+        Parameters
+        ----------
+        grid : array, shape (..., 2)
+            (y, x) positions [arcsec].
+
+        Returns
+        -------
+        array, shape (...)
+            The potential [arcsec^2], summed over the haloes.
+        """
+        return self._evaluate("_potential", grid, 1)
+
+    def _potential(self, p: dict[str, Any], y, x, *, xp):
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form potential")
+
+
+class LightProfile(Profile):
+    """A light profile: surface brightness."""
+
+    def image_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Surface brightness at the grid points.
+
+        Parameters
+        ----------
+        grid : array, shape (..., 2)
+            (y, x) positions [arcsec].
+
+        Returns
+        -------
+        array, shape (...)
+            Surface brightness in the units of ``intensity`` (electrons per second
+            in the PyAutoLens convention), summed over the profiles.
+        """
+        return self._evaluate("_image", grid, 1)
