@@ -348,6 +348,12 @@ def _expand_param(p, xp):
     return p[:, None, ...]
 
 
+def data_fields(obj) -> list:
+    """The dataclass fields of a pytree dataclass that hold data (not static meta fields)."""
+    meta = getattr(obj, "_meta_fields", ())
+    return [f for f in dataclasses.fields(obj) if f.name not in meta]
+
+
 def register_pytree(cls, data_fields: Sequence[str], meta_fields: Sequence[str] = ()):
     """Register a frozen dataclass as a JAX pytree (when JAX is installed).
 
@@ -389,6 +395,7 @@ def pytree_dataclass(cls=None, *, meta: Sequence[str] = ()):
     def wrap(klass):
         klass = dataclasses.dataclass(frozen=True, eq=False)(klass)
         names = [f.name for f in dataclasses.fields(klass)]
+        klass._meta_fields = tuple(meta)
         return register_pytree(klass, [n for n in names if n not in meta], meta)
 
     return wrap if cls is None else wrap(cls)

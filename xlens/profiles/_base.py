@@ -61,7 +61,7 @@ class Profile:
     def __post_init__(self) -> None:
         owner = type(self).__name__
         shapes = {}
-        for f in dataclasses.fields(self):
+        for f in engine.data_fields(self):
             value = getattr(self, f.name)
             if isinstance(value, tuple | list):
                 # a (y, x) tuple is one parameter, not a pytree of two leaves
@@ -103,14 +103,14 @@ class Profile:
     def n_halos(self) -> int | None:
         """Number of haloes H this object stands for, or None for scalar parameters."""
         shapes = {}
-        for f in dataclasses.fields(self):
+        for f in engine.data_fields(self):
             shape = tuple(np.shape(getattr(self, f.name)))
             shapes[f.name] = shape[:-1] if f.name in VECTOR_FIELDS else shape
         return common_length(type(self).__name__, shapes)
 
     def _evaluate(self, method: str, grid: ArrayLike, n_out: int):
         """Run ``method`` over all haloes and points; return arrays shaped like the grid."""
-        xp = engine.namespace(grid, *(getattr(self, f.name) for f in dataclasses.fields(self)))
+        xp = engine.namespace(grid, *(getattr(self, f.name) for f in engine.data_fields(self)))
         grid = xp.asarray(grid)
         if grid.ndim == 0 or grid.shape[-1] != 2:
             raise ValueError(
@@ -127,7 +127,7 @@ class Profile:
 
         names, arrays = [], []
         n_halo = self.n_halos or 1
-        for f in dataclasses.fields(self):
+        for f in engine.data_fields(self):
             value = xp.asarray(getattr(self, f.name), dtype=dtype)
             if f.name in VECTOR_FIELDS:
                 value = xp.broadcast_to(xp.reshape(value, (-1, 2)), (n_halo, 2))

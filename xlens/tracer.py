@@ -1,0 +1,294 @@
+"""Galaxies, planes and multi-plane ray tracing (PHYSICS.md §13).
+
+:class:`Galaxy` groups profiles at one redshift; :class:`Tracer` sorts galaxies
+into planes and shoots rays from the image plane to the last plane with the
+O(planes) recursion of McCully et al. (2014) (PHYSICS.md §13.1): with
+``ahat_i = alpha_i chi_s / (chi_s - chi_i)`` and the running sums
+``S_a = sum ahat_i``, ``S_b = sum chi_i ahat_i`` over the planes in front,
+the position on plane j is ``theta_j = theta - S_a + S_b / chi_j``.
+
+Every plane's deflection is the *reduced* deflection normalised to the last
+plane: profiles on plane i must use ``Sigma_cr(z_i, z_source)`` (the
+mass-concentration profiles do this from their ``redshift_source``).
+
+Consecutive planes whose contents have the same structure (the line-of-sight
+planes, each holding one padded :class:`~xlens.halos.HaloBatch` of the same
+capacity) are stacked and iterated with :func:`xlens.engine.scan` — ``lax.scan``
+on JAX, a Python loop on NumPy — so the compiled program holds one copy of
+their deflection code whatever the number of planes. Other planes (the main
+lens with its macro model and subhaloes) are single steps between the scans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import engine
+from .engine import ArrayLike, pytree_dataclass
+from .profiles._base import LightProfile, MassProfile
+
+__all__ = ["Galaxy", "Tracer"]
+
+#: Redshifts closer than this are the same plane.
+_PLANE_REDSHIFT_TOLERANCE = 1e-8
+
+
+@pytree_dataclass(meta=("redshift",))
+class Galaxy:
+    """Profiles at one redshift (PyAutoLens ``ag.Galaxy``).
+
+    Parameters
+    ----------
+    redshift : float
+        Redshift of the galaxy (>= 0; a static value: changing it recompiles).
+    **profiles : MassProfile or LightProfile
+        Named profiles, e.g. ``mass=mp.PowerLaw(...)``, ``shear=mp.ExternalShear(...)``,
+        ``light=lp.SersicCore(...)``, ``subhalos=HaloBatch(...)``.
+
+    Examples
+    --------
+    >>> import xlens
+    >>> g = xlens.Galaxy(0.5, mass=xlens.mp.IsothermalSph(einstein_radius=1.0))
+    >>> sorted(g.profiles)
+    ['mass']
+    """
+
+    redshift: float
+    profiles: dict[str, Any]
+
+    def __init__(self, redshift: float, **profiles: Any):
+        z = float(redshift)
+        if not z >= 0 or z != z or z == float("inf"):
+            raise ValueError(f"Galaxy.redshift must be in [0, inf); got {redshift!r}")
+        for name, prof in profiles.items():
+            if not isinstance(prof, MassProfile | LightProfile):
+                raise TypeError(
+                    f"Galaxy profile {name!r} must be a mass or light profile; got {type(prof).__name__}"
+                )
+        object.__setattr__(self, "redshift", z)
+        object.__setattr__(self, "profiles", dict(profiles))
+
+    @property
+    def mass_profiles(self) -> list[MassProfile]:
+        """The mass profiles, in the order given."""
+        return [p for p in self.profiles.values() if isinstance(p, MassProfile)]
+
+    @property
+    def light_profiles(self) -> list[LightProfile]:
+        """The light profiles, in the order given."""
+        return [p for p in self.profiles.values() if isinstance(p, LightProfile)]
+
+    def deflections_yx_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Sum of the deflections ``(alpha_y, alpha_x)`` [arcsec] of the mass profiles."""
+        return _sum_fields([p.deflections_yx_2d_from for p in self.mass_profiles], grid, vector=True)
+
+    def convergence_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Sum of the convergences (dimensionless) of the mass profiles."""
+        return _sum_fields([p.convergence_2d_from for p in self.mass_profiles], grid)
+
+    def image_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Sum of the surface brightnesses of the light profiles."""
+        return _sum_fields([p.image_2d_from for p in self.light_profiles], grid)
+
+
+def _sum_fields(fns, grid, vector=False):
+    xp = engine.namespace(grid)
+    grid = xp.asarray(grid)
+    shape = grid.shape if vector else grid.shape[:-1]
+    dtype = grid.dtype if xp.isdtype(grid.dtype, "real floating") else xp.float64
+    total = xp.zeros(shape, dtype=dtype)
+    for fn in fns:
+        total = total + fn(grid)
+    return total
+
+
+@pytree_dataclass(meta=("redshifts", "plane_of_galaxy", "chi", "cosmology"))
+class Tracer:
+    """Galaxies grouped into planes; multi-plane ray tracing (PyAutoLens ``al.Tracer``).
+
+    Parameters
+    ----------
+    galaxies : sequence of Galaxy
+        The galaxies; the one(s) at the highest redshift form the source plane.
+    cosmology : FlatLambdaCDM, optional
+        Default :data:`xlens.cosmology.Planck15`.
+
+    Notes
+    -----
+    The plane redshifts and the distances (float64, computed once here) are
+    static: a jitted function of a tracer recompiles only when they, the
+    profile kinds or the array shapes change, never when parameter values or
+    the number of real haloes in a padded batch change.
+    """
+
+    galaxies: tuple[Galaxy, ...]
+    redshifts: tuple[float, ...]
+    plane_of_galaxy: tuple[int, ...]
+    chi: tuple[float, ...]
+    cosmology: Any
+
+    def __init__(self, galaxies: Sequence[Galaxy], cosmology: Any = None):
+        from .cosmology import Planck15
+
+        galaxies = tuple(galaxies)
+        if not galaxies:
+            raise ValueError("Tracer needs at least one galaxy")
+        for g in galaxies:
+            if not isinstance(g, Galaxy):
+                raise TypeError(f"Tracer takes Galaxy objects; got {type(g).__name__}")
+        cosmology = Planck15 if cosmology is None else cosmology
+        redshifts: list[float] = []
+        for z in sorted(g.redshift for g in galaxies):
+            if not redshifts or z - redshifts[-1] > _PLANE_REDSHIFT_TOLERANCE:
+                redshifts.append(z)
+        plane_of_galaxy = tuple(
+            min(range(len(redshifts)), key=lambda i, z=g.redshift: abs(redshifts[i] - z))
+            for g in galaxies
+        )
+        if len(redshifts) > 1 and redshifts[0] <= 0.0:
+            raise ValueError(
+                f"Tracer: a deflecting plane must have redshift > 0; got {redshifts[0]!r}"
+            )
+        chi = tuple(float(cosmology.comoving_distance_mpc(z)) for z in redshifts)
+        object.__setattr__(self, "galaxies", galaxies)
+        object.__setattr__(self, "redshifts", tuple(redshifts))
+        object.__setattr__(self, "plane_of_galaxy", plane_of_galaxy)
+        object.__setattr__(self, "chi", chi)
+        object.__setattr__(self, "cosmology", cosmology)
+
+    # ----------------------------------------------------------------- planes
+    @property
+    def n_planes(self) -> int:
+        """Number of planes (the last is the source plane)."""
+        return len(self.redshifts)
+
+    def planes(self) -> list[tuple[Galaxy, ...]]:
+        """The galaxies of each plane, in increasing redshift."""
+        out: list[list[Galaxy]] = [[] for _ in self.redshifts]
+        for g, i in zip(self.galaxies, self.plane_of_galaxy, strict=True):
+            out[i].append(g)
+        return [tuple(p) for p in out]
+
+    def _plane_masses(self) -> list[tuple[MassProfile, ...]]:
+        return [tuple(m for g in plane for m in g.mass_profiles) for plane in self.planes()]
+
+    # ------------------------------------------------------------ ray tracing
+    def traced_grid_2d_list_from(self, grid: ArrayLike) -> list:
+        """Positions of the rays on every plane, from the image plane to the last.
+
+        Parameters
+        ----------
+        grid : array, shape (..., 2)
+            Image-plane (y, x) positions [arcsec].
+
+        Returns
+        -------
+        list of arrays, shape (..., 2)
+            One (y, x) array [arcsec] per plane; the first is ``grid``.
+        """
+        xp = engine.namespace(grid, *_leaves(self.galaxies))
+        grid = xp.asarray(grid)
+        if grid.ndim == 0 or grid.shape[-1] != 2:
+            raise ValueError(f"grid must have shape (..., 2) holding (y, x) [arcsec]; got {grid.shape}")
+        masses = self._plane_masses()
+        n = self.n_planes
+        if n == 1:
+            return [grid]
+        chi = [xp.asarray(c, dtype=xp.float64) for c in self.chi]
+        chi_s = self.chi[-1]
+        factor = [chi_s / (chi_s - c) for c in self.chi[:-1]]
+
+        positions = [grid]
+        zero = xp.zeros_like(grid)
+        carry = (zero, zero, grid)  # S_a, S_b, theta on the current plane
+
+        def step(carry, plane):
+            s_a, s_b, theta = carry
+            comps, chi_i, fac_i, inv_chi_next = plane
+            alpha = xp.zeros_like(theta)
+            for comp in comps:
+                alpha = alpha + comp.deflections_yx_2d_from(theta)
+            ahat = xp.astype(fac_i, theta.dtype) * alpha
+            s_a = s_a + ahat
+            s_b = s_b + xp.astype(chi_i, theta.dtype) * ahat
+            theta_next = grid - s_a + s_b * xp.astype(inv_chi_next, theta.dtype)
+            return (s_a, s_b, theta_next), theta_next
+
+        for start, stop in _segments(masses[:-1]):
+            if stop - start == 1:
+                plane = (masses[start], chi[start], xp.asarray(factor[start]), 1.0 / chi[start + 1])
+                carry, theta_next = step(carry, plane)
+                positions.append(theta_next)
+                continue
+            stacked = _tree_stack([masses[i] for i in range(start, stop)], xp)
+            xs = (
+                stacked,
+                xp.asarray(self.chi[start:stop], dtype=xp.float64),
+                xp.asarray(factor[start:stop], dtype=xp.float64),
+                1.0 / xp.asarray(self.chi[start + 1 : stop + 1], dtype=xp.float64),
+            )
+            carry, thetas = engine.scan(step, carry, xs, xp=xp)
+            positions.extend(thetas[k] for k in range(stop - start))
+        return positions
+
+    def deflections_yx_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Total deflection ``grid - theta_source`` ``(alpha_y, alpha_x)`` [arcsec]."""
+        traced = self.traced_grid_2d_list_from(grid)
+        return traced[0] - traced[-1]
+
+    def convergence_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Sum of the convergences of all galaxies at the (unlensed) grid, as PyAutoLens does."""
+        return _sum_fields([g.convergence_2d_from for g in self.galaxies], grid)
+
+    def image_2d_from(self, grid: ArrayLike) -> ArrayLike:
+        """Lensed image: each galaxy's light at its plane's traced positions.
+
+        Parameters
+        ----------
+        grid : array, shape (..., 2)
+            Image-plane (y, x) positions [arcsec].
+
+        Returns
+        -------
+        array, shape (...)
+            Surface brightness (units of the light profiles' ``intensity``).
+        """
+        traced = self.traced_grid_2d_list_from(grid)
+        xp = engine.namespace(traced[0])
+        image = xp.zeros(traced[0].shape[:-1], dtype=traced[0].dtype)
+        for g, i in zip(self.galaxies, self.plane_of_galaxy, strict=True):
+            if g.light_profiles:
+                image = image + g.image_2d_from(traced[i])
+        return image
+
+
+def _leaves(tree) -> list:
+    return engine._tree_leaves(tree)
+
+
+def _signature(tree) -> Any:
+    """Structure and leaf shapes/dtypes: planes with equal signatures can be scanned."""
+    if not engine.jax_available():
+        return id(tree)  # without JAX's tree utilities, every plane is its own step
+    jax = engine._jax()
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, tuple((tuple(getattr(x, "shape", ())), str(getattr(x, "dtype", type(x)))) for x in leaves)
+
+
+def _segments(planes: list) -> list[tuple[int, int]]:
+    """Runs ``[start, stop)`` of consecutive planes with the same signature."""
+    out: list[tuple[int, int]] = []
+    sigs = [_signature(p) for p in planes]
+    start = 0
+    for i in range(1, len(planes) + 1):
+        if i == len(planes) or sigs[i] != sigs[start]:
+            out.append((start, i))
+            start = i
+    return [s for s in out if s[1] > s[0]]
+
+
+def _tree_stack(trees: list, xp) -> Any:
+    jax = engine._jax()
+    return jax.tree_util.tree_map(lambda *xs: xp.stack([xp.asarray(x) for x in xs]), *trees)
+
