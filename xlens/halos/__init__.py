@@ -1,0 +1,6 @@
+"""Dark-matter haloes: padded batches, mass-concentration relations and populations."""
+
+from . import mass_concentration as mass_concentration
+from .batch import CAPACITY_BUCKETS, SAFE_VALUES, HaloBatch, bucket_capacity
+
+__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity"]
