@@ -30,6 +30,9 @@ ENGINES_AND_F32 = [
 ]
 
 
+_JIT_CACHE: dict = {}
+
+
 class Backend:
     """What a test needs to know about one engine and dtype."""
 
@@ -48,7 +51,13 @@ class Backend:
         return self.xp.asarray(arr)
 
     def jit(self, fn):
-        return engine.jit(fn, self.engine)
+        """``jax.jit`` on JAX (cached per function, so module-level functions compile
+        once per input structure across tests); the function itself on NumPy."""
+        if self.engine != "jax":
+            return fn
+        if fn not in _JIT_CACHE:
+            _JIT_CACHE[fn] = engine.jit(fn, "jax")
+        return _JIT_CACHE[fn]
 
     def __repr__(self) -> str:
         return f"Backend({self.name}, {self.dtype})"

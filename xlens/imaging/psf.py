@@ -1,0 +1,145 @@
+"""Point-spread functions and FFT convolution with zero padding (PHYSICS.md §15)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine import ArrayLike, namespace
+
+__all__ = ["Kernel2D", "convolve_fft"]
+
+
+@dataclass(frozen=True, eq=False)
+class Kernel2D:
+    """A PSF kernel on an odd pixel grid (PyAutoLens ``al.Kernel2D``).
+
+    Parameters
+    ----------
+    values : array, shape (n_y, n_x)
+        Kernel values, both sides odd; normalised to sum 1 unless ``normalize=False``.
+    pixel_scales : float
+        Pixel size [arcsec], > 0 (the image's).
+    """
+
+    values: np.ndarray
+    pixel_scales: float
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[0] % 2 == 0 or values.shape[1] % 2 == 0:
+            raise ValueError(
+                f"Kernel2D.values must be a 2D array with odd sides, so that the kernel has a centre "
+                f"pixel; got shape {values.shape}"
+            )
+        if not np.all(np.isfinite(values)):
+            raise ValueError("Kernel2D.values must be finite")
+        if not (float(self.pixel_scales) > 0 and math.isfinite(float(self.pixel_scales))):
+            raise ValueError(f"Kernel2D.pixel_scales must be in (0, inf) [arcsec]; got {self.pixel_scales!r}")
+        values.setflags(write=False)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "pixel_scales", float(self.pixel_scales))
+
+    @classmethod
+    def no_mask(cls, values, pixel_scales: float, normalize: bool = True) -> Kernel2D:
+        """A kernel from user values (PyAutoLens ``Kernel2D.no_mask``).
+
+        Parameters
+        ----------
+        values : array, shape (n_y, n_x)
+            Odd-sided kernel.
+        pixel_scales : float
+            Pixel size [arcsec].
+        normalize : bool
+            Divide by the sum (default True); the sum must then be positive.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if normalize:
+            total = float(np.sum(values))
+            if not total > 0:
+                raise ValueError(f"Kernel2D.no_mask: the kernel sum must be > 0 to normalise; got {total!r}")
+            values = values / total
+        return cls(values, pixel_scales)
+
+    @classmethod
+    def from_gaussian(cls, shape_native, pixel_scales: float, sigma: float, normalize: bool = True) -> Kernel2D:
+        """A circular Gaussian ``exp(-r^2 / (2 sigma^2))`` at the kernel pixel centres.
+
+        Parameters
+        ----------
+        shape_native : (int, int)
+            Odd kernel shape in pixels.
+        pixel_scales : float
+            Pixel size [arcsec], > 0.
+        sigma : float
+            Gaussian standard deviation [arcsec], > 0 (FWHM = 2.3548 sigma).
+        normalize : bool
+            Normalise to sum 1 (default).
+        """
+        ny, nx = (int(n) for n in shape_native)
+        if ny % 2 == 0 or nx % 2 == 0 or ny < 1 or nx < 1:
+            raise ValueError(f"Kernel2D.shape_native must be odd on both sides; got {tuple(shape_native)}")
+        if not (float(sigma) > 0 and math.isfinite(float(sigma))):
+            raise ValueError(f"Kernel2D.sigma must be in (0, inf) [arcsec]; got {sigma!r}")
+        scale = float(pixel_scales)
+        y = ((ny - 1) / 2 - np.arange(ny)) * scale
+        x = (np.arange(nx) - (nx - 1) / 2) * scale
+        values = np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2.0 * float(sigma) ** 2))
+        return cls.no_mask(values, scale, normalize=normalize)
+
+    @property
+    def shape_native(self) -> tuple[int, int]:
+        """Kernel shape in pixels."""
+        return tuple(self.values.shape)
+
+    @property
+    def border(self) -> tuple[int, int]:
+        """Half sizes ``((n_y - 1)/2, (n_x - 1)/2)``: the pixels a convolution reaches beyond an edge."""
+        return (self.values.shape[0] - 1) // 2, (self.values.shape[1] - 1) // 2
+
+
+def convolve_fft(image: ArrayLike, kernel: ArrayLike) -> ArrayLike:
+    """True 2D convolution of ``image`` with ``kernel``, zero boundary, 'same' output.
+
+    Parameters
+    ----------
+    image : array, shape (..., H, W)
+        Images (any leading batch axes).
+    kernel : array, shape (k_y, k_x)
+        Odd-sided kernel.
+
+    Returns
+    -------
+    array, shape (..., H, W)
+        ``B[r, c] = sum_ab K[a, b] I[r - a + (k_y-1)/2, c - b + (k_x-1)/2]``, computed with
+        real FFTs on arrays zero-padded to at least ``(H + k_y - 1, W + k_x - 1)`` so
+        nothing wraps around (PHYSICS.md §15).
+    """
+    xp = namespace(image, kernel)
+    image = xp.asarray(image)
+    kernel = xp.astype(xp.asarray(kernel), image.dtype)
+    h, w = image.shape[-2:]
+    ky, kx = kernel.shape
+    fy, fx = _fast_size(h + ky - 1), _fast_size(w + kx - 1)
+    spec = xp.fft.rfft2(image, s=(fy, fx)) * xp.fft.rfft2(kernel, s=(fy, fx))
+    full = xp.fft.irfft2(spec, s=(fy, fx))
+    oy, ox = (ky - 1) // 2, (kx - 1) // 2
+    return xp.astype(full[..., oy : oy + h, ox : ox + w], image.dtype)
+
+
+def _fast_size(n: int) -> int:
+    """Smallest 2^a 3^b 5^c >= n (sizes the FFT handles fastest)."""
+    best = 1 << (n - 1).bit_length()
+    p5 = 1
+    while p5 < 2 * n:
+        p35 = p5
+        while p35 < 2 * n:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
