@@ -48,9 +48,12 @@ __all__ = [
     "is_jax",
     "jax_available",
     "jit",
+    "key_engine",
     "namespace",
+    "random_ops",
     "register_pytree",
     "scan",
+    "split_key",
     "vmap",
     "where_finite",
 ]
@@ -399,6 +402,88 @@ def pytree_dataclass(cls=None, *, meta: Sequence[str] = ()):
         return register_pytree(klass, [n for n in names if n not in meta], meta)
 
     return wrap if cls is None else wrap(cls)
+
+
+# --- random keys: one sampler, two engines --------------------------------------
+
+
+def key_engine(key) -> str:
+    """The engine a key belongs to: ``"jax"`` for JAX keys (and tracers), else ``"numpy"``.
+
+    NumPy keys are Python or NumPy integers, NumPy integer arrays, a
+    ``numpy.random.SeedSequence`` or a ``numpy.random.Generator``. Integers,
+    arrays and seed sequences are mapped to a counter-based Philox generator, so
+    the same key gives the same draw; a ``Generator`` is consumed (each use draws anew).
+    """
+    numpy_keys = np.random.Generator | np.random.SeedSequence | int | np.integer | np.ndarray
+    if isinstance(key, numpy_keys):
+        return "numpy"
+    if jax_available() and isinstance(key, _jax().Array):
+        return "jax"
+    raise TypeError(
+        "a key must be a JAX key (jax.random.key / PRNGKey) or a NumPy key "
+        f"(int, integer array, SeedSequence or numpy.random.Generator); got {type(key).__name__}"
+    )
+
+
+def numpy_generator(key) -> np.random.Generator:
+    """The Philox generator of a NumPy key (a ``Generator`` is returned as it is)."""
+    if isinstance(key, np.random.Generator):
+        return key
+    if isinstance(key, np.random.SeedSequence):
+        return np.random.Generator(np.random.Philox(key))
+    entropy = np.asarray(key)
+    if not np.issubdtype(entropy.dtype, np.integer) or np.any(entropy < 0):
+        raise TypeError(f"a NumPy key must hold non-negative integers; got {key!r}")
+    seed = int(entropy) if entropy.ndim == 0 else [int(v) for v in entropy.ravel()]
+    return np.random.Generator(np.random.Philox(np.random.SeedSequence(seed)))
+
+
+class _NumpyRandom:
+    xp = array_api_compat.array_namespace(np.empty(0))
+
+    @staticmethod
+    def split(key, num: int) -> list:
+        return list(numpy_generator(key).spawn(num))
+
+    @staticmethod
+    def uniform(key, shape):
+        return numpy_generator(key).random(shape)
+
+    @staticmethod
+    def poisson(key, lam):
+        lam = np.asarray(lam)
+        return numpy_generator(key).poisson(lam).astype(lam.dtype)
+
+
+class _JaxRandom:
+    def __init__(self):
+        self.jax = _jax()
+        self.xp = self.jax.numpy
+
+    def split(self, key, num: int) -> list:
+        keys = self.jax.random.split(key, num)
+        return [keys[i] for i in range(num)]
+
+    def uniform(self, key, shape):
+        return self.jax.random.uniform(key, shape, dtype=self.xp.float64)
+
+    def poisson(self, key, lam):
+        lam = self.xp.asarray(lam)
+        return self.jax.random.poisson(key, lam, dtype=self.xp.int64).astype(lam.dtype)
+
+
+def random_ops(key):
+    """``split``, ``uniform`` and ``poisson`` for the engine of ``key`` (with its ``xp``)."""
+    return _JaxRandom() if key_engine(key) == "jax" else _NumpyRandom()
+
+
+def split_key(key, num: int) -> list:
+    """Split a key into ``num`` independent keys of the same engine.
+
+    ``jax.random.split`` for JAX keys; ``Generator.spawn`` (Philox) for NumPy keys.
+    """
+    return random_ops(key).split(key, int(num))
 
 
 # --- minimal tree utilities for the NumPy fallbacks --------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ParameterError", "check_finite", "check_range", "common_length"]
+__all__ = ["CapacityOverflowError", "ParameterError", "check_finite", "check_range", "common_length"]
 
 
 class ParameterError(ValueError):
@@ -33,6 +33,10 @@ class ParameterError(ValueError):
     def __init__(self, message: str, *, name: str, value: Any, low: float, high: float):
         super().__init__(message)
         self.name, self.value, self.low, self.high = name, value, low, high
+
+
+class CapacityOverflowError(RuntimeError):
+    """More haloes were drawn than a padded batch's capacity holds (reported outside jit)."""
 
 
 def _concrete(value) -> np.ndarray | None:

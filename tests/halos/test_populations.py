@@ -528,7 +528,7 @@ def test_numpy_key_types():
     k1, k2 = split_key(7, 2)
     assert not np.array_equal(_arrays(pop.sample(k1))["subhalos/mass"],
                               _arrays(pop.sample(k2))["subhalos/mass"])
-    with pytest.raises(TypeError, match="population key"):
+    with pytest.raises(TypeError, match="a key must be a JAX key"):
         pop.sample("seed")
     with pytest.raises(TypeError, match="non-negative integers"):
         pop.sample(-1)

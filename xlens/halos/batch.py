@@ -26,7 +26,7 @@ from .. import engine
 from ..engine import ArrayLike, pytree_dataclass
 from ..profiles._base import VECTOR_FIELDS, MassProfile
 
-__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity"]
+__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity", "unchecked"]
 
 #: Capacity buckets: powers of two from 8 to 2**16. A batch of n haloes gets the
 #: smallest bucket >= n, so the capacity (and the compiled function) changes only
@@ -177,7 +177,7 @@ class HaloBatch(MassProfile):
                 out[:n] = np.asarray(default, dtype=np.float64)
             padded[f.name] = out
         mask = (np.arange(capacity) < n).astype(np.float64)
-        return cls(profile=_unchecked(profile_cls, padded), mask=mask)
+        return cls(profile=unchecked(profile_cls, padded), mask=mask)
 
     @classmethod
     def from_profiles(cls, profiles: Sequence[MassProfile], capacity: int | None = None) -> HaloBatch:
@@ -249,11 +249,14 @@ def _apply_mask(profile: MassProfile, mask) -> MassProfile:
         safe = xp.asarray(_safe_value(type(profile), f.name), dtype=v.dtype)
         mm = m[..., None] if f.name in VECTOR_FIELDS else m
         values[f.name] = xp.where(mm, v, safe)
-    return _unchecked(type(profile), values)
+    return unchecked(type(profile), values)
 
 
-def _unchecked(cls, values: dict):
-    """Build a profile without validation (values are already checked or traced)."""
+def unchecked(cls, values: dict):
+    """Build a profile (or any xlens pytree dataclass) without validation.
+
+    For values that are already checked or are traced: ``__post_init__`` is not run.
+    """
     obj = object.__new__(cls)
     for k, v in values.items():
         object.__setattr__(obj, k, v)
@@ -264,4 +267,4 @@ def _tree_index(batch: HaloBatch, index: int) -> HaloBatch:
     prof = batch.profile
     values = {f.name: getattr(prof, f.name)[index] for f in engine.data_fields(prof)}
     values.update({n: getattr(prof, n) for n in getattr(prof, "_meta_fields", ())})
-    return HaloBatch(profile=_unchecked(type(prof), values), mask=batch.mask[index])
+    return HaloBatch(profile=unchecked(type(prof), values), mask=batch.mask[index])

@@ -44,11 +44,12 @@ import numpy as np
 
 from .. import engine
 from ..cosmology import Planck15
+from ..errors import CapacityOverflowError
 from ..errors import ParameterError, check_range
 from ..profiles.mass.mcr import NFWTruncatedMCRLudlowSph, cNFWMCRLudlowSph
 from ..profiles.mass.sheets import MassSheet
 from ..tracer import Galaxy
-from .batch import HaloBatch, bucket_capacity
+from .batch import HaloBatch, bucket_capacity, unchecked
 from .mass_concentration import ludlow16_concentration, nfw_mass_factor
 from .mass_function import DoubleCone, sheth_tormen_dndlnm
 
@@ -99,8 +100,6 @@ _MASS_RANGE = (1e3, 1e16)  # the concentration and sigma tables (mass_concentrat
 _Z_RANGE = (0.0, 10.0)
 
 
-class CapacityOverflowError(RuntimeError):
-    """More haloes were drawn than a population's capacity holds (reported by ``check``)."""
 
 
 class PopulationInfo(NamedTuple):
@@ -128,71 +127,10 @@ class PopulationInfo(NamedTuple):
 # =====================================================================================
 
 
-def key_engine(key) -> str:
-    """The engine a key belongs to: ``"jax"`` for JAX keys (and tracers), else ``"numpy"``.
-
-    NumPy keys are Python or NumPy integers, NumPy integer arrays, a
-    ``numpy.random.SeedSequence`` or a ``numpy.random.Generator``. Integers,
-    arrays and seed sequences are mapped to a Philox generator, so the same key
-    gives the same draw; a ``Generator`` is consumed (each use draws anew).
-    """
-    numpy_keys = np.random.Generator | np.random.SeedSequence | int | np.integer | np.ndarray
-    if isinstance(key, numpy_keys):
-        return "numpy"
-    if engine.jax_available() and isinstance(key, engine._jax().Array):
-        return "jax"
-    raise TypeError(
-        "a population key must be a JAX key (jax.random.key / PRNGKey) or a NumPy key "
-        f"(int, integer array, SeedSequence or numpy.random.Generator); got {type(key).__name__}"
-    )
-
-
-def _generator(key) -> np.random.Generator:
-    if isinstance(key, np.random.Generator):
-        return key
-    if isinstance(key, np.random.SeedSequence):
-        return np.random.Generator(np.random.Philox(key))
-    entropy = np.asarray(key)
-    if not np.issubdtype(entropy.dtype, np.integer) or np.any(entropy < 0):
-        raise TypeError(f"a NumPy population key must hold non-negative integers; got {key!r}")
-    seed = int(entropy) if entropy.ndim == 0 else [int(v) for v in entropy.ravel()]
-    return np.random.Generator(np.random.Philox(np.random.SeedSequence(seed)))
-
-
-class _NumpyRandom:
-    xp = engine.get_xp("numpy")
-
-    @staticmethod
-    def split(key, num: int) -> list:
-        return list(_generator(key).spawn(num))
-
-    @staticmethod
-    def uniform(key, shape):
-        return _generator(key).random(shape)
-
-
-class _JaxRandom:
-    def __init__(self):
-        self.jax = engine._jax()
-        self.xp = self.jax.numpy
-
-    def split(self, key, num: int) -> list:
-        keys = self.jax.random.split(key, num)
-        return [keys[i] for i in range(num)]
-
-    def uniform(self, key, shape):
-        return self.jax.random.uniform(key, shape, dtype=self.xp.float64)
-
-def _random(key):
-    return _JaxRandom() if key_engine(key) == "jax" else _NumpyRandom()
-
-
-def split_key(key, num: int) -> list:
-    """Split a population key into ``num`` independent keys of the same engine.
-
-    ``jax.random.split`` for JAX keys; ``Generator.spawn`` (Philox) for NumPy keys.
-    """
-    return _random(key).split(key, int(num))
+# the adapter lives in xlens.engine (it names the backends); these names stay importable here
+key_engine = engine.key_engine
+split_key = engine.split_key
+_random = engine.random_ops
 
 
 # =====================================================================================
@@ -782,14 +720,6 @@ def _check_capacity(owner: str, capacity) -> int:
     return int(capacity)
 
 
-def _unchecked(cls, values: dict):
-    """A profile from already-validated (or traced) fields, bypassing ``__post_init__``."""
-    obj = object.__new__(cls)
-    for k, v in values.items():
-        object.__setattr__(obj, k, v)
-    return obj
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Family:
     """One kind of halo drawn as an independent Poisson population (static set-up)."""
@@ -854,7 +784,7 @@ def _draw_family(xp, u, fam: _Family, z_source: float, centre, model: str):
         fam.profile(**{k: (np.reshape(v, (-1, 2)) if k == "centre" else
                            v if isinstance(v, str) else np.reshape(v, (-1,)))
                        for k, v in values.items()})
-    batch = HaloBatch(profile=_unchecked(fam.profile, values), mask=xp.astype(mask, xp.float64))
+    batch = HaloBatch(profile=unchecked(fam.profile, values), mask=xp.astype(mask, xp.float64))
     return batch, n, xp.sum(xp.astype(mask, xp.int64), axis=1)
 
 
@@ -863,7 +793,7 @@ def _sheet(centre, kappa: float, xp=None) -> MassSheet:
     if xp is None:
         return MassSheet(centre=np.asarray(centre, dtype=np.float64),
                          kappa=np.asarray(kappa, dtype=np.float64))
-    return _unchecked(MassSheet, {"centre": xp.asarray(centre, dtype=xp.float64),
+    return unchecked(MassSheet, {"centre": xp.asarray(centre, dtype=xp.float64),
                                   "kappa": xp.asarray(kappa, dtype=xp.float64)})
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
-
 from .. import engine
 from ..engine import ArrayLike
 
@@ -41,15 +39,8 @@ def check_exposure(exposure_time: float, background_sky_level: float) -> None:
 
 def poisson(key, lam: ArrayLike) -> ArrayLike:
     """Poisson counts of mean ``lam`` from ``key`` (float array of the dtype of ``lam``)."""
-    from ..halos.populations import _generator, key_engine
-
-    if key_engine(key) == "jax":
-        jax = engine._jax()
-        lam = jax.numpy.asarray(lam)
-        return jax.random.poisson(key, lam, dtype=jax.numpy.int64).astype(lam.dtype)
-    xp = engine.namespace(lam)
-    lam_np = np.asarray(lam)
-    return xp.asarray(_generator(key).poisson(lam_np).astype(lam_np.dtype))
+    ops = engine.random_ops(key)
+    return ops.xp.asarray(ops.poisson(key, lam))
 
 
 def add_poisson_noise(

@@ -152,12 +152,12 @@ class NFWTruncatedMCRLudlowSph(_MassConcentration):
 
     def lensing_profile(self) -> NFWTruncatedSph:
         """The equivalent :class:`NFWTruncatedSph` (kappa_s, r_s, r_t = 2 c r_s) [arcsec]."""
-        from ...halos.batch import _unchecked
+        from ...halos.batch import unchecked
 
         xp = namespace(*(getattr(self, n) for n in ("centre", "mass_at_200", "redshift_object")))
         p = {n: xp.asarray(getattr(self, n), dtype=xp.float64) for n in
              ("mass_at_200", "redshift_object", "redshift_source", "concentration_factor")}
-        return _unchecked(NFWTruncatedSph, _with_centre(self, p, xp))
+        return unchecked(NFWTruncatedSph, _with_centre(self, p, xp))
 
 
 @pytree_dataclass(meta=("concentration_model",))
@@ -225,9 +225,9 @@ class cNFWMCRLudlowSph(_MassConcentration):  # noqa: N801 - PyAutoLens name
 
     def lensing_profile(self) -> cNFWSph:
         """The equivalent :class:`cNFWSph` (kappa_s, r_s, r_c = f_c r_s) [arcsec]."""
-        from ...halos.batch import _unchecked
+        from ...halos.batch import unchecked
 
         xp = namespace(*(getattr(self, n) for n in ("centre", "mass_at_200", "f_c")))
         p = {n: xp.asarray(getattr(self, n), dtype=xp.float64) for n in
              ("mass_at_200", "f_c", "redshift_object", "redshift_source", "concentration_factor")}
-        return _unchecked(cNFWSph, _with_centre(self, p, xp))
+        return unchecked(cNFWSph, _with_centre(self, p, xp))
