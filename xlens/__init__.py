@@ -4,7 +4,23 @@ from . import engine
 from .errors import ParameterError
 from .profiles import light as lp
 from .profiles import mass as mp
+from .imaging import Grid2D, Kernel2D
+from .simulator import Simulator, SimulatorConfig, SimulatorImaging
+from .tracer import Galaxy, Tracer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ParameterError", "engine", "lp", "mp", "__version__"]
+__all__ = [
+    "Galaxy",
+    "Grid2D",
+    "Kernel2D",
+    "ParameterError",
+    "Simulator",
+    "SimulatorConfig",
+    "SimulatorImaging",
+    "Tracer",
+    "__version__",
+    "engine",
+    "lp",
+    "mp",
+]

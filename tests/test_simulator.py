@@ -1,0 +1,172 @@
+"""The forward simulator: shapes, determinism, one compile, engines agree, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from helpers import load
+from xlens import Galaxy, Tracer, lp, mp
+from xlens.halos import LineOfSightConfig, SubhaloConfig
+from xlens.imaging import Grid2D, Kernel2D
+from xlens.simulator import Simulator, SimulatorConfig, SimulatorImaging
+
+# a small configuration: every stage, few rays and haloes (the default model belongs in benchmarks)
+SMALL = SimulatorConfig(
+    shape_native=(24, 24),
+    pixel_scale=0.1,
+    sub_size=2,
+    psf_shape=(5, 5),
+    psf_sigma=0.08,
+    subhalos=SubhaloConfig(m_min=1e8, radius=1.5),
+    line_of_sight=LineOfSightConfig(n_planes=3, m_min=3e8, cone_radius=1.5),
+)
+
+
+def _key(engine, seed):
+    if engine == "jax":
+        import jax
+
+        return jax.random.key(seed)
+    return seed
+
+
+@pytest.fixture(scope="module")
+def sims():
+    """One simulator per engine for the module; the JAX one counts its traces of the
+    diagnostics path, so the compile-count test can reuse its compiled functions."""
+    out = {"numpy": Simulator(SMALL, engine="numpy")}
+    try:
+        sim = Simulator(SMALL, engine="jax")
+    except ImportError:  # pragma: no cover - JAX missing
+        return out
+    sim.traces = []
+    original = sim._forward
+
+    def counting(params, key, diagnostics):
+        if diagnostics:
+            sim.traces.append(1)
+        return original(params, key, diagnostics)
+
+    sim._forward = counting
+    out["jax"] = sim
+    return out
+
+
+@pytest.mark.parametrize("engine", ["numpy", pytest.param("jax", marks=pytest.mark.jax)])
+def test_sample_is_deterministic_and_finite(sims, engine):
+    if engine not in sims:
+        pytest.skip("JAX is not installed")
+    sim = sims[engine]
+    a, b, c = sim.sample(_key(engine, 1)), sim.sample(_key(engine, 1)), sim.sample(_key(engine, 2))
+    assert a.data.shape == (24, 24) and a.noise_map.shape == (24, 24)
+    assert np.all(np.isfinite(np.asarray(a.data))) and np.all(np.asarray(a.noise_map) > 0)
+    np.testing.assert_array_equal(np.asarray(a.data), np.asarray(b.data))
+    assert not np.array_equal(np.asarray(a.data), np.asarray(c.data))
+
+
+def test_same_params_different_noise_keys(sims):
+    sim = sims["numpy"]
+    params, _ = sim.sample_params(3)
+    a, b = sim(params, 10), sim(params, 11)
+    model = sim.model_image(params)
+    assert not np.array_equal(a, b)
+    # the noise is unbiased: the mean residual of two draws is small against sigma
+    sigma = np.sqrt((model + SMALL.background_sky_level) / SMALL.exposure_time)
+    assert abs(np.mean((a - model) / sigma)) < 5 / np.sqrt(a.size)
+
+
+def test_engines_agree_on_the_noiseless_image(sims):
+    """NumPy and JAX give the same model image for the same parameters (float64, 1e-10 relative)."""
+    if "jax" not in sims:
+        pytest.skip("JAX is not installed")
+    params, _ = sims["numpy"].sample_params(4)
+    a = np.asarray(sims["numpy"].model_image(params))
+    b = np.asarray(sims["jax"].model_image(params))
+    np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-10 * np.abs(a).max())
+
+
+def test_one_compile_for_simulation_and_diagnostics(sims):
+    jax = pytest.importorskip("jax")
+    sim = sims["jax"]
+    for seed in range(3):  # different parameters and halo counts, same capacities
+        params, _ = sims_params(sim, seed)
+        sim(params, jax.random.key(seed))
+        d = sim.diagnostics(params)
+    assert len(sim.traces) == 1, f"sim(params, key) and diagnostics traced {len(sim.traces)} times"
+    assert set(d) == {"data", "noise_map", "model_image", "lensed_source", "traced_grids", "convergence"}
+    assert d["traced_grids"].shape == (SMALL.line_of_sight.n_planes + 1, 24, 24, 2)
+
+
+def sims_params(sim, seed):
+    import jax
+
+    return sim.sample_params(jax.random.key(seed))
+
+
+def test_batch_matches_single_images():
+    jax = pytest.importorskip("jax")
+    sim = Simulator(SMALL, engine="jax")
+    keys = jax.random.split(jax.random.key(0), 3)
+    ex = sim.sample_batch(keys)
+    assert ex.data.shape == (3, 24, 24)
+    params_0 = jax.tree_util.tree_map(lambda x: x[0], ex.params)
+    model = np.asarray(sim.model_image(params_0))
+    assert np.all(np.isfinite(np.asarray(ex.data)))
+    # the batch's first image is noise around the single-image model
+    sigma = np.sqrt((model + SMALL.background_sky_level) / SMALL.exposure_time)
+    assert np.abs(np.mean((np.asarray(ex.data[0]) - model) / sigma)) < 5 / 24
+
+
+def test_gradients_of_the_model_image_are_finite():
+    jax = pytest.importorskip("jax")
+    # subhaloes only: the line-of-sight planes repeat the same code and only add compile time
+    sim = Simulator(dataclasses.replace(SMALL, line_of_sight=None), engine="jax")
+    params, _ = sim.sample_params(jax.random.key(5))
+    grads = jax.grad(lambda p: jax.numpy.sum(sim._forward(p, jax.random.key(0), False)["model_image"]))(
+        sim._to_device(params))
+    for leaf in jax.tree_util.tree_leaves(grads):
+        assert np.all(np.isfinite(np.asarray(leaf)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"psf_shape": (4, 5)}, "odd on both sides"),
+        ({"exposure_time": 0.0}, r"exposure_time must be in \(0, inf\) \[s\]; got 0.0"),
+        ({"background_sky_level": -1.0}, r"background_sky_level must be in \[0, inf\)"),
+        ({"shape_native": (4, 4), "psf_shape": (5, 5)}, "larger than the image"),
+        ({"z_source": 0.4}, "z_source must be > z_lens"),
+    ],
+)
+def test_bad_configurations(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SimulatorConfig(**{**{"subhalos": None, "line_of_sight": None}, **kwargs})
+
+
+def test_simulator_imaging_matches_the_imaging_reference():
+    """SimulatorImaging without noise = over-sampled image, padded, blurred, cropped."""
+    ref = load("imaging.json")
+    src = ref["source"]
+    tracer = Tracer([Galaxy(0.5), Galaxy(1.0, light=lp.Sersic(
+        centre=src["centre"], ell_comps=(0.0, 0.0), intensity=src["intensity"],
+        effective_radius=src["effective_radius"], sersic_index=src["sersic_index"]))])
+    grid = Grid2D.uniform(ref["shape_native"], ref["pixel_scale_arcsec"], ref["sub_size"])
+    psf = Kernel2D.from_gaussian(ref["psf"]["shape"], ref["pixel_scale_arcsec"], ref["psf"]["sigma_arcsec"])
+    sim = SimulatorImaging(exposure_time=100.0, psf=psf, background_sky_level=0.1,
+                           add_poisson_noise_to_data=False)
+    out = sim.via_tracer_from(tracer, grid)
+    np.testing.assert_allclose(out.data, ref["blurred_with_border"], rtol=1e-12)
+    noisy = SimulatorImaging(100.0, psf, 0.1).via_tracer_from(tracer, grid, key=3)
+    assert noisy.data.shape == (9, 9) and np.all(noisy.noise_map > 0)
+    with pytest.raises(ValueError, match="a key is needed"):
+        SimulatorImaging(100.0, psf, 0.1).via_tracer_from(tracer, grid)
+
+
+def test_default_model_configuration():
+    cfg = SimulatorConfig()
+    assert cfg.shape_native == (100, 100) and cfg.sub_size == 4 and cfg.psf_shape == (11, 11)
+    assert cfg.line_of_sight.n_planes == 8
+    _ = mp  # the default lens is a PowerLaw + ExternalShear (documented in docs/simulator.md)
