@@ -1,7 +1,8 @@
 """Mass profiles (``xlens.mp``), named and parameterised as in PyAutoLens."""
 
-from . import isothermal, nfw, point, power_law, sheets
+from . import isothermal, mcr, nfw, point, power_law, sheets
 from .isothermal import *  # noqa: F403
+from .mcr import *  # noqa: F403
 from .nfw import *  # noqa: F403
 from .point import *  # noqa: F403
 from .power_law import *  # noqa: F403
@@ -13,4 +14,5 @@ __all__ = [
     *sheets.__all__,
     *point.__all__,
     *nfw.__all__,
+    *mcr.__all__,
 ]
