@@ -263,6 +263,7 @@ def halo_sum(
     *,
     xp,
     block: int | None = None,
+    active=None,
 ):
     """Sum the fields of ``n_halo`` haloes, evaluating the halo axis in chunks.
 
@@ -279,6 +280,10 @@ def halo_sum(
     xp : namespace
     block : int, optional
         Maximum ``h * n_points`` per chunk (default :data:`HALO_BLOCK_ELEMENTS`).
+    active : array, shape (n_halo,), optional
+        1 for haloes that contribute, 0 for padded slots (which must contribute
+        exactly zero). A chunk with no active halo is skipped (``lax.cond`` on
+        JAX; under ``vmap`` both branches run, which costs nothing extra).
 
     Returns
     -------
@@ -307,6 +312,8 @@ def halo_sum(
     if not is_jax(xp):
         total = None
         for start in range(0, n_halo, chunk):
+            if total is not None and active is not None and not np.any(np.asarray(active[start : start + chunk])):
+                continue  # only padded slots: they add exactly zero
             part = reduce(fn(*(p[start : start + chunk] for p in expand)))
             total = part if total is None else _tree_map2(lambda a, b: a + b, total, part)
         return total
@@ -324,23 +331,29 @@ def halo_sum(
     weight = jnp.concatenate([jnp.ones(n_halo, dtype=dtype), jnp.zeros(pad, dtype=dtype)])
     weight = jnp.reshape(weight, (n_chunks, chunk))
     chunks = tuple(padded(p) for p in expand)
+    act = weight if active is None else weight * padded(jnp.astype(jnp.asarray(active), dtype))
+    lax = _jax().lax
 
     def weighted(w, out):
         return jnp.sum(w[(slice(None),) + (None,) * (out.ndim - 1)] * out, axis=0)
 
     def body(carry, xs):
-        w, ps = xs
-        out = fn(*ps)
-        if isinstance(out, tuple):
-            return tuple(c + weighted(w, o) for c, o in zip(carry, out, strict=True)), None
-        return carry + weighted(w, out), None
+        w, a, ps = xs
+
+        def compute(carry):
+            out = fn(*ps)
+            if isinstance(out, tuple):
+                return tuple(c + weighted(w, o) for c, o in zip(carry, out, strict=True))
+            return carry + weighted(w, out)
+
+        return lax.cond(jnp.any(a > 0), compute, lambda c: c, carry), None
 
     probe = _jax().eval_shape(lambda *ps: fn(*ps), *(c[0] for c in chunks))
     if isinstance(probe, tuple):
         init = tuple(jnp.zeros(s.shape[1:], dtype=s.dtype) for s in probe)
     else:
         init = jnp.zeros(probe.shape[1:], dtype=probe.dtype)
-    total, _ = _jax().lax.scan(body, init, (weight, chunks))
+    total, _ = lax.scan(body, init, (weight, act, chunks))
     return total
 
 

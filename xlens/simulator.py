@@ -212,6 +212,11 @@ class Simulator:
     dtype : {"float64", "float32"}
         Ray-tracing precision (float32 on JAX only; distances and halo conversions
         stay float64).
+    exact : bool
+        False (default): the fast path, where halo batches are evaluated at pixel
+        centres and their deflection fields interpolated to the sub-pixel rays
+        (:meth:`Tracer.traced_grid_2d_list_over_sampled_from`); True: every halo on
+        every sub-pixel ray (the brute-force reference).
 
     Examples
     --------
@@ -222,7 +227,13 @@ class Simulator:
     (100, 100)
     """
 
-    def __init__(self, config: SimulatorConfig | None = None, engine: str = "jax", dtype: str = "float64"):
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        engine: str = "jax",
+        dtype: str = "float64",
+        exact: bool = False,
+    ):
         from . import engine as eng
 
         self.config = SimulatorConfig() if config is None else config
@@ -231,7 +242,7 @@ class Simulator:
             raise ValueError(f"Simulator.dtype must be 'float64' or 'float32'; got {dtype!r}")
         if dtype == "float32" and engine == "numpy":
             raise ValueError("Simulator: float32 is the JAX production precision; the NumPy engine runs float64")
-        self.engine, self.dtype = engine, dtype
+        self.engine, self.dtype, self.exact = engine, dtype, bool(exact)
         self.xp = eng.get_xp(engine)
         cfg = self.config
         self.kernel = Kernel2D.from_gaussian(cfg.psf_shape, cfg.pixel_scale, cfg.psf_sigma)
@@ -314,7 +325,7 @@ class Simulator:
         dtype = getattr(xp, self.dtype)
         tracer = self.tracer_from(params)
         grid = xp.asarray(self._padded_grid.over_sampled, dtype=dtype)
-        traced = tracer.traced_grid_2d_list_from(grid)
+        traced = tracer.traced_grid_2d_list_over_sampled_from(grid, self.config.sub_size, exact=self.exact)
         lensed_sub = params.source.image_2d_from(traced[-1])
         s = self.config.sub_size
         lensed = bin_over_sampled(lensed_sub, s)

@@ -187,49 +187,123 @@ class Tracer:
         list of arrays, shape (..., 2)
             One (y, x) array [arcsec] per plane; the first is ``grid``.
         """
+        positions, _ = self._shoot(grid, "all")
+        return positions
+
+    def _shoot(self, grid: ArrayLike, mode: str, halo_alphas=None):
+        """The multi-plane recursion (PHYSICS.md §13.1) in one of three modes.
+
+        ``"all"``: every component is evaluated at the rays. ``"coarse"``: the same,
+        and each plane's deflection from its padded halo batches is returned too.
+        ``"fine"``: halo batches are *not* evaluated; ``halo_alphas[i]`` (one array per
+        deflecting plane, shaped like ``grid``) stands in for them.
+        Returns ``(positions per plane, halo deflections per plane or None)``.
+        """
+        from .halos.batch import HaloBatch
+
         xp = engine.namespace(grid, *_leaves(self.galaxies))
         grid = xp.asarray(grid)
         if grid.ndim == 0 or grid.shape[-1] != 2:
             raise ValueError(f"grid must have shape (..., 2) holding (y, x) [arcsec]; got {grid.shape}")
         masses = self._plane_masses()
-        n = self.n_planes
-        if n == 1:
-            return [grid]
-        chi = [xp.asarray(c, dtype=xp.float64) for c in self.chi]
-        chi_s = self.chi[-1]
-        factor = [chi_s / (chi_s - c) for c in self.chi[:-1]]
-
-        positions = [grid]
-        zero = xp.zeros_like(grid)
-        carry = (zero, zero, grid)  # S_a, S_b, theta on the current plane
+        if self.n_planes == 1:
+            return [grid], []
+        chi = self.chi
+        chi_s = chi[-1]
+        factor = [chi_s / (chi_s - c) for c in chi[:-1]]
+        n_defl = self.n_planes - 1
 
         def step(carry, plane):
             s_a, s_b, theta = carry
-            comps, chi_i, fac_i, inv_chi_next = plane
+            comps, chi_i, fac_i, inv_chi_next, extra = plane
             alpha = xp.zeros_like(theta)
+            alpha_halo = xp.zeros_like(theta)
             for comp in comps:
-                alpha = alpha + comp.deflections_yx_2d_from(theta)
+                is_halo = isinstance(comp, HaloBatch)
+                if mode == "fine" and is_halo:
+                    continue
+                a = comp.deflections_yx_2d_from(theta)
+                alpha = alpha + a
+                if is_halo:
+                    alpha_halo = alpha_halo + a
+            if mode == "fine":
+                alpha = alpha + extra
             ahat = xp.astype(fac_i, theta.dtype) * alpha
             s_a = s_a + ahat
             s_b = s_b + xp.astype(chi_i, theta.dtype) * ahat
             theta_next = grid - s_a + s_b * xp.astype(inv_chi_next, theta.dtype)
-            return (s_a, s_b, theta_next), theta_next
+            out = (theta_next, alpha_halo) if mode == "coarse" else theta_next
+            return (s_a, s_b, theta_next), out
 
+        positions, halo = [grid], []
+        zero = xp.zeros_like(grid)
+        carry = (zero, zero, grid)  # S_a, S_b, theta on the current plane
         for start, stop in _segments(masses[:-1]):
+            extras = None if mode != "fine" else halo_alphas[start:stop]
             if stop - start == 1:
-                plane = (masses[start], chi[start], xp.asarray(factor[start]), 1.0 / chi[start + 1])
-                carry, theta_next = step(carry, plane)
-                positions.append(theta_next)
-                continue
-            stacked = _tree_stack([masses[i] for i in range(start, stop)], xp)
-            xs = (
-                stacked,
-                xp.asarray(self.chi[start:stop], dtype=xp.float64),
-                xp.asarray(factor[start:stop], dtype=xp.float64),
-                1.0 / xp.asarray(self.chi[start + 1 : stop + 1], dtype=xp.float64),
-            )
-            carry, thetas = engine.scan(step, carry, xs, xp=xp)
-            positions.extend(thetas[k] for k in range(stop - start))
+                plane = (masses[start], xp.asarray(chi[start], dtype=xp.float64),
+                         xp.asarray(factor[start], dtype=xp.float64),
+                         xp.asarray(1.0 / chi[start + 1], dtype=xp.float64),
+                         None if extras is None else extras[0])
+                carry, out = step(carry, plane)
+                outs = [out]
+            else:
+                xs = (
+                    _tree_stack([masses[i] for i in range(start, stop)], xp),
+                    xp.asarray(chi[start:stop], dtype=xp.float64),
+                    xp.asarray(factor[start:stop], dtype=xp.float64),
+                    1.0 / xp.asarray(chi[start + 1 : stop + 1], dtype=xp.float64),
+                    None if extras is None else xp.stack(extras),
+                )
+                carry, ys = engine.scan(step, carry, xs, xp=xp)
+                outs = [_tree_index(ys, k) for k in range(stop - start)]
+            for out in outs:
+                if mode == "coarse":
+                    positions.append(out[0])
+                    halo.append(out[1])
+                else:
+                    positions.append(out)
+        assert len(positions) == n_defl + 1
+        return positions, (halo if mode == "coarse" else None)
+
+    def traced_grid_2d_list_over_sampled_from(self, grid: ArrayLike, sub_size: int, exact: bool = False):
+        """Positions on every plane of an over-sampled image grid, fast by default.
+
+        Parameters
+        ----------
+        grid : array, shape (N_y s, N_x s, 2)
+            Sub-pixel (y, x) positions [arcsec] in image layout (``Grid2D.over_sampled``).
+        sub_size : int
+            The over-sampling s.
+        exact : bool
+            If True, every component is evaluated at every sub-pixel ray (the
+            brute-force reference). If False (default), padded halo batches are
+            evaluated only at the pixel centres, traced exactly through all planes,
+            and each plane's halo deflection field is interpolated to the sub-pixel
+            rays (separable cubic convolution in image-plane coordinates); every
+            other component (macro lens, shear, sheets) is evaluated exactly at every
+            sub-pixel ray. The halo work drops by s^2 (16 for s = 4); the error is
+            measured in ``docs/performance.md`` and bounded by a test.
+
+        Returns
+        -------
+        list of arrays, shape (N_y s, N_x s, 2)
+            (y, x) [arcsec] on each plane, the first being ``grid``.
+        """
+        if exact or sub_size == 1 or not any(
+            type(p).__name__ == "HaloBatch" for g in self.galaxies for p in g.profiles.values()
+        ):
+            return self.traced_grid_2d_list_from(grid)
+        from .imaging.grid import bin_over_sampled
+
+        xp = engine.namespace(grid, *_leaves(self.galaxies))
+        grid = xp.asarray(grid)
+        pixels = xp.stack([bin_over_sampled(grid[..., k], sub_size) for k in range(2)], axis=-1)
+        # two extra pixels on every side: the cubic interpolation's neighbours are real rays
+        pixels = _extend_linear(_extend_linear(pixels, 2, 0, xp=xp), 2, 1, xp=xp)
+        _, halo = self._shoot(pixels, "coarse")
+        fine = [_upsample_cubic(a, sub_size, xp=xp) for a in halo]
+        positions, _ = self._shoot(grid, "fine", fine)
         return positions
 
     def deflections_yx_2d_from(self, grid: ArrayLike) -> ArrayLike:
@@ -286,6 +360,57 @@ def _segments(planes: list) -> list[tuple[int, int]]:
             out.append((start, i))
             start = i
     return [s for s in out if s[1] > s[0]]
+
+
+def _tree_index(tree, k: int):
+    if isinstance(tree, tuple):
+        return tuple(t[k] for t in tree)
+    return tree[k]
+
+
+def _take(a, start, stop, axis):
+    return a[start:stop] if axis == 0 else a[:, start:stop]
+
+
+def _extend_linear(f, k: int, axis: int, *, xp):
+    """``k`` extra samples on both ends of ``axis``, extrapolated linearly (exact for a
+    regular grid's coordinates)."""
+    n = f.shape[axis]
+    first, last = _take(f, 0, 1, axis), _take(f, n - 1, n, axis)
+    d0, d1 = _take(f, 1, 2, axis) - first, last - _take(f, n - 2, n - 1, axis)
+    before = [first - (k - j) * d0 for j in range(k)]
+    after = [last + (j + 1) * d1 for j in range(k)]
+    return xp.concatenate([*before, f, *after], axis=axis)
+
+
+def _upsample_1d(padded, s: int, axis: int, *, xp):
+    """Cubic-convolution (Catmull-Rom) interpolation along ``axis`` (0 or 1) of samples at
+    pixel centres to the s sub-pixel centres of each pixel. ``padded`` carries two extra
+    samples at both ends, which are used as neighbours and dropped from the output."""
+    n = padded.shape[axis] - 4
+    shifted = {j: _take(padded, 2 + j, 2 + j + n, axis) for j in range(-2, 3)}
+    subs = []
+    for i in range(s):
+        t = (i + 0.5) / s - 0.5  # offset in pixels along the axis (rows: downwards)
+        base, frac = (0, t) if t >= 0 else (-1, 1.0 + t)
+        w = (
+            (-(frac**3) + 2 * frac**2 - frac) / 2,
+            (3 * frac**3 - 5 * frac**2 + 2) / 2,
+            (-3 * frac**3 + 4 * frac**2 + frac) / 2,
+            (frac**3 - frac**2) / 2,
+        )
+        subs.append(sum(wk * shifted[base - 1 + k] for k, wk in enumerate(w)))
+    stacked = xp.stack(subs, axis=axis + 1)
+    shape = list(padded.shape)
+    shape[axis] = n * s
+    return xp.reshape(stacked, tuple(shape))
+
+
+def _upsample_cubic(field, s: int, *, xp):
+    """(N_y + 4, N_x + 4, k) samples at pixel centres, including a 2-pixel frame, ->
+    (N_y s, N_x s, k) at the sub-pixel centres of the inner N_y x N_x pixels."""
+    rows = _upsample_1d(field, s, 0, xp=xp)
+    return _upsample_1d(rows, s, 1, xp=xp)
 
 
 def _tree_stack(trees: list, xp) -> Any:

@@ -234,8 +234,9 @@ class HaloBatch(MassProfile):
     def n_halos(self) -> int | None:
         return self.capacity
 
-    def _evaluate(self, method: str, grid: ArrayLike, n_out: int):
-        return self.masked_profile()._evaluate(method, grid, n_out)
+    def _evaluate(self, method: str, grid: ArrayLike, n_out: int, active=None):
+        # real haloes come first, so chunks of padding at the end are skipped
+        return self.masked_profile()._evaluate(method, grid, n_out, active=self.mask)
 
 
 def _apply_mask(profile: MassProfile, mask) -> MassProfile:

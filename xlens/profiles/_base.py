@@ -108,8 +108,11 @@ class Profile:
             shapes[f.name] = shape[:-1] if f.name in VECTOR_FIELDS else shape
         return common_length(type(self).__name__, shapes)
 
-    def _evaluate(self, method: str, grid: ArrayLike, n_out: int):
-        """Run ``method`` over all haloes and points; return arrays shaped like the grid."""
+    def _evaluate(self, method: str, grid: ArrayLike, n_out: int, active=None):
+        """Run ``method`` over all haloes and points; return arrays shaped like the grid.
+
+        ``active`` (shape (H,), 0/1) marks padded haloes whose chunks may be skipped.
+        """
         xp = engine.namespace(grid, *(getattr(self, f.name) for f in engine.data_fields(self)))
         grid = xp.asarray(grid)
         if grid.ndim == 0 or grid.shape[-1] != 2:
@@ -145,7 +148,7 @@ class Profile:
                     p[v] = (p.pop(v + "_0"), p.pop(v + "_1"))
             return getattr(self, method)(p, y, x, xp=xp)
 
-        total = engine.halo_sum(per_chunk, arrays, n_halo, y.shape[0], xp=xp)
+        total = engine.halo_sum(per_chunk, arrays, n_halo, y.shape[0], xp=xp, active=active)
         if n_out == 2:
             out = xp.stack(total, axis=-1)
             return xp.astype(xp.reshape(out, (*batch_shape, 2)), out_dtype)

@@ -74,14 +74,10 @@ class _MassConcentration(MassProfile):
         xp = namespace(c, self.concentration_factor)
         return xp.asarray(c) * self.concentration_factor
 
-    def _convergence(self, p, y, x, *, xp):
-        return object.__new__(self._lensing_class())._convergence(self._lensing_params(p, xp), y, x, xp=xp)
-
-    def _deflections(self, p, y, x, *, xp):
-        return object.__new__(self._lensing_class())._deflections(self._lensing_params(p, xp), y, x, xp=xp)
-
-    def _potential(self, p, y, x, *, xp):
-        return object.__new__(self._lensing_class())._potential(self._lensing_params(p, xp), y, x, xp=xp)
+    def _evaluate(self, method: str, grid: ArrayLike, n_out: int, active=None):
+        # convert once (in float64) and evaluate the lensing profile, which keeps its own
+        # float64 policy (cNFW, potentials) whatever the grid dtype
+        return self.lensing_profile()._evaluate(method, grid, n_out, active=active)
 
 
 @pytree_dataclass(meta=("concentration_model",))
@@ -96,7 +92,7 @@ class NFWTruncatedMCRLudlowSph(_MassConcentration):
         M200c, the mass inside r200 where the mean density is 200 rho_crit(z)
         [M_sun], in [1e3, 1e16].
     redshift_object : float or array, shape (H,)
-        Halo redshift (its plane) in [0, 10].
+        Halo redshift (its plane) in (0, 10].
     redshift_source : float or array, shape (H,)
         Redshift of the *last* plane of the tracer, > ``redshift_object``:
         kappa_s is normalised to Sigma_cr(z, z_source) (PHYSICS.md §13.1).
@@ -129,10 +125,6 @@ class NFWTruncatedMCRLudlowSph(_MassConcentration):
         "redshift_source": _REDSHIFT,
         "concentration_factor": _CFACTOR,
     }
-
-    @staticmethod
-    def _lensing_class():
-        return NFWTruncatedSph
 
     def _lensing_params(self, p, xp) -> dict[str, Any]:
         from ...halos.mass_concentration import ludlow16_concentration, nfw_parameters_from_m200
@@ -202,10 +194,6 @@ class cNFWMCRLudlowSph(_MassConcentration):  # noqa: N801 - PyAutoLens name
         "redshift_source": _REDSHIFT,
         "concentration_factor": _CFACTOR,
     }
-
-    @staticmethod
-    def _lensing_class():
-        return cNFWSph
 
     def _lensing_params(self, p, xp) -> dict[str, Any]:
         from ...halos.mass_concentration import cored_nfw_parameters_from_m200, ludlow16_concentration
