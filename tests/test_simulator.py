@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from helpers import load
+
 from xlens import Galaxy, Tracer, lp, mp
 from xlens.halos import LineOfSightConfig, SubhaloConfig
 from xlens.imaging import Grid2D, Kernel2D

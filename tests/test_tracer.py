@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import AGREE, REF, load
+
 from xlens import Galaxy, Tracer, mp
 from xlens.halos import HaloBatch
 

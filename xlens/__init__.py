@@ -2,9 +2,9 @@
 
 from . import engine
 from .errors import ParameterError
+from .imaging import Grid2D, Kernel2D
 from .profiles import light as lp
 from .profiles import mass as mp
-from .imaging import Grid2D, Kernel2D
 from .simulator import Simulator, SimulatorConfig, SimulatorImaging
 from .tracer import Galaxy, Tracer
 

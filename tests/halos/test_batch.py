@@ -90,7 +90,8 @@ def test_from_profiles_rejects_mixed_kinds_and_empty():
 def test_from_arrays_validates_values():
     arr = _arrays(3)
     arr["scale_radius"][1] = -0.2
-    with pytest.raises(ValueError, match=r"NFWTruncatedSph.scale_radius must be in \(0, inf\).*got -0.2 \(halo 1 of 3\)"):
+    message = r"NFWTruncatedSph.scale_radius must be in \(0, inf\).*got -0.2 \(halo 1 of 3\)"
+    with pytest.raises(ValueError, match=message):
         HaloBatch.from_arrays(mp.NFWTruncatedSph, **arr)
 
 

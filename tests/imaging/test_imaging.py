@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import load
 from scipy.signal import convolve2d
 
-from helpers import load
 from xlens import lp
 from xlens.imaging import Grid2D, Kernel2D, add_poisson_noise, bin_over_sampled, convolve_fft
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import REF, load
+
 from xlens.profiles import light, mass
 
 TABLE = load("profiles.json")

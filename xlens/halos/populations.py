@@ -44,8 +44,7 @@ import numpy as np
 
 from .. import engine
 from ..cosmology import Planck15
-from ..errors import CapacityOverflowError
-from ..errors import ParameterError, check_range
+from ..errors import CapacityOverflowError, ParameterError, check_range
 from ..profiles.mass.mcr import NFWTruncatedMCRLudlowSph, cNFWMCRLudlowSph
 from ..profiles.mass.sheets import MassSheet
 from ..tracer import Galaxy

@@ -9,7 +9,9 @@ from .._base import ANY_ARCSEC, MassProfile, Range
 
 __all__ = ["ExternalShear", "MassSheet"]
 
-_SHEAR = Range(-1.0, 1.0, units="(dimensionless)", hint="a shear component of magnitude 1 or more is not a weak external shear")
+_SHEAR = Range(
+    -1.0, 1.0, units="(dimensionless)", hint="a shear component of magnitude 1 or more is not a weak external shear"
+)
 
 
 @pytree_dataclass

@@ -1,0 +1,69 @@
+"""Simulator benchmarks: the default model, one image and batches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xlens import engine
+
+from .common import SkipNotImplemented
+
+
+class DefaultModel:
+    """One noisy image of the default model from one key (priors, populations, image, noise)."""
+
+    params = (["jax", "numpy"], ["float32", "float64"])
+    param_names = ("engine", "dtype")
+    timeout = 1800
+
+    def setup(self, eng, dtype):
+        from xlens import Simulator
+
+        if eng == "jax" and not engine.jax_available():
+            raise SkipNotImplemented("JAX is not installed")
+        if eng == "numpy" and dtype == "float32":
+            raise SkipNotImplemented("NumPy runs float64")
+        self.sim = Simulator(engine=eng, dtype=dtype)
+        self.key = engine._jax().random.key(0) if eng == "jax" else 0
+        engine.block_until_ready(self.sim.sample(self.key).data)
+
+    def time_sample(self, eng, dtype):
+        engine.block_until_ready(self.sim.sample(self.key).data)
+
+    def peakmem_sample(self, eng, dtype):
+        engine.block_until_ready(self.sim.sample(self.key).data)
+
+
+class DefaultModelBatch:
+    """``sample_batch`` of the default model on JAX (images per launch = batch size)."""
+
+    params = ([1, 64, 1024], ["float32"])
+    param_names = ("batch", "dtype")
+    timeout = 3600
+
+    def setup(self, batch, dtype):
+        if not engine.jax_available():
+            raise SkipNotImplemented("JAX is not installed")
+        if batch > 64 and not any(d.platform == "gpu" for d in engine._jax().devices()):
+            raise SkipNotImplemented("batches of 1024 are a GPU benchmark")
+        from xlens import Simulator
+
+        jax = engine._jax()
+        self.sim = Simulator(engine="jax", dtype=dtype)
+        self.keys = jax.random.split(jax.random.key(0), batch)
+        engine.block_until_ready(self.sim.sample_batch(self.keys).data)
+
+    def time_sample_batch(self, batch, dtype):
+        engine.block_until_ready(self.sim.sample_batch(self.keys).data)
+
+    def track_images_per_second(self, batch, dtype):
+        import time
+
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            engine.block_until_ready(self.sim.sample_batch(self.keys).data)
+            times.append(time.perf_counter() - t0)
+        return batch / float(np.median(times))
+
+    track_images_per_second.unit = "images/s"
