@@ -120,3 +120,30 @@ def test_gammaln_both_engines(backend):
         [np.log(np.sqrt(np.pi)), np.log(2.0), np.log(362880.0)],
         rtol=1e-14,
     )
+
+
+def test_compilation_cache_location_and_opt_out(monkeypatch, tmp_path):
+    monkeypatch.setenv("XLENS_COMPILATION_CACHE", "off")
+    assert engine.compilation_cache_dir() is None
+    monkeypatch.setenv("XLENS_COMPILATION_CACHE", str(tmp_path))
+    assert engine.compilation_cache_dir() == str(tmp_path)
+    monkeypatch.delenv("XLENS_COMPILATION_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert engine.compilation_cache_dir() == str(tmp_path / "xlens" / "jax")
+
+
+def test_halo_sum_skips_chunks_of_padding_only():
+    """Chunks whose haloes are all inactive are never evaluated (NumPy counts the calls)."""
+    xp = engine.get_xp("numpy")
+    calls = []
+
+    def fn(a):
+        calls.append(a.shape[0])
+        return a * xp.ones(4)
+
+    a = np.arange(10.0)
+    active = (np.arange(10) < 3).astype(float)
+    a_masked = np.where(active > 0, a, 0.0)
+    total = engine.halo_sum(fn, [a_masked], 10, 4, xp=xp, block=8, active=active)
+    np.testing.assert_array_equal(total, np.full(4, 0.0 + 1.0 + 2.0))
+    assert calls == [2, 2], f"evaluated chunks {calls}; only the first two hold active haloes"

@@ -136,6 +136,13 @@ def test_bad_redshifts_are_errors():
         Galaxy(0.5, mass=3.0)
 
 
+def test_mass_behind_the_source_is_an_error():
+    lens = Galaxy(0.5, mass=mp.IsothermalSph(einstein_radius=1.0))
+    behind = Galaxy(2.0, mass=mp.PointMass(einstein_radius=0.1))
+    with pytest.raises(ValueError, match=r"a galaxy at z = 2.0 has mass profiles but lies on the last plane"):
+        Tracer([lens, behind])
+
+
 def test_overflow_names_both_numbers():
     with pytest.raises(ValueError, match="20 haloes of NFWTruncatedSph exceed the capacity 16"):
         HaloBatch.from_arrays(mp.NFWTruncatedSph, capacity=16, **_halo_arrays(20, 0))

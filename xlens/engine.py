@@ -41,6 +41,7 @@ __all__ = [
     "asarray",
     "at_set",
     "block_until_ready",
+    "compilation_cache_dir",
     "float_dtype",
     "gammaln",
     "get_xp",
@@ -83,7 +84,49 @@ def _jax():
         ) from exc
     if not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
+    _enable_compilation_cache(jax)
     return jax
+
+
+_CACHE_SET = False
+
+
+def compilation_cache_dir() -> str | None:
+    """The persistent JAX compilation cache xlens uses, or None when it is switched off.
+
+    Default: ``$XDG_CACHE_HOME/xlens/jax`` (``~/.cache/xlens/jax``). Set the environment
+    variable ``XLENS_COMPILATION_CACHE`` to another folder, or to ``0`` / ``off`` to opt
+    out; a cache folder the user already configured in JAX is left alone.
+    """
+    import os
+
+    value = os.environ.get("XLENS_COMPILATION_CACHE", "")
+    if value.lower() in ("0", "off", "false", "no"):
+        return None
+    if value:
+        return value
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "xlens", "jax")
+
+
+def _enable_compilation_cache(jax) -> None:
+    """Turn on JAX's persistent compilation cache (once), so a new process does not recompile."""
+    global _CACHE_SET
+    if _CACHE_SET:
+        return
+    _CACHE_SET = True
+    path = compilation_cache_dir()
+    if path is None or jax.config.jax_compilation_cache_dir:
+        return
+    try:
+        import os
+
+        os.makedirs(path, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", path)
+        # cache every compiled program that took more than a tenth of a second
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    except OSError:  # pragma: no cover - read-only home: run without the cache
+        pass
 
 
 def _check_engine(engine: str) -> str:

@@ -453,19 +453,28 @@ class SimulatorImaging:
     def __post_init__(self) -> None:
         check_exposure(self.exposure_time, self.background_sky_level)
 
-    def via_tracer_from(self, tracer: Tracer, grid: Grid2D, key=None) -> SimulatedImaging:
+    def via_tracer_from(self, tracer: Tracer, grid: Grid2D, key=None, exact: bool = True) -> SimulatedImaging:
         """Image a tracer on ``grid`` (with its over-sampling), blur, and add noise.
 
         The grid is padded by the PSF half-size before imaging and cropped after
         convolution, so flux from just outside the field is blurred in (PHYSICS.md §15).
         ``key`` (JAX or NumPy key) is needed when ``add_poisson_noise_to_data``.
+        ``exact=False`` takes the fast path for the tracer's halo batches (use
+        ``tracer.padded()`` to gather single haloes into batches first).
         """
         border = self.psf.border
         if border[0] != border[1]:
             raise ValueError(f"SimulatorImaging: the PSF must be square; got {self.psf.shape_native}")
         padded = grid.padded(border[0])
         xp = engine.namespace(*engine._tree_leaves(tracer))
-        image = bin_over_sampled(tracer.image_2d_from(xp.asarray(padded.over_sampled)), grid.over_sample_size)
+        traced = tracer.traced_grid_2d_list_over_sampled_from(
+            xp.asarray(padded.over_sampled), grid.over_sample_size, exact=exact
+        )
+        light = xp.zeros(traced[0].shape[:-1], dtype=traced[0].dtype)
+        for g, i in zip(tracer.galaxies, tracer.plane_of_galaxy, strict=True):
+            if g.light_profiles:
+                light = light + g.image_2d_from(traced[i])
+        image = bin_over_sampled(light, grid.over_sample_size)
         blurred = convolve_fft(image, xp.asarray(self.psf.values))
         b = border[0]
         model = blurred[b : blurred.shape[0] - b, b : blurred.shape[1] - b] if b else blurred

@@ -150,6 +150,14 @@ class Tracer:
             raise ValueError(
                 f"Tracer: a deflecting plane must have redshift > 0; got {redshifts[0]!r}"
             )
+        if len(redshifts) > 1:
+            for g, i in zip(galaxies, plane_of_galaxy, strict=True):
+                if i == len(redshifts) - 1 and g.mass_profiles:
+                    raise ValueError(
+                        f"Tracer: a galaxy at z = {g.redshift} has mass profiles but lies on the last "
+                        f"plane (the source plane, z = {redshifts[-1]}), where mass deflects nothing; "
+                        "put the source galaxy behind every deflecting galaxy"
+                    )
         chi = tuple(float(cosmology.comoving_distance_mpc(z)) for z in redshifts)
         object.__setattr__(self, "galaxies", galaxies)
         object.__setattr__(self, "redshifts", tuple(redshifts))
@@ -172,6 +180,35 @@ class Tracer:
 
     def _plane_masses(self) -> list[tuple[MassProfile, ...]]:
         return [tuple(m for g in plane for m in g.mass_profiles) for plane in self.planes()]
+
+    def padded(self, min_haloes: int = 2) -> Tracer:
+        """The same tracer with each galaxy's single-halo profiles gathered into padded batches.
+
+        Within every galaxy, mass profiles of one class with scalar parameters (and the
+        same static fields) are stacked into a :class:`~xlens.halos.HaloBatch` whose
+        capacity is the bucket of their number, when there are at least ``min_haloes``
+        of them. Fields are unchanged (padding adds exactly zero), and the halo batches
+        take the fast path of :meth:`traced_grid_2d_list_over_sampled_from`. This is how
+        a realisation built profile by profile (e.g. ported from PyAutoLens) runs on the
+        padded, compile-once path.
+        """
+        from .halos.batch import HaloBatch
+
+        galaxies = []
+        for g in self.galaxies:
+            groups: dict[Any, list[str]] = {}
+            for name, prof in g.profiles.items():
+                if isinstance(prof, MassProfile) and not isinstance(prof, HaloBatch) and prof.n_halos is None:
+                    key = (type(prof), tuple(getattr(prof, m) for m in getattr(prof, "_meta_fields", ())))
+                    groups.setdefault(key, []).append(name)
+            profiles = dict(g.profiles)
+            for (cls, _), names in groups.items():
+                if len(names) < min_haloes:
+                    continue
+                batch = HaloBatch.from_profiles([profiles.pop(n) for n in names])
+                profiles[f"{cls.__name__}_batch"] = batch
+            galaxies.append(Galaxy(g.redshift, **profiles))
+        return Tracer(galaxies, cosmology=self.cosmology)
 
     # ------------------------------------------------------------ ray tracing
     def traced_grid_2d_list_from(self, grid: ArrayLike) -> list:
