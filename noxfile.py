@@ -35,7 +35,7 @@ def agree(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff on the package, the tests, the benchmarks and this file."""
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "xlens", "tests", "asv_benchmarks", "noxfile.py")
+    session.run("ruff", "check", "xlens", "tests", "asv_benchmarks", "docs/scripts", "noxfile.py")
 
 
 @nox.session(python=PYTHON)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import AGREE
+
 from xlens import lp, mp
 
 pytestmark = [pytest.mark.agree, pytest.mark.jax]
