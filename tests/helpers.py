@@ -7,10 +7,12 @@ that no comparison is made without saying why its tolerance is what it is.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import hypothesis.strategies as st
 import numpy as np
 
 DATA = Path(__file__).parent / "data"
@@ -65,3 +67,38 @@ def assert_close(actual, desired, *, rtol: float, atol: float, why: str, xp=None
     d = np.asarray(desired)
     assert a.shape == d.shape, f"shape {a.shape} != {d.shape}: {why}"
     np.testing.assert_allclose(a, d, rtol=rtol, atol=atol, err_msg=why)
+
+
+def from_range(cls, name, lo, hi):
+    """Hypothesis floats inside ``cls.ranges[name]`` (the validation table) intersected with
+    the sensible [lo, hi], so property tests and validation cannot drift apart."""
+    r = cls.ranges[name]
+    low, high = max(r.low, lo), min(r.high, hi)
+    return st.floats(
+        low,
+        high,
+        exclude_min=low == r.low and not r.low_inclusive,
+        exclude_max=high == r.high and not r.high_inclusive,
+    )
+
+
+def fd_gradient(fn, profile, grid, h=1e-5):
+    """Central differences of ``fn(profile, grid)`` w.r.t. each parameter entry and the grid."""
+    out = {}
+    for field in dataclasses.fields(profile):
+        v = np.asarray(getattr(profile, field.name), dtype=np.float64)
+        d = np.zeros_like(v)
+        for i in np.ndindex(v.shape):
+            e = np.zeros_like(v)
+            e[i] = h
+            plus = fn(dataclasses.replace(profile, **{field.name: v + e}), grid)
+            minus = fn(dataclasses.replace(profile, **{field.name: v - e}), grid)
+            d[i] = (plus - minus) / (2 * h)
+        out[field.name] = d
+    d = np.zeros_like(grid)
+    for i in np.ndindex(grid.shape):
+        e = np.zeros_like(grid)
+        e[i] = h
+        d[i] = (fn(profile, grid + e) - fn(profile, grid - e)) / (2 * h)
+    out["grid"] = d
+    return out

@@ -8,7 +8,6 @@ PHYSICS.md §1, ``I(R_e) = I_e``, ``I(R_b) = I_b``, the total flux of §12.1 by
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 import scipy.integrate
 import scipy.special
-from helpers import AGREE, assert_close
+from helpers import AGREE, assert_close, fd_gradient, from_range
 
 from xlens import engine
 from xlens.errors import ParameterError
@@ -30,17 +29,6 @@ EXACT = 1e-13
 #: in angle (spectrally accurate for q >= 0.2): measured ~2e-15; 1e-9 leaves room.
 QUAD = 1e-9
 
-
-def from_range(cls, name, lo, hi):
-    """Floats inside ``cls.ranges[name]`` intersected with the sensible [lo, hi]."""
-    r = cls.ranges[name]
-    low, high = max(r.low, lo), min(r.high, hi)
-    return st.floats(
-        low,
-        high,
-        exclude_min=low == r.low and not r.low_inclusive,
-        exclude_max=high == r.high and not r.high_inclusive,
-    )
 
 
 @st.composite
@@ -339,27 +327,6 @@ def weighted_gradient():
 
     return jax.jit(jax.grad(weighted_image, argnums=(0, 1)))
 
-
-def fd_gradient(fn, profile, grid, h=1e-5):
-    """Central differences of ``fn(profile, grid)`` w.r.t. each parameter entry and the grid."""
-    out = {}
-    for field in dataclasses.fields(profile):
-        v = np.asarray(getattr(profile, field.name), dtype=np.float64)
-        d = np.zeros_like(v)
-        for i in np.ndindex(v.shape):
-            e = np.zeros_like(v)
-            e[i] = h
-            plus = fn(dataclasses.replace(profile, **{field.name: v + e}), grid)
-            minus = fn(dataclasses.replace(profile, **{field.name: v - e}), grid)
-            d[i] = (plus - minus) / (2 * h)
-        out[field.name] = d
-    d = np.zeros_like(grid)
-    for i in np.ndindex(grid.shape):
-        e = np.zeros_like(grid)
-        e[i] = h
-        d[i] = (fn(profile, grid + e) - fn(profile, grid - e)) / (2 * h)
-    out["grid"] = d
-    return out
 
 
 @pytest.mark.jax

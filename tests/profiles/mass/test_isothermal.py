@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 
@@ -10,7 +9,7 @@ import hypothesis
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from helpers import AGREE, FD, assert_close
+from helpers import AGREE, FD, assert_close, fd_gradient, from_range
 
 from xlens import engine
 from xlens.errors import ParameterError
@@ -37,16 +36,6 @@ GRID = np.concatenate([OFFSETS, [[0.0, 0.0], [0.0, 0.9], [-0.6, 0.0]]])
 HARD = np.array([[0.0, 0.0], [0.0, 0.9], [-0.6, 0.0], [3e-9, 1e-9]])
 H_FD = 1e-4
 
-
-def from_range(cls, name, lo, hi):
-    r = cls.ranges[name]
-    low, high = max(r.low, lo), min(r.high, hi)
-    return st.floats(
-        low,
-        high,
-        exclude_min=low == r.low and not r.low_inclusive,
-        exclude_max=high == r.high and not r.high_inclusive,
-    )
 
 
 @st.composite
@@ -245,27 +234,6 @@ def test_gradients_finite_everywhere_and_match_finite_differences(cls):
                 why=f"{cls.__name__} d/d{name}: central differences, h = 1e-5",
             )
 
-
-def fd_gradient(fn, profile, grid, h=1e-5):
-    """Central differences of ``fn(profile, grid)`` w.r.t. each parameter entry and the grid."""
-    out = {}
-    for field in dataclasses.fields(profile):
-        v = np.asarray(getattr(profile, field.name), dtype=np.float64)
-        d = np.zeros_like(v)
-        for i in np.ndindex(v.shape):
-            e = np.zeros_like(v)
-            e[i] = h
-            plus = fn(dataclasses.replace(profile, **{field.name: v + e}), grid)
-            minus = fn(dataclasses.replace(profile, **{field.name: v - e}), grid)
-            d[i] = (plus - minus) / (2 * h)
-        out[field.name] = d
-    d = np.zeros_like(grid)
-    for i in np.ndindex(grid.shape):
-        e = np.zeros_like(grid)
-        e[i] = h
-        d[i] = (fn(profile, grid + e) - fn(profile, grid - e)) / (2 * h)
-    out["grid"] = d
-    return out
 
 
 @pytest.mark.jax
