@@ -7,6 +7,8 @@ printed by ``pytest -m agree -s``).
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 from helpers import AGREE
@@ -33,7 +35,11 @@ def _random_params(cls, rng):
         mp.NFWSph: dict(centre=centre, kappa_s=u(0.01, 0.3), scale_radius=u(0.05, 2.0)),
         mp.NFWTruncatedSph: dict(centre=centre, kappa_s=u(0.01, 0.3), scale_radius=u(0.05, 2.0),
                                  truncation_radius=u(0.3, 10.0)),
-        mp.cNFWSph: dict(centre=centre, kappa_s=u(0.01, 0.3), scale_radius=u(0.2, 2.0), core_radius=u(0.01, 1.5)),
+        # core fractions f = r_c / r_s <= 0.5: the cNFW closed forms carry 1/(1 - f)^2, so both
+        # engines' last-ulp differences grow as eps / (1 - f)^2 towards f = 1 (PHYSICS.md §10.2;
+        # a draw at f ~ 0.9 measured 3e-11, above AGREE's 1e-11)
+        mp.cNFWSph: dict(centre=centre, kappa_s=u(0.01, 0.3), scale_radius=(rs := u(0.2, 2.0)),
+                         core_radius=rs * u(0.01, 0.5)),
         mp.NFWTruncatedMCRLudlowSph: dict(centre=centre, mass_at_200=10 ** u(7, 10), redshift_object=u(0.2, 0.6),
                                           redshift_source=u(1.0, 2.0)),
         mp.cNFWMCRLudlowSph: dict(centre=centre, mass_at_200=10 ** u(7, 10), f_c=u(0.05, 0.5),
@@ -62,7 +68,7 @@ def _compare(a, b, label):
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_profiles_agree(cls):
-    rng = np.random.default_rng(abs(hash(cls.__name__)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(cls.__name__.encode()))  # hash() is salted per process
     prof = _random_params(cls, rng)
     grid = rng.uniform(-2.0, 2.0, size=(5, 9, 2))
     methods = ["image_2d_from"] if cls.__module__.startswith("xlens.profiles.light") else [
