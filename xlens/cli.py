@@ -72,16 +72,15 @@ def demo(args: argparse.Namespace) -> int:
     if not engine.jax_available():
         print("  jax   : not installed (pip install 'xlens[jax]')")
         return 0
-    jax = engine._jax()
-    fn = jax.jit(lambda t, g: (t.image_2d_from(g), t.deflections_yx_2d_from(g)))
-    g = jax.numpy.asarray(grid)
+    fn = engine.jit(lambda t, g: (t.image_2d_from(g), t.deflections_yx_2d_from(g)), "jax")
+    g = engine.get_xp("jax").asarray(grid)
     t0 = time.perf_counter()
-    img_jx, defl_jx = jax.block_until_ready(fn(tracer, g))
+    img_jx, defl_jx = engine.block_until_ready(fn(tracer, g))
     t_compile = time.perf_counter() - t0
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        jax.block_until_ready(fn(tracer, g))
+        engine.block_until_ready(fn(tracer, g))
         times.append(time.perf_counter() - t0)
     err = float(np.max(np.abs(np.asarray(defl_jx) - defl_np)))
     print(f"  jax   : {np.median(times) * 1e3:8.1f} ms (median of 5, first call with compile "

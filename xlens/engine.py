@@ -41,7 +41,14 @@ __all__ = [
     "asarray",
     "at_set",
     "block_until_ready",
+    "default_key",
+    "map_batch",
+    "tree_leaves",
+    "tree_map",
+    "tree_signature",
+    "tree_stack",
     "compilation_cache_dir",
+    "dtype_name",
     "float_dtype",
     "gammaln",
     "get_xp",
@@ -202,6 +209,12 @@ def float_dtype(xp, dtype: Any = None):
     return getattr(xp, name)
 
 
+def dtype_name(a) -> str:
+    """``"float32"`` for float32 arrays, else ``"float64"``: the static key of every
+    precision-dependent constant (series lengths, switch points, clamps)."""
+    return "float32" if str(a.dtype) == "float32" else "float64"
+
+
 def asarray(x: ArrayLike, *, xp, dtype=None):
     """Convert ``x`` to an array of namespace ``xp`` (float64 unless ``dtype``)."""
     return xp.asarray(x, dtype=float_dtype(xp) if dtype is None else dtype)
@@ -254,7 +267,7 @@ def vmap(fn: Callable, engine: str, in_axes=0, out_axes=0) -> Callable:
             np.shape(leaf)[ax]
             for arg, ax in zip(args, axes, strict=True)
             if ax is not None
-            for leaf in _tree_leaves(arg)
+            for leaf in tree_leaves(arg)
         }
         if len(sizes) != 1:
             raise ValueError(f"vmap: inconsistent batch sizes {sorted(sizes)}")
@@ -262,7 +275,7 @@ def vmap(fn: Callable, engine: str, in_axes=0, out_axes=0) -> Callable:
         outs = [
             fn(
                 *(
-                    _tree_map(lambda a, i=i, ax=ax: np.take(a, i, axis=ax), arg)
+                    tree_map(lambda a, i=i, ax=ax: np.take(a, i, axis=ax), arg)
                     if ax is not None
                     else arg
                     for arg, ax in zip(args, axes, strict=True)
@@ -270,7 +283,7 @@ def vmap(fn: Callable, engine: str, in_axes=0, out_axes=0) -> Callable:
             )
             for i in range(n)
         ]
-        return _tree_stack(outs, axis=out_axes)
+        return tree_stack(outs, axis=out_axes)
 
     return looped
 
@@ -283,20 +296,20 @@ def scan(f: Callable, init, xs, *, xp, length: int | None = None):
     """
     if is_jax(xp):
         return _jax().lax.scan(f, init, xs, length=length)
-    n = length if xs is None else int(np.shape(_tree_leaves(xs)[0])[0])
+    n = length if xs is None else int(np.shape(tree_leaves(xs)[0])[0])
     carry, ys = init, []
     for i in range(n):
-        x = None if xs is None else _tree_map(lambda a, i=i: a[i], xs)
+        x = None if xs is None else tree_map(lambda a, i=i: a[i], xs)
         carry, y = f(carry, x)
         ys.append(y)
     if not ys or ys[0] is None:
         return carry, None
-    return carry, _tree_stack(ys, axis=0)
+    return carry, tree_stack(ys, axis=0)
 
 
 def block_until_ready(x):
     """Wait for asynchronous JAX results; a no-op for NumPy values."""
-    if any(type(leaf).__module__.startswith("jax") for leaf in _tree_leaves(x)):
+    if any(type(leaf).__module__.startswith("jax") for leaf in tree_leaves(x)):
         return _jax().block_until_ready(x)
     return x
 
@@ -548,23 +561,25 @@ def split_key(key, num: int) -> list:
 # --- minimal tree utilities for the NumPy fallbacks --------------------------
 
 
-def _tree_leaves(tree) -> list:
+def tree_leaves(tree) -> list:
+    """The array leaves of a pytree (xlens dataclasses, tuples, lists, dicts)."""
     if jax_available():
         return _jax().tree_util.tree_leaves(tree)
     if isinstance(tree, tuple | list):
-        return [leaf for t in tree for leaf in _tree_leaves(t)]
+        return [leaf for t in tree for leaf in tree_leaves(t)]
     if isinstance(tree, dict):
-        return [leaf for t in tree.values() for leaf in _tree_leaves(t)]
+        return [leaf for t in tree.values() for leaf in tree_leaves(t)]
     if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
-        return [leaf for f in dataclasses.fields(tree) for leaf in _tree_leaves(getattr(tree, f.name))]
+        return [leaf for f in dataclasses.fields(tree) for leaf in tree_leaves(getattr(tree, f.name))]
     return [] if tree is None else [tree]
 
 
-def _tree_map(fn, tree):
+def tree_map(fn, tree):
+    """Apply ``fn`` to every leaf of a pytree."""
     if jax_available():
         return _jax().tree_util.tree_map(fn, tree)
     if isinstance(tree, tuple | list):  # pragma: no cover - JAX is a test dependency
-        return type(tree)(_tree_map(fn, t) for t in tree)
+        return type(tree)(tree_map(fn, t) for t in tree)
     return fn(tree)  # pragma: no cover
 
 
@@ -574,9 +589,40 @@ def _tree_map2(fn, a, b):
     return fn(a, b)
 
 
-def _tree_stack(items, axis=0):
+def tree_stack(items, *, xp=None, axis=0):
+    """Stack a list of pytrees of equal structure leaf by leaf (NumPy unless ``xp``)."""
+    stack = (lambda *xs: np.stack([np.asarray(x) for x in xs], axis)) if xp is None else (
+        lambda *xs: xp.stack([xp.asarray(x) for x in xs], axis=axis))
     if jax_available():
-        jax = _jax()
-        return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs], axis), *items)
-    return np.stack(items, axis)  # pragma: no cover
+        return _jax().tree_util.tree_map(stack, *items)
+    return stack(*items)  # pragma: no cover
+
+
+def tree_signature(tree):
+    """Structure plus leaf shapes and dtypes: two pytrees with equal signatures can be
+    stacked and scanned by one compiled body. Without JAX every tree is unique."""
+    if not jax_available():
+        return id(tree)
+    leaves, treedef = _jax().tree_util.tree_flatten(tree)
+    return treedef, tuple((tuple(getattr(x, "shape", ())), str(getattr(x, "dtype", type(x)))) for x in leaves)
+
+
+def map_batch(fn: Callable, engine: str) -> Callable:
+    """Map ``fn`` over the leading axis of its arguments inside one program.
+
+    On JAX with a CPU backend this is ``lax.map`` (a loop in the compiled program, which
+    keeps ``lax.cond`` skips such as all-padding halo chunks: under ``vmap`` a ``cond``
+    evaluates both branches); on accelerators ``vmap``; on NumPy a Python loop.
+    """
+    if _check_engine(engine) == "jax" and _jax().default_backend() == "cpu":
+        lax = _jax().lax
+        return lambda *args: lax.map(lambda a: fn(*a), args)
+    return vmap(fn, engine)
+
+
+def default_key(engine: str, seed: int = 0):
+    """A random key of the engine: ``jax.random.key(seed)`` or the NumPy key ``seed``."""
+    if _check_engine(engine) == "jax":
+        return _jax().random.key(seed)
+    return seed
 

@@ -265,7 +265,7 @@ class Simulator:
             arr = xp.asarray(leaf)
             return arr if not xp.isdtype(arr.dtype, "real floating") else xp.astype(arr, xp.float64)
 
-        return engine._tree_map(conv, tree)
+        return engine.tree_map(conv, tree)
 
     def sample_params(self, key) -> tuple[SimParams, Any]:
         """Draw macro parameters from the priors and a dark-matter realisation.
@@ -321,7 +321,7 @@ class Simulator:
         return Tracer(galaxies)
 
     def _forward(self, params: SimParams, key, diagnostics: bool):
-        xp = engine.namespace(*engine._tree_leaves(params))
+        xp = engine.namespace(*engine.tree_leaves(params))
         dtype = getattr(xp, self.dtype)
         tracer = self.tracer_from(params)
         grid = xp.asarray(self._padded_grid.over_sampled, dtype=dtype)
@@ -367,7 +367,7 @@ class Simulator:
         pixel) and ``convergence`` (ny, nx) at the pixel centres.
         """
         if key is None:
-            key = engine._jax().random.key(0) if self.engine == "jax" else 0
+            key = engine.default_key(self.engine)
         return self._full(params, key)
 
     def model_image(self, params: SimParams) -> ArrayLike:
@@ -380,14 +380,7 @@ class Simulator:
         return self._compiled("batch", fn)(self._to_device(params), keys)
 
     def _batched(self, fn):
-        """Map ``fn`` over a leading batch axis: ``vmap`` on accelerators; on a CPU,
-        ``lax.map`` (a loop inside the compiled program), which keeps the skipping of
-        all-padding halo chunks (under ``vmap`` a ``cond`` runs both branches) and
-        measured faster there. NumPy: a Python loop."""
-        if self.engine == "jax" and engine._jax().default_backend() == "cpu":
-            lax = engine._jax().lax
-            return lambda *args: lax.map(lambda a: fn(*a), args)
-        return engine.vmap(fn, self.engine)
+        return engine.map_batch(fn, self.engine)
 
     def sample(self, key) -> Example:
         """A whole training example from one key: priors, dark matter, image and noise."""
@@ -476,7 +469,7 @@ class SimulatorImaging:
         if border[0] != border[1]:
             raise ValueError(f"SimulatorImaging: the PSF must be square; got {self.psf.shape_native}")
         padded = grid.padded(border[0])
-        xp = engine.namespace(*engine._tree_leaves(tracer))
+        xp = engine.namespace(*engine.tree_leaves(tracer))
         traced = tracer.traced_grid_2d_list_over_sampled_from(
             xp.asarray(padded.over_sampled), grid.over_sample_size, exact=exact
         )

@@ -238,7 +238,7 @@ class Tracer:
         """
         from .halos.batch import HaloBatch
 
-        xp = engine.namespace(grid, *_leaves(self.galaxies))
+        xp = engine.namespace(grid, *engine.tree_leaves(self.galaxies))
         grid = xp.asarray(grid)
         if grid.ndim == 0 or grid.shape[-1] != 2:
             raise ValueError(f"grid must have shape (..., 2) holding (y, x) [arcsec]; got {grid.shape}")
@@ -286,7 +286,7 @@ class Tracer:
                 outs = [out]
             else:
                 xs = (
-                    _tree_stack([masses[i] for i in range(start, stop)], xp),
+                    engine.tree_stack([masses[i] for i in range(start, stop)], xp=xp),
                     xp.asarray(chi[start:stop], dtype=xp.float64),
                     xp.asarray(factor[start:stop], dtype=xp.float64),
                     1.0 / xp.asarray(chi[start + 1 : stop + 1], dtype=xp.float64),
@@ -333,7 +333,7 @@ class Tracer:
             return self.traced_grid_2d_list_from(grid)
         from .imaging.grid import bin_over_sampled
 
-        xp = engine.namespace(grid, *_leaves(self.galaxies))
+        xp = engine.namespace(grid, *engine.tree_leaves(self.galaxies))
         grid = xp.asarray(grid)
         pixels = xp.stack([bin_over_sampled(grid[..., k], sub_size) for k in range(2)], axis=-1)
         # two extra pixels on every side: the cubic interpolation's neighbours are real rays
@@ -374,23 +374,12 @@ class Tracer:
         return image
 
 
-def _leaves(tree) -> list:
-    return engine._tree_leaves(tree)
-
-
-def _signature(tree) -> Any:
-    """Structure and leaf shapes/dtypes: planes with equal signatures can be scanned."""
-    if not engine.jax_available():
-        return id(tree)  # without JAX's tree utilities, every plane is its own step
-    jax = engine._jax()
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    return treedef, tuple((tuple(getattr(x, "shape", ())), str(getattr(x, "dtype", type(x)))) for x in leaves)
 
 
 def _segments(planes: list) -> list[tuple[int, int]]:
     """Runs ``[start, stop)`` of consecutive planes with the same signature."""
     out: list[tuple[int, int]] = []
-    sigs = [_signature(p) for p in planes]
+    sigs = [engine.tree_signature(p) for p in planes]
     start = 0
     for i in range(1, len(planes) + 1):
         if i == len(planes) or sigs[i] != sigs[start]:
@@ -449,8 +438,4 @@ def _upsample_cubic(field, s: int, *, xp):
     rows = _upsample_1d(field, s, 0, xp=xp)
     return _upsample_1d(rows, s, 1, xp=xp)
 
-
-def _tree_stack(trees: list, xp) -> Any:
-    jax = engine._jax()
-    return jax.tree_util.tree_map(lambda *xs: xp.stack([xp.asarray(x) for x in xs]), *trees)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import engine
 from ..engine import ArrayLike
-from ..errors import check_range, common_length
+from ..errors import ParameterError, check_range, common_length
 
 __all__ = ["LightProfile", "MassProfile", "Profile", "Range"]
 
@@ -43,9 +43,51 @@ class Range:
 
 POSITIVE_ARCSEC = Range(0.0, math.inf, units="[arcsec]")
 ANY_ARCSEC = Range(units="[arcsec]")
+#: Each component of ``ell_comps``; :func:`check_axis_ratio` checks their magnitude.
+ELL_COMPS = Range(-1.0, 1.0, units="(dimensionless)")
+#: Surface brightness of light profiles.
+INTENSITY = Range(0.0, math.inf, low_inclusive=True, units="[data units]")
+
+#: Axis ratios this far below a bound are accepted: an ``ell_comps`` written for
+#: q = 0.2 exactly round-trips to q = 0.19999999999999998.
+_Q_SLACK = 1e-12
 
 #: Parameters that carry a trailing axis of length 2.
 VECTOR_FIELDS = ("centre", "ell_comps")
+
+
+def check_axis_ratio(owner: str, ell_comps: ArrayLike, q_min: float, *, hint: str = "") -> None:
+    """Raise :class:`ParameterError` unless ``ell_comps`` gives ``0 < q`` and ``q >= q_min``.
+
+    ``q = (1 - f)/(1 + f)`` with ``f = |ell_comps|`` (PHYSICS.md §1), so ``q > 0``
+    means ``f < 1``. Values that are JAX arrays or tracers are not inspected
+    (validation runs on concrete NumPy values only). Non-finite components are
+    rejected earlier by the per-component range check.
+    """
+    xp = engine.namespace(ell_comps)
+    if engine.is_jax(xp) or not hasattr(ell_comps, "shape"):
+        return
+    e = xp.reshape(xp.asarray(ell_comps, dtype=xp.float64), (-1, 2))
+    f = xp.sqrt(e[:, 0] ** 2 + e[:, 1] ** 2)
+    q = (1.0 - f) / (1.0 + f)
+    bad = ~((q > 0.0) & (q >= q_min - _Q_SLACK))
+    if not bool(xp.any(bad)):
+        return
+    i = int(xp.argmax(xp.astype(bad, xp.int8)))
+    where = f" (halo {i} of {e.shape[0]})" if len(ell_comps.shape) == 2 else ""
+    rule = (
+        f"[{q_min:g}, 1], i.e. |ell_comps| <= {(1.0 - q_min) / (1.0 + q_min):.6g}"
+        if q_min > 0
+        else "(0, 1], i.e. |ell_comps| < 1"
+    )
+    msg = (
+        f"{owner}.ell_comps must give an axis ratio q = (1 - |e|)/(1 + |e|) in {rule}; "
+        f"got ell_comps ({float(e[i, 0])!r}, {float(e[i, 1])!r}), "
+        f"|e| = {float(f[i]):.6g}, q = {float(q[i]):.6g}{where}"
+    )
+    if hint:
+        msg += f". {hint}"
+    raise ParameterError(msg, name=f"{owner}.ell_comps", value=float(q[i]), low=q_min, high=1.0)
 
 
 class Profile:

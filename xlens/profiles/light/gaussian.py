@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, POSITIVE_ARCSEC, LightProfile, Range
+from .._base import ANY_ARCSEC, ELL_COMPS, INTENSITY, POSITIVE_ARCSEC, LightProfile, check_axis_ratio
 from .._geometry import axis_ratio_and_angle, rotate_to_frame
-from ..mass.power_law import _check_axis_ratio
 
 __all__ = ["Gaussian"]
 
@@ -51,13 +49,13 @@ class Gaussian(LightProfile):
 
     ranges: ClassVar = {
         "centre": ANY_ARCSEC,
-        "ell_comps": Range(-1.0, 1.0, units="(dimensionless)"),
-        "intensity": Range(0.0, math.inf, low_inclusive=True, units="[data units]"),
+        "ell_comps": ELL_COMPS,
+        "intensity": INTENSITY,
         "sigma": POSITIVE_ARCSEC,
     }
 
     def _validate(self) -> None:
-        _check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
+        check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
 
     def _image(self, p, y, x, *, xp):
         cy, cx = p["centre"]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, POSITIVE_ARCSEC, LightProfile, Range
+from .._base import ANY_ARCSEC, ELL_COMPS, INTENSITY, POSITIVE_ARCSEC, LightProfile, Range, check_axis_ratio
 from .._geometry import axis_ratio_and_angle, rotate_to_frame
-from ..mass.power_law import _check_axis_ratio
 
 __all__ = ["Sersic", "SersicCore"]
 
@@ -81,10 +81,6 @@ def _eccentric_radius2(p, y, x, *, xp):
     return q * xr * xr + yr * yr / q
 
 
-def _dtype_name(a, *, xp) -> str:
-    return "float32" if a.dtype == xp.float32 else "float64"
-
-
 @pytree_dataclass
 class Sersic(LightProfile):
     """Elliptical Sersic light profile(s) (PyAutoLens ``lp.Sersic``), summed over profiles.
@@ -128,19 +124,19 @@ class Sersic(LightProfile):
 
     ranges: ClassVar = {
         "centre": ANY_ARCSEC,
-        "ell_comps": Range(-1.0, 1.0, units="(dimensionless)"),
-        "intensity": Range(0.0, math.inf, low_inclusive=True, units="[data units]"),
+        "ell_comps": ELL_COMPS,
+        "intensity": INTENSITY,
         "effective_radius": POSITIVE_ARCSEC,
         "sersic_index": _SERSIC_INDEX,
     }
 
     def _validate(self) -> None:
-        _check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
+        check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
 
     def _image(self, p, y, x, *, xp):
         n, r_e = p["sersic_index"], p["effective_radius"]
         u2 = _eccentric_radius2(p, y, x, xp=xp) / (r_e * r_e)  # (r/R_e)^2
-        inside = u2 > _SERSIC_U2_MIN[_dtype_name(u2, xp=xp)]
+        inside = u2 > _SERSIC_U2_MIN[engine.dtype_name(u2)]
         log_u = 0.5 * xp.log(xp.where(inside, u2, 1.0))
         # (r/R_e)^(1/n) - 1 = expm1(ln(r/R_e)/n): exact 0 at r = R_e, no cancellation near it
         power_m1 = xp.where(inside, xp.expm1(log_u / n), -1.0)
@@ -206,8 +202,8 @@ class SersicCore(LightProfile):
 
     ranges: ClassVar = {
         "centre": ANY_ARCSEC,
-        "ell_comps": Range(-1.0, 1.0, units="(dimensionless)"),
-        "intensity": Range(0.0, math.inf, low_inclusive=True, units="[data units]"),
+        "ell_comps": ELL_COMPS,
+        "intensity": INTENSITY,
         "effective_radius": POSITIVE_ARCSEC,
         "sersic_index": _SERSIC_INDEX,
         "radius_break": POSITIVE_ARCSEC,
@@ -216,13 +212,13 @@ class SersicCore(LightProfile):
     }
 
     def _validate(self) -> None:
-        _check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
+        check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
 
     def _image(self, p, y, x, *, xp):
         n, a, g = p["sersic_index"], p["alpha"], p["gamma"]
         r_b = p["radius_break"]
         u2 = _eccentric_radius2(p, y, x, xp=xp) / (r_b * r_b)  # (r/R_b)^2, clamped (§16)
-        x_min = _X_MIN[_dtype_name(u2, xp=xp)]
+        x_min = _X_MIN[engine.dtype_name(u2)]
         s = 0.5 * a * xp.log(xp.maximum(u2, x_min * x_min))  # alpha ln(r/R_b)
         tail = xp.log1p(xp.exp(-xp.abs(s)))
         sp_pos = xp.maximum(s, 0.0) + tail  # ln(1 + (r/R_b)^alpha)

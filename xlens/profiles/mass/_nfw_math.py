@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ...engine import ArrayLike
+from ...engine import ArrayLike, dtype_name
 
 __all__ = [
     "N_SERIES",
@@ -39,7 +39,6 @@ __all__ = [
     "cnfw_potential",
     "nfw_basis",
     "nfw_h",
-    "precision",
     "tnfw_constants",
     "tnfw_convergence",
     "tnfw_mass",
@@ -60,11 +59,6 @@ TNFW_LARGE_X_TERMS = {"float64": 28, "float32": 20}
 _TNFW_SERIES_START = 4.0
 #: The tNFW mass uses its large-``x`` form above ``x = 2`` (PHYSICS.md §9.2).
 _TNFW_LARGE_X = 2.0
-
-
-def precision(a: ArrayLike, *, xp) -> str:
-    """``"float32"`` or ``"float64"``: the precision ``a`` is computed in (a static choice)."""
-    return "float32" if a.dtype == xp.float32 else "float64"
 
 
 def _horner(u: ArrayLike, coefficients: list[float]) -> ArrayLike:
@@ -100,7 +94,7 @@ class NFWBasis(NamedTuple):
 
 def nfw_basis(x: ArrayLike, *, xp) -> NFWBasis:
     """``F(x)``, ``G(x)``, ``g(x)`` in the stable forms of PHYSICS.md §7 (items 1-3), x > 0."""
-    prec = precision(x, xp=xp)
+    prec = dtype_name(x)
     u = (1.0 - x) * (1.0 + x)
     near = xp.abs(u) < U_SERIES[prec]
     below = (x < 1.0) & ~near
@@ -295,7 +289,7 @@ def tnfw_convergence(b: NFWBasis, k: TNFWConstants, *, xp) -> ArrayLike:
     start = _TNFW_SERIES_START * xp.maximum(k.tau, 1.0)
     far = x > start
     x_far = xp.where(far, x, 2.0 * start)
-    n_terms = TNFW_LARGE_X_TERMS[precision(x, xp=xp)]
+    n_terms = TNFW_LARGE_X_TERMS[dtype_name(x)]
     series = _tnfw_large_x_series(x_far, k.tau2, n_terms, xp=xp)
     return xp.where(far, series, closed)
 

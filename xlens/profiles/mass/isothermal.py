@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, POSITIVE_ARCSEC, MassProfile, Range
+from .._base import ANY_ARCSEC, ELL_COMPS, POSITIVE_ARCSEC, MassProfile, check_axis_ratio
 from .._geometry import rotate_from_frame
-from .power_law import _CORE_RADIUS, _check_axis_ratio, _clamped_radius, _frame
+from .power_law import _CORE_RADIUS, _clamped_radius, _frame
 
 __all__ = ["Isothermal", "IsothermalSph"]
 
@@ -43,7 +44,7 @@ def _sie_frame_deflections(p, y, x, *, xp):
     """Profile-frame ``(alpha_y', alpha_x')`` of the SIE (PHYSICS.md §5) and the frame."""
     f, q, cos, sin, yr, xr = _frame(p, y, x, xp=xp)
     psi = _clamped_radius(q, yr, xr, xp=xp)  # Psi = sqrt(q^2 x'^2 + y'^2), clamped (§4.5)
-    core = _CORE_RADIUS["float32" if psi.dtype == xp.float32 else "float64"]
+    core = _CORE_RADIUS[engine.dtype_name(psi)]
     q2r2 = q * q * xp.maximum(xr * xr + yr * yr, core * core)
     b = 2.0 * q * p["einstein_radius"] / (1.0 + q)
     zx, zy = xr / psi, yr / psi
@@ -105,12 +106,12 @@ class Isothermal(MassProfile):
 
     ranges: ClassVar = {
         "centre": ANY_ARCSEC,
-        "ell_comps": Range(-1.0, 1.0, units="(dimensionless)"),
+        "ell_comps": ELL_COMPS,
         "einstein_radius": POSITIVE_ARCSEC,
     }
 
     def _validate(self) -> None:
-        _check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
+        check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
 
     def _convergence(self, p, y, x, *, xp):
         _, q, _, _, yr, xr = _frame(p, y, x, xp=xp)
@@ -153,7 +154,7 @@ class IsothermalSph(MassProfile):
     def _radius(self, p, y, x, *, xp):
         cy, cx = p["centre"]
         dy, dx = y - cy, x - cx
-        core = _CORE_RADIUS["float32" if dy.dtype == xp.float32 else "float64"]
+        core = _CORE_RADIUS[engine.dtype_name(dy)]
         r2 = dy * dy + dx * dx
         return dy, dx, r2, xp.sqrt(xp.maximum(r2, core * core))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
 from .._base import ANY_ARCSEC, MassProfile, Range
 from .._geometry import safe_sqrt
@@ -58,7 +59,7 @@ def _offsets_and_x(p, y, x, *, xp):
     cy, cx = p["centre"]
     dy, dx = y - cy, x - cx
     r = safe_sqrt(dy * dy + dx * dx, xp=xp)
-    x_min = nm.X_MIN[nm.precision(r, xp=xp)]
+    x_min = nm.X_MIN[engine.dtype_name(r)]
     return dy, dx, xp.maximum(r / p["scale_radius"], x_min)
 
 

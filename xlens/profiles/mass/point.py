@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
 from .._base import ANY_ARCSEC, MassProfile, Range
 
@@ -46,7 +47,7 @@ class PointMass(MassProfile):
         cy, cx = p["centre"]
         dy, dx = y - cy, x - cx
         r2 = dy * dy + dx * dx
-        r2_min = _R2_MIN["float32" if r2.dtype == xp.float32 else "float64"]
+        r2_min = _R2_MIN[engine.dtype_name(r2)]
         return dy, dx, xp.maximum(r2, r2_min)
 
     def _convergence(self, p, y, x, *, xp):

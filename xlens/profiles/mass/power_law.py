@@ -19,8 +19,7 @@ from typing import ClassVar
 
 from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
-from ...errors import ParameterError
-from .._base import ANY_ARCSEC, POSITIVE_ARCSEC, MassProfile, Range
+from .._base import ANY_ARCSEC, ELL_COMPS, POSITIVE_ARCSEC, MassProfile, Range, check_axis_ratio
 from .._geometry import axis_ratio_and_angle, rotate_from_frame, rotate_to_frame, safe_sqrt
 
 __all__ = ["PowerLaw"]
@@ -38,9 +37,6 @@ _SERIES_EPS = {"float64": 1e-11, "float32": 1e-5}
 #: (PHYSICS.md §4.5): keeps kappa, alpha and their gradients finite at the centre.
 _CORE_RADIUS = {"float64": 1e-8, "float32": 1e-4}
 
-#: Axis ratios this far below a bound are accepted: an ``ell_comps`` written for
-#: q = 0.2 exactly round-trips to q = 0.19999999999999998.
-_Q_SLACK = 1e-12
 
 
 def _series_terms(q_min: float, eps: float) -> int:
@@ -85,43 +81,6 @@ _N_TERMS = {name: _series_terms(_Q_MIN, eps) for name, eps in _SERIES_EPS.items(
 _SERIES_BLOCK = {"float64": 3, "float32": 4}
 
 
-def _dtype_name(a, *, xp) -> str:
-    return "float32" if a.dtype == xp.float32 else "float64"
-
-
-def _check_axis_ratio(owner: str, ell_comps: ArrayLike, q_min: float, *, hint: str = "") -> None:
-    """Raise :class:`ParameterError` unless ``ell_comps`` gives ``0 < q`` and ``q >= q_min``.
-
-    ``q = (1 - f)/(1 + f)`` with ``f = |ell_comps|`` (PHYSICS.md §1), so ``q > 0``
-    means ``f < 1``. Values that are JAX arrays or tracers are not inspected
-    (validation runs on concrete NumPy values only). Non-finite components are
-    rejected earlier by the per-component range check.
-    """
-    xp = engine.namespace(ell_comps)
-    if engine.is_jax(xp) or not hasattr(ell_comps, "shape"):
-        return
-    e = xp.reshape(xp.asarray(ell_comps, dtype=xp.float64), (-1, 2))
-    f = xp.sqrt(e[:, 0] ** 2 + e[:, 1] ** 2)
-    q = (1.0 - f) / (1.0 + f)
-    bad = ~((q > 0.0) & (q >= q_min - _Q_SLACK))
-    if not bool(xp.any(bad)):
-        return
-    i = int(xp.argmax(xp.astype(bad, xp.int8)))
-    where = f" (halo {i} of {e.shape[0]})" if len(ell_comps.shape) == 2 else ""
-    rule = (
-        f"[{q_min:g}, 1], i.e. |ell_comps| <= {(1.0 - q_min) / (1.0 + q_min):.6g}"
-        if q_min > 0
-        else "(0, 1], i.e. |ell_comps| < 1"
-    )
-    msg = (
-        f"{owner}.ell_comps must give an axis ratio q = (1 - |e|)/(1 + |e|) in {rule}; "
-        f"got ell_comps ({float(e[i, 0])!r}, {float(e[i, 1])!r}), "
-        f"|e| = {float(f[i]):.6g}, q = {float(q[i]):.6g}{where}"
-    )
-    if hint:
-        msg += f". {hint}"
-    raise ParameterError(msg, name=f"{owner}.ell_comps", value=float(q[i]), low=q_min, high=1.0)
-
 
 def _frame(p, y, x, *, xp):
     """Ellipticity ``f``, axis ratio, rotation and profile-frame offsets ``(y', x')`` (§1)."""
@@ -135,7 +94,7 @@ def _frame(p, y, x, *, xp):
 
 def _clamped_radius(q, yr, xr, *, xp):
     """R = sqrt(q^2 x'^2 + y'^2) clamped at the core radius of §4.5 (never 0)."""
-    core = _CORE_RADIUS[_dtype_name(yr, xp=xp)]
+    core = _CORE_RADIUS[engine.dtype_name(yr)]
     return xp.sqrt(xp.maximum((q * xr) ** 2 + yr**2, core * core))
 
 
@@ -148,7 +107,7 @@ def _tm15_omega(cos_phi, sin_phi, f, t, *, xp):
     why); a count that is not a whole number of blocks is rounded up, which only
     shrinks the truncation error.
     """
-    dtype = _dtype_name(cos_phi, xp=xp)
+    dtype = engine.dtype_name(cos_phi)
     size = _SERIES_BLOCK[dtype]
     n_blocks = -(-(_N_TERMS[dtype] - 1) // size)
     zr = cos_phi * cos_phi - sin_phi * sin_phi  # e^{2 i phi}
@@ -242,7 +201,7 @@ class PowerLaw(MassProfile):
 
     ranges: ClassVar = {
         "centre": ANY_ARCSEC,
-        "ell_comps": Range(-1.0, 1.0, units="(dimensionless)"),
+        "ell_comps": ELL_COMPS,
         "einstein_radius": POSITIVE_ARCSEC,
         "slope": Range(
             1.0,
@@ -253,7 +212,7 @@ class PowerLaw(MassProfile):
     }
 
     def _validate(self) -> None:
-        _check_axis_ratio(
+        check_axis_ratio(
             type(self).__name__,
             self.ell_comps,
             _Q_MIN,
