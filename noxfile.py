@@ -13,7 +13,7 @@ PYTHON = "3.11"
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole suite on every engine (NumPy, read-only NumPy, JAX float64 and float32)."""
-    session.install("-e", ".[jax,test]")
+    session.install("-e", ".[jax,infer,test]")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
