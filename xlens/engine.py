@@ -626,3 +626,20 @@ def default_key(engine: str, seed: int = 0):
         return _jax().random.key(seed)
     return seed
 
+
+
+def index_keys(seed: int, indices, engine: str):
+    """One key per dataset index, derived from ``(seed, index)`` alone.
+
+    JAX: ``jax.random.fold_in(jax.random.key(seed), index)`` (a batch of typed keys);
+    NumPy: the Philox key ``[seed, index]`` (an ``(n, 2)`` integer array, one row per key).
+    Image ``i`` of a dataset therefore does not depend on the batch it was drawn in.
+    """
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if np.any(idx < 0) or np.any(idx >= 2**32):
+        raise ValueError(f"index_keys: indices must be in [0, 2**32); got {idx.min()}..{idx.max()}")
+    if _check_engine(engine) == "jax":
+        jax = _jax()
+        base = jax.random.key(int(seed))
+        return jax.vmap(lambda i: jax.random.fold_in(base, i))(jax.numpy.asarray(idx, dtype=jax.numpy.uint32))
+    return np.stack([np.full(idx.shape, int(seed), dtype=np.int64), idx], axis=-1)

@@ -162,6 +162,47 @@ class SimulatorConfig:
                 lo, hi = (v, v) if np.isscalar(v) else v
                 if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
                     raise ValueError(f"SimulatorConfig.priors[{group!r}][{n!r}] must be low <= high; got {v!r}")
+        _check_prior_support(self.priors)
+
+
+def _check_prior_support(priors) -> None:
+    """Every corner of the prior box must be a valid profile (errors name the prior and the range)."""
+    classes = {"lens": PowerLaw, "shear": ExternalShear, "source": SersicCore}
+    for group, cls in classes.items():
+        spec = {n: (v, v) if np.isscalar(v) else tuple(v) for n, v in priors[group].items()}
+        for n, (lo, hi) in spec.items():
+            field = n[:-2] if n[-2:] in ("_y", "_x", "_1", "_2") and n[:-2] in ("centre", "ell_comps") else n
+            rng = cls.ranges.get(field)
+            if rng is None:
+                continue
+            for value in (lo, hi):
+                below = value < rng.low or (value == rng.low and not rng.low_inclusive)
+                above = value > rng.high or (value == rng.high and not rng.high_inclusive)
+                if below or above:
+                    lb = "[" if rng.low_inclusive else "("
+                    hb = "]" if rng.high_inclusive else ")"
+                    raise ValueError(
+                        f"SimulatorConfig.priors[{group!r}][{n!r}] = {priors[group][n]!r} reaches {value!r}, "
+                        f"outside the allowed range {lb}{rng.low:g}, {rng.high:g}{hb} {rng.units} of "
+                        f"{cls.__name__}.{field}"
+                    )
+        if "ell_comps_1" in spec:  # the most elliptical corner must keep q above the profile's minimum
+            e1 = max(abs(spec["ell_comps_1"][0]), abs(spec["ell_comps_1"][1]))
+            e2 = max(abs(spec["ell_comps_2"][0]), abs(spec["ell_comps_2"][1]))
+            try:
+                _validated_ell_comps(cls, (e1, e2))
+            except ValueError as err:
+                raise ValueError(
+                    f"SimulatorConfig.priors[{group!r}]['ell_comps_1'/'ell_comps_2'] reach ({e1!r}, {e2!r}): {err}"
+                ) from None
+
+
+def _validated_ell_comps(cls, ell_comps) -> None:
+    values = {"ell_comps": np.asarray(ell_comps, dtype=np.float64)}
+    probe = _make(cls, **values)
+    validate = getattr(probe, "_validate", None)
+    if validate is not None:
+        validate()
 
 
 _LENS_KEYS = ("centre_y", "centre_x", "ell_comps_1", "ell_comps_2", "einstein_radius", "slope")
@@ -303,12 +344,17 @@ class Simulator:
             los, info["line_of_sight"] = self.los_population.sample(k_los)
         return SimParams(lens_p, shear_p, source_p, subhalos, los), info
 
-    def check(self, info) -> None:
-        """Outside jit: raise if a population overflowed its capacity."""
+    def check(self, info, action: str = "raise") -> None:
+        """Outside jit: raise (``action="raise"``) or warn (``"warn"``) if a population
+        overflowed its capacity; ``"ignore"`` does nothing (the flags stay in ``info``)."""
+        if action not in ("raise", "warn", "ignore"):
+            raise ValueError(f"Simulator.check: action must be 'raise', 'warn' or 'ignore'; got {action!r}")
+        if action == "ignore":
+            return
         if "subhalos" in info and self.subhalo_population is not None:
-            self.subhalo_population.check(info["subhalos"])
+            self.subhalo_population.check(info["subhalos"], action=action)
         if "line_of_sight" in info and self.los_population is not None:
-            self.los_population.check(info["line_of_sight"])
+            self.los_population.check(info["line_of_sight"], action=action)
 
     # ----------------------------------------------------------------- forward
     def tracer_from(self, params: SimParams) -> Tracer:
@@ -396,8 +442,13 @@ class Simulator:
             self.check(ex.info)
         return ex
 
-    def sample_batch(self, keys) -> Example:
-        """``sample`` vmapped over a batch of keys (one compile per batch size)."""
+    def sample_batch(self, keys, overflow: str = "raise") -> Example:
+        """``sample`` vmapped over a batch of keys (one compile per batch size).
+
+        ``overflow`` is what a population capacity overflow does: ``"raise"``
+        (default), ``"warn"`` or ``"ignore"`` (see :meth:`check`; the flags are in
+        ``example.info`` either way).
+        """
 
         def draw(key):
             k_params, k_noise = engine.random_ops(key).split(key, 2)
@@ -406,7 +457,7 @@ class Simulator:
             return Example(params, out["data"], out["noise_map"], info)
 
         ex = self._compiled("sample_batch", self._batched(draw))(keys)
-        self.check(ex.info)
+        self.check(ex.info, overflow)
         return ex
 
 
