@@ -1,6 +1,7 @@
 """xlens: strong-lens images with dark-matter substructure, fast, on NumPy and JAX."""
 
 from . import engine
+from .dataset import open_dataset, simulate
 from .errors import ParameterError
 from .imaging import Grid2D, Kernel2D
 from .profiles import light as lp
@@ -21,6 +22,8 @@ __all__ = [
     "Tracer",
     "__version__",
     "engine",
+    "open_dataset",
+    "simulate",
     "lp",
     "mp",
 ]

@@ -289,9 +289,8 @@ def _toml_value(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         text = repr(value)
         if "e" not in text and value != 0 and not 1e-4 <= abs(value) < 1e5:
-            mantissa, exponent = f"{value:.15e}".split("e")
-            text = f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
-            text = text if "." in mantissa.rstrip("0").rstrip(".") else text.replace("e", ".0e", 1)
+            digits = next(p for p in range(1, 18) if float(f"{value:.{p}e}") == value)  # shortest exact form
+            text = f"{value:.{digits}e}"
         return text
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,103 @@
+"""TOML configuration: the default file round-trips, bad files fail with the key, value and range."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+
+import pytest
+
+from xlens import SimulatorConfig
+from xlens.cli import main
+from xlens.config import ConfigError, config_from_dict, config_to_dict, default_toml, dumps, load_config
+from xlens.halos.populations import SubhaloConfig
+
+
+def test_default_file_is_the_default_model_and_every_key_is_documented():
+    text = default_toml()
+    assert config_from_dict(tomllib.loads(text)) == SimulatorConfig()
+    assert config_from_dict({}) == SimulatorConfig()  # every key optional
+    for key in ("pixel_scale", "sub_size", "psf_sigma", "exposure_time", "sigma_sub", "m_min", "n_planes"):
+        line = text.splitlines().index(next(ln for ln in text.splitlines() if ln.startswith(f"{key} =")))
+        assert text.splitlines()[line - 1].startswith("#"), f"{key} has no comment above it"
+    assert "[arcsec]" in text and "[M_sun]" in text
+
+
+def test_config_default_command_prints_the_default_file(capsys):
+    assert main(["config", "--default"]) == 0
+    assert capsys.readouterr().out == default_toml()
+
+
+def test_round_trip_of_a_modified_configuration(tmp_path):
+    cfg = SimulatorConfig(
+        shape_native=(32, 40), pixel_scale=0.1, sub_size=2, psf_shape=(5, 5), z_lens=0.4, z_source=1.5,
+        subhalos=SubhaloConfig(z_lens=0.4, z_source=1.5, dark_matter="wdm", m_hm=10**8.3, sigma_sub=0.05),
+        line_of_sight=None,
+        priors={**SimulatorConfig().priors, "shear": {"gamma_1": 0.01, "gamma_2": (-0.02, 0.02)}},
+    )
+    path = tmp_path / "model.toml"
+    path.write_text(dumps(cfg))
+    back = load_config(path)
+    assert back == dataclasses.replace(cfg, priors=back.priors)
+    assert back.priors["shear"] == {"gamma_1": 0.01, "gamma_2": (-0.02, 0.02)}
+    assert config_to_dict(back) == config_to_dict(cfg)
+
+
+def test_enabled_false_removes_a_population_and_missing_tables_keep_the_default():
+    cfg = config_from_dict({"line_of_sight": {"enabled": False}, "z_lens": 0.6})
+    assert cfg.line_of_sight is None
+    assert cfg.subhalos == dataclasses.replace(SimulatorConfig().subhalos, z_lens=0.6)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragments"),
+    [
+        ("colour = 1", "colour", ["unknown key 'colour'", "pixel_scale"]),
+        ("[subhalos]\nsigma = 1.0", "subhalos.sigma", ["unknown key 'sigma'", "sigma_sub"]),
+        ("[priors.lens]\nradius = [1.0, 2.0]", "priors.lens.radius", ["unknown key 'radius'", "einstein_radius"]),
+        ("pixel_scale = -0.05", "pixel_scale", ["-0.05", "(0, inf)"]),
+        ("sub_size = 2.5", "sub_size", ["integer", "2.5"]),
+        ("psf_shape = [4, 4]", "psf_shape", ["odd", "(4, 4)"]),
+        ("exposure_time = 0.0", "exposure_time", ["(0, inf)", "0.0"]),
+        ("z_lens = 2.0", "z_lens", ["0 < z_lens < z_source", "2.0"]),
+        ("[subhalos]\nm_min = 1.0", "subhalos.m_min", ["1.0", "[1000, 1e+16)"]),
+        ("[subhalos]\nalpha = -4.0", "subhalos.alpha", ["-4.0", "(-3, 0)"]),
+        ("[line_of_sight]\nn_planes = 0", "line_of_sight.n_planes", ["[1, 200]", "0"]),
+        ("[line_of_sight]\nenabled = false\nm_min = 1e7", "line_of_sight.m_min", ["enabled = false"]),
+        ("[subhalos]\ndark_matter = 'wdm'", "subhalos.m_hm", ["required", "wdm"]),
+        ("[priors.lens]\neinstein_radius = [-0.5, 1.0]", "priors.lens.einstein_radius", ["-0.5", "(0, inf)"]),
+        ("[priors.lens]\nslope = [2.0, 3.5]", "priors.lens.slope", ["3.5", "(1, 3)"]),
+        ("[priors.lens]\nslope = [2.2, 2.0]", "priors.lens.slope", ["low <= high"]),
+        ("[priors.source]\nsersic_index = 'two'", "priors.source.sersic_index", ["'two'"]),
+        ("[priors.lens]\nell_comps_1 = [-0.6, 0.6]\nell_comps_2 = [-0.6, 0.6]", "priors", ["q = ", "0.2"]),
+    ],
+)
+def test_bad_configuration_names_the_key_the_value_and_the_range(tmp_path, text, key, fragments):
+    path = tmp_path / "bad.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key.startswith(key)
+    msg = str(info.value)
+    assert str(path) in msg
+    for fragment in fragments:
+        assert fragment in msg, (fragment, msg)
+
+
+def test_unreadable_and_invalid_toml_files_are_errors(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    (tmp_path / "broken.toml").write_text("pixel_scale = = 1\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(tmp_path / "broken.toml")
+
+
+def test_config_command_checks_a_file(tmp_path, capsys):
+    good = tmp_path / "good.toml"
+    good.write_text("sub_size = 2\n")
+    assert main(["config", str(good)]) == 0
+    assert "sub_size = 2\n" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("sub_size = 0\n")
+    assert main(["config", str(bad)]) == 2
+    assert "sub_size" in capsys.readouterr().err

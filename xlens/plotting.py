@@ -1,0 +1,216 @@
+"""Figures of simulated lenses (matplotlib, no pyplot state): what ``xlens show`` draws.
+
+Every panel of :func:`plot_example` comes from :meth:`Simulator.diagnostics`, the
+same compiled computation as the images, called twice (the example and a model
+with its subhaloes removed); the source panel is the source profile evaluated on
+the NumPy engine. Nothing here compiles anything else.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .dataset import PARAMETERS
+from .simulator import SimParams, Simulator
+
+__all__ = ["plot_example", "plot_grid", "save"]
+
+
+def _mpl():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:  # pragma: no cover - matplotlib is a test dependency
+        raise ImportError("xlens show needs matplotlib: pip install 'xlens[plot]'") from err
+    return Figure
+
+
+def _extent(shape, pixel_scale: float) -> list[float]:
+    ny, nx = shape
+    return [-nx * pixel_scale / 2, nx * pixel_scale / 2, -ny * pixel_scale / 2, ny * pixel_scale / 2]
+
+
+def _without_subhalos(params: SimParams) -> SimParams:
+    """The same parameters with every subhalo slot masked (same shapes: no recompilation)."""
+    from .halos.batch import HaloBatch
+
+    subs = {k: HaloBatch(profile=b.profile, mask=np.zeros_like(np.asarray(b.mask))) for k, b in params.subhalos.items()}
+    return SimParams(params.lens, params.shear, params.source, subs, params.line_of_sight)
+
+
+def _halo_positions(params: SimParams):
+    """(y, x, log10 mass) of the subhaloes and of the line-of-sight haloes (real slots only)."""
+    out = []
+    for batches in (list(params.subhalos.values()), [params.line_of_sight] if params.line_of_sight is not None else []):
+        ys, xs, ms = [], [], []
+        for b in batches:
+            mask = np.asarray(b.mask).astype(bool)
+            centre = np.asarray(b.profile.centre)
+            ys.append(centre[..., 0][mask])
+            xs.append(centre[..., 1][mask])
+            mass = getattr(b.profile, "mass_at_200", None)
+            ms.append(np.log10(np.asarray(mass)[mask]) if mass is not None else np.full(mask.sum(), 8.0))
+        out.append(tuple(np.concatenate(v) if v else np.zeros(0) for v in (ys, xs, ms)))
+    return out
+
+
+def plot_example(
+    sim: Simulator,
+    params: SimParams,
+    key,
+    *,
+    data: Any = None,
+    noise_map: Any = None,
+    title: str = "",
+):
+    """A 2 x 3 figure of one example: data, model, source, convergence and haloes, noise, residual.
+
+    Parameters
+    ----------
+    sim : Simulator
+        The simulator of the example's model.
+    params : SimParams
+        The example's parameters (from :meth:`Dataset.params` or :meth:`Simulator.sample`).
+    key
+        The noise key of the example.
+    data, noise_map : array, optional
+        The stored noisy image and noise map [e-/s]; default: those of ``sim.diagnostics``.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The residual panel shows ``(data - model without subhaloes) / noise``: the
+        signal of the substructure in units of the noise.
+    """
+    Figure = _mpl()
+    cfg = sim.config
+    diag = {k: np.asarray(v) for k, v in sim.diagnostics(params, key).items()}
+    smooth = np.asarray(sim.diagnostics(_without_subhalos(params), key)["model_image"])
+    data = diag["data"] if data is None else np.asarray(data)
+    noise_map = diag["noise_map"] if noise_map is None else np.asarray(noise_map)
+    ext = _extent(cfg.shape_native, cfg.pixel_scale)
+
+    fig = Figure(figsize=(13.5, 8.4), dpi=100, layout="constrained")
+    axes = fig.subplots(2, 3)
+    panels = [
+        (axes[0, 0], data, "noisy image [e-/s]", "magma", None),
+        (axes[0, 1], diag["model_image"], "noiseless model [e-/s]", "magma", None),
+    ]
+    for ax, img, label, cmap, norm in panels:
+        im = ax.imshow(img, origin="upper", extent=ext, cmap=cmap, norm=norm)
+        fig.colorbar(im, ax=ax, shrink=0.85)
+        ax.set_title(label)
+
+    # source plane: the source profile on a grid about its centre (NumPy engine)
+    src = params.source
+    cy, cx = (float(v) for v in np.asarray(src.centre))
+    half = max(1.0, 4.0 * float(np.asarray(src.effective_radius)))
+    n = 160
+    ys, xs = np.meshgrid(np.linspace(cy + half, cy - half, n), np.linspace(cx - half, cx + half, n), indexing="ij")
+    source_np = engine.tree_map(lambda a: np.asarray(a, dtype=np.float64), src)
+    light = np.asarray(source_np.image_2d_from(np.stack([ys, xs], axis=-1)))
+    ax = axes[0, 2]
+    im = ax.imshow(light, origin="upper", extent=[cx - half, cx + half, cy - half, cy + half], cmap="magma")
+    fig.colorbar(im, ax=ax, shrink=0.85)
+    ax.set_title("source (source plane) [e-/s]")
+
+    from matplotlib.colors import LogNorm
+
+    kappa = np.clip(diag["convergence"], 1e-3, None)
+    ax = axes[1, 0]
+    norm = LogNorm(vmin=1e-2, vmax=max(float(kappa.max()), 1.1e-2))
+    im = ax.imshow(kappa, origin="upper", extent=ext, cmap="viridis", norm=norm)
+    fig.colorbar(im, ax=ax, shrink=0.85)
+    (sy, sx, sm), (ly, lx, lm) = _halo_positions(params)
+    if lx.size:
+        ax.scatter(lx, ly, s=2 + 6 * (lm - lm.min()), facecolors="none", edgecolors="white", linewidths=0.5,
+                   label=f"line of sight ({lx.size})")
+    if sx.size:
+        ax.scatter(sx, sy, s=8 + 12 * (sm - 7), marker="o", facecolors="none", edgecolors="red", linewidths=1.0,
+                   label=f"subhaloes ({sx.size})")
+    ax.set_xlim(ext[0], ext[1])
+    ax.set_ylim(ext[2], ext[3])
+    ax.legend(loc="lower left", fontsize=7, framealpha=0.6)
+    ax.set_title("convergence (log) and haloes")
+
+    ax = axes[1, 1]
+    im = ax.imshow(noise_map, origin="upper", extent=ext, cmap="cividis")
+    fig.colorbar(im, ax=ax, shrink=0.85)
+    ax.set_title("noise map [e-/s]")
+
+    resid = (data - smooth) / noise_map
+    lim = max(3.0, float(np.nanpercentile(np.abs(resid), 99.5)))
+    ax = axes[1, 2]
+    im = ax.imshow(resid, origin="upper", extent=ext, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    fig.colorbar(im, ax=ax, shrink=0.85)
+    ax.set_title("residual: data - no-subhalo model [sigma]")
+    for ax in axes.ravel():
+        ax.set_xlabel("x [arcsec]")
+        ax.set_ylabel("y [arcsec]")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_grid(images, *, labels=None, ncols: int | None = None, pixel_scale: float = 1.0, title: str = ""):
+    """A mosaic of images (e.g. the first examples of a dataset).
+
+    Parameters
+    ----------
+    images : array (N, ny, nx)
+        Images [e-/s].
+    labels : list of str, optional
+        One caption per image.
+    ncols : int, optional
+        Columns (default ``ceil(sqrt(N))``).
+    pixel_scale : float
+        [arcsec] for the axes.
+    """
+    Figure = _mpl()
+    images = np.asarray(images)
+    n = images.shape[0]
+    if n < 1:
+        raise ValueError("plot_grid needs at least one image")
+    ncols = ncols or math.ceil(math.sqrt(n))
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(2.4 * ncols, 2.5 * nrows + 0.4), dpi=100, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    ext = _extent(images.shape[1:], pixel_scale)
+    for i, ax in enumerate(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        ax.imshow(images[i], origin="upper", extent=ext, cmap="magma")
+        if labels is not None:
+            ax.set_title(labels[i], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def grid_labels(table: np.ndarray, indices) -> list[str]:
+    """Captions ``#i  theta_E=..`` from rows of the dataset's parameter table."""
+    names = [n for n, _ in PARAMETERS]
+    j = names.index("lens.einstein_radius")
+    return [f"#{i}  theta_E={row[j]:.2f}\"" for i, row in zip(indices, table, strict=True)]
+
+
+def save(fig, path) -> None:
+    """Write a figure to ``path`` (PNG by extension), atomically (a temporary file, then a rename)."""
+    import os
+    from pathlib import Path
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = Path(path)
+    FigureCanvasAgg(fig)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    fig.savefig(tmp)
+    os.replace(tmp, path)
