@@ -257,3 +257,11 @@ def test_jax_engine_end_to_end_and_an_image_does_not_depend_on_its_batch(tmp_pat
     sim = ds.simulator()
     ex = sim.sample_batch(engine.index_keys(ds.spec.seed, [2, 1], "jax"))
     np.testing.assert_array_equal(np.asarray(ex.data, dtype=np.float32), images[[2, 1]])
+
+
+def test_xarray_opens_the_store_with_named_dimensions(reference):
+    xr = pytest.importorskip("xarray")
+    xds = xr.open_zarr(reference, consolidated=False)
+    assert xds["images"].dims == ("image", "y", "x")
+    assert xds["parameters"].dims == ("image", "parameter")
+    np.testing.assert_array_equal(xds["images"].values, open_dataset(reference).root["images"][:])
