@@ -524,7 +524,7 @@ def simulate(
     given = batch_size is not None
     spec = DatasetSpec(
         n_images=n_images, config=config or SimulatorConfig(), engine=engine, dtype=dtype, exact=exact,
-        seed=seed, chunk_size=batch_size or default_batch_size(engine),
+        seed=seed, chunk_size=batch_size or min(default_batch_size(engine), max(int(n_images), 1)),
     )
     path = Path(path).absolute()
     spec = prepare(path, spec, overwrite, batch_size_given=given, log=log)
