@@ -189,8 +189,10 @@ def _versions(engine_name: str) -> dict[str, str]:
     if engine_name == "jax":
         import jax
 
+        import jaxlib
+
         out["jax"] = jax.__version__
-        out["jaxlib"] = getattr(jax, "lib", None) and jax.lib.__version__ or jax.__version__
+        out["jaxlib"] = jaxlib.__version__
         out["backend"] = jax.default_backend()
     return out
 
@@ -545,14 +547,19 @@ def simulate(
             for i, chunk in enumerate(todo):
                 bar.update(write_chunk(path, spec, chunk))
                 if i == 0:
-                    bar.set_postfix_str(f"first batch incl. compile {time.perf_counter() - t0:.1f} s", refresh=True)
+                    what = "first batch incl. compile" if spec.engine == "jax" else "first batch"
+                    bar.set_postfix_str(f"{what} {time.perf_counter() - t0:.1f} s", refresh=True)
         else:
             from dask.distributed import as_completed
 
             attrs = _read_attrs(path)
             futures = client.map(_dask_task, [str(path)] * len(todo), [attrs] * len(todo), todo, pure=False)
-            for future in as_completed(futures):
-                bar.update(future.result())
+            try:
+                for future in as_completed(futures):
+                    bar.update(future.result())
+            except BaseException:
+                client.cancel(futures)  # the done flags keep what finished; rerun to resume
+                raise
     finally:
         bar.close()
     overflow = np.asarray(root["info/subhalos/overflow"][:] if "info/subhalos" in root else [], dtype=bool)
