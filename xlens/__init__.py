@@ -4,6 +4,7 @@ from . import engine
 from .dataset import open_dataset, simulate
 from .errors import ParameterError
 from .imaging import Grid2D, Kernel2D
+from .inference import Likelihood, ParameterSpace, likelihood
 from .profiles import light as lp
 from .profiles import mass as mp
 from .simulator import Simulator, SimulatorConfig, SimulatorImaging
@@ -15,13 +16,16 @@ __all__ = [
     "Galaxy",
     "Grid2D",
     "Kernel2D",
+    "Likelihood",
     "ParameterError",
+    "ParameterSpace",
     "Simulator",
     "SimulatorConfig",
     "SimulatorImaging",
     "Tracer",
     "__version__",
     "engine",
+    "likelihood",
     "open_dataset",
     "simulate",
     "lp",
