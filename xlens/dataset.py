@@ -188,7 +188,6 @@ def _versions(engine_name: str) -> dict[str, str]:
     out = {"xlens": __version__, "numpy": np.__version__, "python": sys.version.split()[0]}
     if engine_name == "jax":
         import jax
-
         import jaxlib
 
         out["jax"] = jax.__version__
