@@ -1,11 +1,10 @@
-"""The fast path (halo fields at pixel centres, interpolated to sub-pixels) against brute force.
+"""The fast path (halo fields at pixel centres, interpolated to sub-pixels, corrected near
+the strongest haloes' centres) against brute force.
 
-Issue target: max over pixels of |fast - brute| / sigma <= 0.01, with sigma the
-per-pixel Poisson noise of the image, and sum |fast - brute| <= 1e-3 of the total
-flux. Here on a 40 x 40 cut of the default model (same pixel scale, over-sampling,
-PSF, exposure, sky and halo populations; the line of sight from 1e7 M_sun) for
-three realisations; the 20 realisations of the full default model are run by
-``asv_benchmarks/accuracy.py`` (see docs/performance.md).
+Issue target: max over pixels of |fast - brute| / sigma <= 0.01, with sigma the per-pixel
+noise map of the image, and sum |fast - brute| <= 1e-3 of the total flux, on random
+realisations of the default model, for the production float32 fast path and the float64
+one, against the float64 brute force of the same parameters and noise key.
 """
 
 from __future__ import annotations
@@ -15,11 +14,18 @@ import dataclasses
 import numpy as np
 import pytest
 
-from xlens.halos import LineOfSightConfig
+from xlens import Galaxy, Tracer, mp
+from xlens.halos import HaloBatch
+from xlens.imaging import Grid2D
 from xlens.simulator import Simulator, SimulatorConfig
 from xlens.tracer import _extend_linear, _upsample_cubic
 
-CUT = SimulatorConfig(shape_native=(40, 40), line_of_sight=LineOfSightConfig(n_planes=8, m_min=1e7))
+CUT = SimulatorConfig(shape_native=(40, 40))
+
+#: Default-model realisations checked in the suite (keys 1000 ... 1000 + n - 1, the first of
+#: the 20 of ``asv_benchmarks/accuracy.py``). The float64 brute force takes ~13 s per image
+#: on the 2-core CI machine, so 20 (~4.5 min) do not fit the suite's time budget.
+N_REALISATIONS = 10
 
 
 def test_cubic_upsampling_is_exact_for_linear_fields_and_accurate_for_smooth_ones():
@@ -39,25 +45,111 @@ def test_cubic_upsampling_is_exact_for_linear_fields_and_accurate_for_smooth_one
     assert err < 1e-3, err
 
 
-@pytest.fixture(scope="module")
-def brute():
-    pytest.importorskip("jax")
-    return Simulator(CUT, engine="jax", dtype="float64", exact=True)
+def _window_tracer(backend):
+    """A macro lens with 3 subhaloes at z = 0.5, 2 haloes behind it at z = 0.7, a source at 1."""
+    rng = np.random.default_rng(3)
+
+    def batch(n, cap):
+        return HaloBatch.from_arrays(
+            mp.NFWTruncatedSph, capacity=cap, centre=rng.uniform(-0.25, 0.25, size=(n, 2)),
+            kappa_s=rng.uniform(0.02, 0.05, size=n), scale_radius=rng.uniform(0.05, 0.2, size=n),
+            truncation_radius=rng.uniform(0.5, 2.0, size=n))
+
+    lens = Galaxy(0.5, mass=mp.IsothermalSph(einstein_radius=0.3), subhalos=batch(3, 8))
+    behind = Galaxy(0.7, halos=batch(2, 8))
+    tracer = Tracer([lens, behind, Galaxy(1.0)])
+    return engine_tree(tracer, backend)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_fast_path_matches_brute_force_within_a_percent_of_sigma(dtype, brute):
+def engine_tree(tree, backend):
+    from xlens import engine
+
+    return engine.tree_map(lambda a: backend.asarray(a), tree) if backend.engine == "jax" else tree
+
+
+def _three_traces(tracer, grid):
+    return (tracer.traced_grid_2d_list_over_sampled_from(grid, 4, exact=True),
+            tracer.traced_grid_2d_list_over_sampled_from(grid, 4, n_corrected=8, window=10),
+            tracer.traced_grid_2d_list_over_sampled_from(grid, 4, n_corrected=0))
+
+
+def _three_traces_one(tracer, grid):
+    return (tracer.traced_grid_2d_list_over_sampled_from(grid, 4, exact=True),
+            tracer.traced_grid_2d_list_over_sampled_from(grid, 4, n_corrected=1, window=5),
+            tracer.traced_grid_2d_list_over_sampled_from(grid, 4, n_corrected=0))
+
+
+def test_window_correction_over_the_whole_grid_is_the_brute_force(backend):
+    """With every halo corrected on a window that covers the grid, the fast path reproduces the
+    brute force to rounding on every plane: the correction removes exactly the interpolation
+    of each halo that it adds back exactly. Without the correction the compact haloes leave
+    interpolation errors of ~1e-4 arcsec (so the comparison can fail)."""
+    tracer = _window_tracer(backend)
+    grid = backend.asarray(Grid2D((10, 10), 0.05, 4).over_sampled)
+    brute, full, none = backend.jit(_three_traces)(tracer, grid)
+    for plane, (a, b) in enumerate(zip(full, brute, strict=True)):
+        # positions ~0.3", halo deflections ~1e-2": float64 rounding of a sum of a few terms
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-14, err_msg=f"plane {plane}")
+    assert np.abs(np.asarray(none[-1]) - np.asarray(brute[-1])).max() > 1e-5
+
+
+def test_window_correction_picks_the_strongest_haloes(backend):
+    """n_corrected = 1 corrects the halo with the largest central density, whose interpolation
+    error is the largest: the error near it drops, while the other haloes keep theirs."""
+    grid_obj = Grid2D((16, 16), 0.05, 4)
+    grid = backend.asarray(grid_obj.over_sampled)
+    strong = dict(centre=[[0.2, 0.2], [-0.2, -0.2]], kappa_s=[0.05, 0.01], scale_radius=[0.1, 0.1],
+                  truncation_radius=[1.0, 1.0])
+    batch = HaloBatch.from_arrays(mp.NFWTruncatedSph, capacity=8, **strong)
+    tracer = engine_tree(Tracer([Galaxy(0.5, halos=batch), Galaxy(1.0)]), backend)
+    brute, one, none = (np.asarray(t[-1]) for t in backend.jit(_three_traces_one)(tracer, grid))
+    pos = np.asarray(grid_obj.over_sampled)
+
+    def err_near(traced, centre):
+        near = np.hypot(pos[..., 0] - centre[0], pos[..., 1] - centre[1]) < 0.05
+        return np.abs(traced - brute)[near].max()
+
+    assert err_near(one, (0.2, 0.2)) < 0.01 * err_near(none, (0.2, 0.2))
+    np.testing.assert_allclose(err_near(one, (-0.2, -0.2)), err_near(none, (-0.2, -0.2)), rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_fast_path_matches_float64_brute_force_on_default_realisations():
+    """The issue's accuracy target on the full default model (100 x 100 pixels, ~21 subhaloes
+    and ~1000 line-of-sight haloes on 8 planes, 4 x 4 over-sampling, PSF, Poisson noise).
+
+    For each realisation (parameters and haloes from ``sample_params``), the noiseless model
+    image of the fast path in float32 (production) and in float64 is compared with the float64
+    brute force (``exact=True``: every halo on every sub-pixel ray) of the same parameters,
+    with sigma the noise map that the brute-force call draws with the same noise key.
+    Bounds, from the issue: max over pixels of |fast - brute| / sigma <= 0.01 and
+    sum |fast - brute| <= 1e-3 of the total flux. Measured over the 20 realisations of
+    ``asv_benchmarks/accuracy.py`` (docs/performance.md): max 0.0030 (median 0.0014), flux
+    1.1e-5, in both dtypes (float32 rounding adds < 1e-4 sigma); without the correction near
+    the strongest haloes, realisation 8 (key 1008, in this test) gives 0.0101.
+    """
     jax = pytest.importorskip("jax")
-    fast = Simulator(CUT, engine="jax", dtype=dtype)
-    for seed in range(3):
-        params, info = fast.sample_params(jax.random.key(seed))
-        assert int(np.sum(np.asarray(info["line_of_sight"].n_kept))) > 50  # real haloes are present
-        a = np.asarray(fast.model_image(params), dtype=np.float64)
-        b = np.asarray(brute.model_image(params))
-        sigma = np.sqrt((b + CUT.background_sky_level) / CUT.exposure_time)
-        ratio = np.abs(a - b) / sigma
-        assert ratio.max() <= 0.01, f"seed {seed}: max |fast - brute| / sigma = {ratio.max():.3g}"
-        assert np.abs(a - b).sum() <= 1e-3 * b.sum()
+    sims = {name: Simulator(engine="jax", dtype=dtype, exact=exact)
+            for name, dtype, exact in (("brute", "float64", True), ("float64", "float64", False),
+                                       ("float32", "float32", False))}
+    noise_key = jax.random.key(7)
+    model = {name: jax.jit(lambda p, sim=sim: sim._forward(p, noise_key, False)) for name, sim in sims.items()}
+    draw = jax.jit(sims["float32"].sample_params)
+    worst = {"float64": 0.0, "float32": 0.0}
+    for i in range(N_REALISATIONS):
+        params, info = draw(jax.random.key(1000 + i))
+        assert int(np.sum(np.asarray(info["line_of_sight"].n_kept))) > 900  # the default population
+        ref = model["brute"](params)
+        b = np.asarray(ref["model_image"])
+        sigma = np.asarray(ref["noise_map"])
+        for dtype in worst:
+            a = np.asarray(model[dtype](params)["model_image"], dtype=np.float64)
+            ratio = float(np.max(np.abs(a - b) / sigma))
+            worst[dtype] = max(worst[dtype], ratio)
+            assert ratio <= 0.01, f"realisation {i}, {dtype}: max |fast - brute| / sigma = {ratio:.4f}"
+            flux = float(np.abs(a - b).sum() / b.sum())
+            assert flux <= 1e-3, f"realisation {i}, {dtype}: sum |fast - brute| / flux = {flux:.2e}"
+    print(f"worst max |fast - brute| / sigma over {N_REALISATIONS}: {worst}")
 
 
 def test_exact_flag_is_the_brute_force_path():

@@ -421,7 +421,12 @@ class Simulator:
         return self.diagnostics(params)["model_image"]
 
     def batch(self, params: SimParams, keys) -> ArrayLike:
-        """Noisy images for a batch: every leaf of ``params`` and ``keys`` has a leading batch axis."""
+        """Noisy images for a batch: every leaf of ``params`` and ``keys`` has a leading batch axis.
+
+        With several JAX devices (e.g. the GPUs of one host) the batch is split across all of
+        them (:func:`xlens.engine.map_batch`; padded to a multiple of the device count), and the
+        images come back sharded over the devices; with one device it is mapped on that device.
+        """
         fn = self._batched(lambda p, k: self._forward(p, k, False)["data"])
         return self._compiled("batch", fn)(self._to_device(params), keys)
 
@@ -443,7 +448,8 @@ class Simulator:
         return ex
 
     def sample_batch(self, keys, overflow: str = "raise") -> Example:
-        """``sample`` vmapped over a batch of keys (one compile per batch size).
+        """``sample`` mapped over a batch of keys (one compile per batch size), split across
+        all local JAX devices when there are several (as :meth:`batch`).
 
         ``overflow`` is what a population capacity overflow does: ``"raise"``
         (default), ``"warn"`` or ``"ignore"`` (see :meth:`check`; the flags are in

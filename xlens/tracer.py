@@ -21,6 +21,7 @@ lens with its macro model and subhaloes) are single steps between the scans.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,10 +29,20 @@ from . import engine
 from .engine import ArrayLike, pytree_dataclass
 from .profiles._base import LightProfile, MassProfile
 
-__all__ = ["Galaxy", "Tracer"]
+__all__ = ["FAST_PATH_CORRECTED", "FAST_PATH_WINDOW", "Galaxy", "Tracer"]
 
 #: Redshifts closer than this are the same plane.
 _PLANE_REDSHIFT_TOLERANCE = 1e-8
+
+#: Fast path: haloes per halo batch (per plane) whose interpolated deflection is replaced
+#: by the exact one on a window of sub-pixel rays around their centre. The default model's
+#: batches hold ~20 subhaloes and up to ~350 line-of-sight haloes per plane; see
+#: docs/performance.md for the error and cost against this number.
+FAST_PATH_CORRECTED = 32
+
+#: Fast path: side [pixels] of the correction window. The cubic interpolation error of a
+#: truncated NFW cusp falls to ~3% of its peak 3 pixels from the centre and ~1% beyond 4.
+FAST_PATH_WINDOW = 5
 
 
 @pytree_dataclass(meta=("redshift",))
@@ -227,13 +238,15 @@ class Tracer:
         positions, _ = self._shoot(grid, "all")
         return positions
 
-    def _shoot(self, grid: ArrayLike, mode: str, halo_alphas=None):
+    def _shoot(self, grid: ArrayLike, mode: str, halo_alphas=None, fine_options=None):
         """The multi-plane recursion (PHYSICS.md §13.1) in one of three modes.
 
         ``"all"``: every component is evaluated at the rays. ``"coarse"``: the same,
         and each plane's deflection from its padded halo batches is returned too.
-        ``"fine"``: halo batches are *not* evaluated; ``halo_alphas[i]`` (one array per
-        deflecting plane, shaped like ``grid``) stands in for them.
+        ``"fine"``: halo batches are *not* evaluated; ``halo_alphas[i] = (field, coarse)``
+        (one pair per deflecting plane: the interpolated halo deflections, shaped like
+        ``grid``, and the plane's positions of the coarse rays) stands in for them, plus
+        the local corrections of :func:`_window_correction` (``fine_options``).
         Returns ``(positions per plane, halo deflections per plane or None)``.
         """
         from .halos.batch import HaloBatch
@@ -258,13 +271,15 @@ class Tracer:
             for comp in comps:
                 is_halo = isinstance(comp, HaloBatch)
                 if mode == "fine" and is_halo:
+                    if fine_options["n_corrected"] > 0:
+                        alpha = alpha + _window_correction(comp, theta, extra[1], xp=xp, **fine_options)
                     continue
                 a = comp.deflections_yx_2d_from(theta)
                 alpha = alpha + a
                 if is_halo:
                     alpha_halo = alpha_halo + a
             if mode == "fine":
-                alpha = alpha + extra
+                alpha = alpha + extra[0]
             ahat = xp.astype(fac_i, theta.dtype) * alpha
             s_a = s_a + ahat
             s_b = s_b + xp.astype(chi_i, theta.dtype) * ahat
@@ -290,7 +305,7 @@ class Tracer:
                     xp.asarray(chi[start:stop], dtype=xp.float64),
                     xp.asarray(factor[start:stop], dtype=xp.float64),
                     1.0 / xp.asarray(chi[start + 1 : stop + 1], dtype=xp.float64),
-                    None if extras is None else xp.stack(extras),
+                    None if extras is None else tuple(xp.stack([e[k] for e in extras]) for k in range(2)),
                 )
                 carry, ys = engine.scan(step, carry, xs, xp=xp)
                 outs = [_tree_index(ys, k) for k in range(stop - start)]
@@ -303,7 +318,14 @@ class Tracer:
         assert len(positions) == n_defl + 1
         return positions, (halo if mode == "coarse" else None)
 
-    def traced_grid_2d_list_over_sampled_from(self, grid: ArrayLike, sub_size: int, exact: bool = False):
+    def traced_grid_2d_list_over_sampled_from(
+        self,
+        grid: ArrayLike,
+        sub_size: int,
+        exact: bool = False,
+        n_corrected: int | None = None,
+        window: int | None = None,
+    ):
         """Positions on every plane of an over-sampled image grid, fast by default.
 
         Parameters
@@ -319,8 +341,19 @@ class Tracer:
             and each plane's halo deflection field is interpolated to the sub-pixel
             rays (separable cubic convolution in image-plane coordinates); every
             other component (macro lens, shear, sheets) is evaluated exactly at every
-            sub-pixel ray. The halo work drops by s^2 (16 for s = 4); the error is
-            measured in ``docs/performance.md`` and bounded by a test.
+            sub-pixel ray. Then, in every halo batch, the ``n_corrected`` haloes with
+            the largest mean convergence within one pixel of their centre are
+            evaluated exactly on the sub-pixel rays of a ``window`` x ``window`` pixel
+            patch around the image of their centre, replacing the interpolation there
+            (the interpolation error of a cuspy halo is concentrated within a few
+            pixels of its centre and grows with its central density). The halo work
+            drops by about s^2 (16 for s = 4); the error is measured in
+            ``docs/performance.md`` and bounded by a test.
+        n_corrected : int, optional
+            Haloes per batch corrected on their window (default
+            :data:`FAST_PATH_CORRECTED`; 0 switches the correction off).
+        window : int, optional
+            Side of the correction window in pixels (default :data:`FAST_PATH_WINDOW`).
 
         Returns
         -------
@@ -338,10 +371,40 @@ class Tracer:
         pixels = xp.stack([bin_over_sampled(grid[..., k], sub_size) for k in range(2)], axis=-1)
         # two extra pixels on every side: the cubic interpolation's neighbours are real rays
         pixels = _extend_linear(_extend_linear(pixels, 2, 0, xp=xp), 2, 1, xp=xp)
-        _, halo = self._shoot(pixels, "coarse")
-        fine = [_upsample_cubic(a, sub_size, xp=xp) for a in halo]
-        positions, _ = self._shoot(grid, "fine", fine)
+        # both passes read the haloes' lensing parameters: convert masses to them once
+        tracer = self._with_lensing_batches()
+        coarse, halo = tracer._shoot(pixels, "coarse")
+        fine = [(_upsample_cubic(a, sub_size, xp=xp), p) for a, p in zip(halo, coarse[:-1], strict=True)]
+        options = {
+            "n_corrected": FAST_PATH_CORRECTED if n_corrected is None else int(n_corrected),
+            "window": FAST_PATH_WINDOW if window is None else int(window),
+            "sub_size": sub_size,
+            # the pixel size [arcsec]: the radius of the mean convergence that ranks the haloes
+            "pixel": xp.abs(pixels[0, 1, 1] - pixels[0, 0, 1]),
+        }
+        positions, _ = tracer._shoot(grid, "fine", fine, options)
         return positions
+
+    def _with_lensing_batches(self) -> Tracer:
+        """The same tracer with every halo batch of mass-parameterised haloes (e.g.
+        ``NFWTruncatedMCRLudlowSph``) replaced by the batch of its lensing profile
+        (``NFWTruncatedSph``), padded slots set to their safe values: the fields are
+        the same, and the conversion (concentration, distances) runs once."""
+        from .halos.batch import HaloBatch
+
+        galaxies = []
+        for g in self.galaxies:
+            profiles = {
+                name: (HaloBatch(profile=p.masked_profile(), mask=p.mask)
+                       if isinstance(p, HaloBatch) and hasattr(p.profile, "lensing_profile") else p)
+                for name, p in g.profiles.items()
+            }
+            galaxies.append(Galaxy(g.redshift, **profiles))
+        out = object.__new__(Tracer)
+        for f in dataclasses.fields(self):
+            object.__setattr__(out, f.name, getattr(self, f.name))
+        object.__setattr__(out, "galaxies", tuple(galaxies))
+        return out
 
     def deflections_yx_2d_from(self, grid: ArrayLike) -> ArrayLike:
         """Total deflection ``grid - theta_source`` ``(alpha_y, alpha_x)`` [arcsec]."""
@@ -395,7 +458,7 @@ def _tree_index(tree, k: int):
 
 
 def _take(a, start, stop, axis):
-    return a[start:stop] if axis == 0 else a[:, start:stop]
+    return a[(slice(None),) * axis + (slice(start, stop),)]
 
 
 def _extend_linear(f, k: int, axis: int, *, xp):
@@ -410,7 +473,7 @@ def _extend_linear(f, k: int, axis: int, *, xp):
 
 
 def _upsample_1d(padded, s: int, axis: int, *, xp):
-    """Cubic-convolution (Catmull-Rom) interpolation along ``axis`` (0 or 1) of samples at
+    """Cubic-convolution (Catmull-Rom) interpolation along ``axis`` of samples at
     pixel centres to the s sub-pixel centres of each pixel. ``padded`` carries two extra
     samples at both ends, which are used as neighbours and dropped from the output."""
     n = padded.shape[axis] - 4
@@ -433,9 +496,100 @@ def _upsample_1d(padded, s: int, axis: int, *, xp):
 
 
 def _upsample_cubic(field, s: int, *, xp):
-    """(N_y + 4, N_x + 4, k) samples at pixel centres, including a 2-pixel frame, ->
-    (N_y s, N_x s, k) at the sub-pixel centres of the inner N_y x N_x pixels."""
-    rows = _upsample_1d(field, s, 0, xp=xp)
-    return _upsample_1d(rows, s, 1, xp=xp)
+    """(..., N_y + 4, N_x + 4, k) samples at pixel centres, including a 2-pixel frame, ->
+    (..., N_y s, N_x s, k) at the sub-pixel centres of the inner N_y x N_x pixels."""
+    rows = _upsample_1d(field, s, field.ndim - 3, xp=xp)
+    return _upsample_1d(rows, s, field.ndim - 2, xp=xp)
 
 
+def _per_halo(profile, method: str, points, *, xp):
+    """``method`` of each halo of ``profile`` (parameters of shape (K,)) at its *own* points
+    ``points`` (K, ..., 2): returns (K, ..., 2) for deflections. One elementwise evaluation,
+    no sum over haloes (the profiles' maths broadcasts a (K, 1) parameter against (K, n))."""
+    from .profiles._base import VECTOR_FIELDS
+
+    out_dtype = points.dtype
+    dtype = xp.float64 if method in profile.float64_methods else out_dtype
+    k = points.shape[0]
+    pts = xp.reshape(xp.astype(points, dtype), (k, -1, 2))
+    p = {}
+    for f in engine.data_fields(profile):
+        v = xp.astype(xp.asarray(getattr(profile, f.name)), dtype)
+        p[f.name] = (v[:, 0:1], v[:, 1:2]) if f.name in VECTOR_FIELDS else v[:, None]
+    ay, ax = getattr(profile, method)(p, pts[..., 0], pts[..., 1], xp=xp)
+    shape = (*points.shape[:-1], 1)
+    return xp.concatenate([xp.reshape(xp.astype(a, out_dtype), shape) for a in (ay, ax)], axis=-1)
+
+
+def _distance2(a, b):
+    return (a[..., 0] - b[..., 0]) ** 2 + (a[..., 1] - b[..., 1]) ** 2
+
+
+def _gather(profile, index, *, xp):
+    """The haloes ``index`` of a profile with per-halo parameters (static fields kept)."""
+    from .halos.batch import unchecked
+
+    values = {f.name: xp.asarray(getattr(profile, f.name))[index] for f in engine.data_fields(profile)}
+    values.update({n: getattr(profile, n) for n in getattr(profile, "_meta_fields", ())})
+    return unchecked(type(profile), values)
+
+
+def _window_correction(batch, fine, coarse, *, n_corrected: int, window: int, sub_size: int, pixel, xp):
+    """Exact minus interpolated deflection of the strongest haloes of ``batch``, near their centres.
+
+    ``fine`` (N_y s, N_x s, 2) are the sub-pixel rays and ``coarse`` (N_y + 4, N_x + 4, 2)
+    the framed pixel-centre rays, both on this batch's plane. The haloes are ranked by
+    their mean convergence within one pixel of the centre, ``|alpha(r = pixel)| / pixel``
+    (for a cuspy halo the cubic interpolation errs by ~0.5-0.7 kappa_s x pixel near the
+    centre, whatever its scale radius). For each of the ``n_corrected`` strongest, the
+    window of ``window`` x ``window`` pixels whose centre ray lands closest to the halo
+    centre is found; there the halo's deflection is evaluated exactly on the sub-pixel
+    rays, and the same cubic interpolation of its pixel-centre values (which the
+    interpolated field holds) is subtracted. Returns the (N_y s, N_x s, 2) sum of these
+    differences: zero outside the windows, and zero for padded slots. On planes behind
+    a strong lens a halo centre has several images; only the closest is corrected.
+    """
+    s = sub_size
+    ny, nx = coarse.shape[0] - 4, coarse.shape[1] - 4
+    w = min(window, ny, nx)
+    prof = batch.masked_profile()
+    n_slots = batch.capacity
+    k = min(n_corrected, n_slots)
+    dtype = fine.dtype
+    centre = xp.astype(xp.asarray(prof.centre), dtype)  # (C, 2)
+    # ranking: |alpha| one pixel from each centre (padded slots have zero mass: score 0)
+    probe = centre + xp.reshape(xp.stack([xp.zeros((), dtype=dtype), xp.astype(pixel, dtype)]), (1, 2))
+    a1 = _per_halo(prof, "_deflections", probe[:, None, :], xp=xp)[:, 0, :]
+    score = xp.sqrt(a1[:, 0] ** 2 + a1[:, 1] ** 2) * xp.astype(xp.asarray(batch.mask) > 0.5, dtype)
+    order = xp.argsort(-score)[:k]
+    chosen = _gather(prof, order, xp=xp)
+    weight = xp.astype(score[order] > 0, dtype)
+    c = centre[order]  # (k, 2)
+    # the pixel whose ray lands closest to each centre, then the window around it
+    # searched on every other pixel-centre ray (4x cheaper), then among the 3 x 3 rays around
+    # the one found
+    sub = coarse[::2, ::2]
+    flat = xp.argmin(xp.reshape(_distance2(sub[None], c[:, None, None, :]), (k, -1)), axis=1)
+    row, col = 2 * (flat // sub.shape[1]), 2 * (flat % sub.shape[1])  # framed indices
+    step = xp.asarray([-1, 0, 1])
+    rows3 = xp.clip(row[:, None] + step, 0, ny + 3)[:, :, None]
+    cols3 = xp.clip(col[:, None] + step, 0, nx + 3)[:, None, :]
+    near = xp.argmin(xp.reshape(_distance2(coarse[rows3, cols3], c[:, None, None, :]), (k, 9)), axis=1)
+    row = xp.reshape(rows3, (k, 3))[xp.arange(k), near // 3] - 2  # inner-pixel indices
+    col = xp.reshape(cols3, (k, 3))[xp.arange(k), near % 3] - 2
+    r0 = xp.clip(row - (w - 1) // 2, 0, ny - w)
+    c0 = xp.clip(col - (w - 1) // 2, 0, nx - w)
+    span = xp.arange(w + 4)
+    coarse_win = coarse[(r0[:, None] + span)[:, :, None], (c0[:, None] + span)[:, None, :]]  # (k, w+4, w+4, 2)
+    fspan = xp.arange(w * s)
+    frows = (r0[:, None] * s + fspan)[:, :, None]
+    fcols = (c0[:, None] * s + fspan)[:, None, :]
+    fine_win = fine[frows, fcols]  # (k, w s, w s, 2)
+    # one evaluation for both sets of rays (one copy of the profile's code in the program)
+    n_fine = (w * s) ** 2
+    points = xp.concatenate([xp.reshape(fine_win, (k, n_fine, 2)), xp.reshape(coarse_win, (k, -1, 2))], axis=1)
+    alpha = _per_halo(chosen, "_deflections", points, xp=xp)
+    exact = xp.reshape(alpha[:, :n_fine], fine_win.shape)
+    interp = _upsample_cubic(xp.reshape(alpha[:, n_fine:], coarse_win.shape), s, xp=xp)
+    diff = (exact - interp) * weight[:, None, None, None]
+    return engine.at_add(xp.zeros_like(fine), (frows, fcols), diff, xp=xp)
