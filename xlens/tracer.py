@@ -389,16 +389,29 @@ class Tracer:
         """The same tracer with every halo batch of mass-parameterised haloes (e.g.
         ``NFWTruncatedMCRLudlowSph``) replaced by the batch of its lensing profile
         (``NFWTruncatedSph``), padded slots set to their safe values: the fields are
-        the same, and the conversion (concentration, distances) runs once."""
+        the same, and the conversion (concentration, distances) runs once. Batches of one
+        kind and shape (the line-of-sight planes) are converted together in one call."""
         from .halos.batch import HaloBatch
 
+        found = [(i, name, p) for i, g in enumerate(self.galaxies) for name, p in g.profiles.items()
+                 if isinstance(p, HaloBatch) and hasattr(p.profile, "lensing_profile")]
+        groups: dict[Any, list] = {}
+        for item in found:
+            groups.setdefault(engine.tree_signature(item[2]), []).append(item)
+        converted: dict[tuple[int, str], HaloBatch] = {}
+        for items in groups.values():
+            if len(items) == 1:
+                (i, name, p), = items
+                converted[i, name] = HaloBatch(profile=p.masked_profile(), mask=p.mask)
+                continue
+            xp = engine.namespace(*engine.tree_leaves([p for _, _, p in items]))
+            stacked = engine.tree_stack([p for _, _, p in items], xp=xp)
+            lensing = HaloBatch(profile=stacked.masked_profile(), mask=stacked.mask)
+            for k, (i, name, _) in enumerate(items):
+                converted[i, name] = lensing.plane(k)
         galaxies = []
-        for g in self.galaxies:
-            profiles = {
-                name: (HaloBatch(profile=p.masked_profile(), mask=p.mask)
-                       if isinstance(p, HaloBatch) and hasattr(p.profile, "lensing_profile") else p)
-                for name, p in g.profiles.items()
-            }
+        for i, g in enumerate(self.galaxies):
+            profiles = {name: converted.get((i, name), p) for name, p in g.profiles.items()}
             galaxies.append(Galaxy(g.redshift, **profiles))
         out = object.__new__(Tracer)
         for f in dataclasses.fields(self):
