@@ -33,6 +33,45 @@ class DefaultModel:
     def peakmem_sample(self, eng, dtype):
         engine.block_until_ready(self.sim.sample(self.key).data)
 
+    def time_compile(self, eng, dtype):
+        """Lowering + compiling the whole ``sample`` program (what a new process waits for
+        with an empty persistent cache), JAX only."""
+        if eng != "jax":
+            raise SkipNotImplemented("nothing to compile on NumPy")
+        from xlens import Simulator
+
+        jax = engine._jax()
+        sim = Simulator(engine=eng, dtype=dtype)
+        jax.jit(lambda k: sim.sample_params(k)).lower(self.key).compile()
+        jax.jit(lambda k: sim._forward(sim.sample_params(k)[0], k, False)["data"]).lower(self.key).compile()
+
+
+class DefaultModelPaths:
+    """The image of one fixed default realisation from its parameters on the three JAX paths
+    that ``asv_benchmarks/compare.py`` compares (fast float32, fast float64, brute force float64)."""
+
+    params = (["fast-float32", "fast-float64", "brute-float64"],)
+    param_names = ("path",)
+    timeout = 1800
+    number = 1
+    repeat = (1, 3, 120.0)
+
+    def setup(self, path):
+        if not engine.jax_available():
+            raise SkipNotImplemented("JAX is not installed")
+        from xlens import Simulator
+
+        jax = engine._jax()
+        kind, dtype = path.split("-")
+        sim = Simulator(engine="jax", dtype=dtype, exact=kind == "brute")
+        self.params = sim._to_device(jax.jit(sim.sample_params)(jax.random.key(0))[0])
+        self.key = jax.random.key(1)
+        self.fn = jax.jit(lambda p, k: sim._forward(p, k, False)["data"])
+        engine.block_until_ready(self.fn(self.params, self.key))
+
+    def time_image_from_parameters(self, path):
+        engine.block_until_ready(self.fn(self.params, self.key))
+
 
 class DefaultModelBatch:
     """``sample_batch`` of the default model on JAX (images per launch = batch size)."""
