@@ -102,3 +102,18 @@ def fd_gradient(fn, profile, grid, h=1e-5):
         d[i] = (fn(profile, grid + e) - fn(profile, grid - e)) / (2 * h)
     out["grid"] = d
     return out
+
+
+def count_diagnostics_traces(sim):
+    """Wrap ``sim._forward`` so that every trace of the diagnostics path appends to
+    ``sim.traces``: compile-count tests assert on ``len(sim.traces)``. Returns ``sim``."""
+    sim.traces = []
+    original = sim._forward
+
+    def counting(params, key, diagnostics):
+        if diagnostics:
+            sim.traces.append(1)
+        return original(params, key, diagnostics)
+
+    sim._forward = counting
+    return sim

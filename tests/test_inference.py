@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from helpers import count_diagnostics_traces
 
 from xlens.errors import ParameterError
 from xlens.halos import SubhaloConfig
@@ -62,16 +63,7 @@ def n_compiled(jitted) -> int:
 @pytest.fixture(scope="module")
 def setup():
     """JAX float64 fast-path simulator (counting traces of its diagnostics), data, likelihood."""
-    sim = Simulator(SMALL, engine="jax")
-    sim.diagnostic_traces = []
-    forward = sim._forward
-
-    def counting(params, key, diagnostics):
-        if diagnostics:
-            sim.diagnostic_traces.append(1)
-        return forward(params, key, diagnostics)
-
-    sim._forward = counting
+    sim = count_diagnostics_traces(Simulator(SMALL, engine="jax"))
     truth = truth_params(sim)
     space = ParameterSpace(sim, truth, subhalos=True)
     out = sim.diagnostics(truth, jax.random.key(1))  # compiles the simulator's one program
@@ -341,6 +333,6 @@ def test_fit_evaluate_and_plot_compile_each_program_once(setup, fit):
     assert like.traces["value_log_likelihood"] == 1
     assert like.traces["value_and_grad_log_likelihood"] == 1
     assert like.traces["params"] == 1
-    assert len(sim.diagnostic_traces) <= 1, f"diagnostics traced {len(sim.diagnostic_traces)} times"
+    assert len(sim.traces) <= 1, f"diagnostics traced {len(sim.traces)} times"
     assert n_compiled(like._program("value")) == 1 and n_compiled(like._program("value_and_grad")) == 1
     assert n_compiled(sim._jit_cache["full"]) == 1

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from helpers import load
+from helpers import count_diagnostics_traces, load
 
 from xlens import Galaxy, Tracer, lp, mp
 from xlens.halos import LineOfSightConfig, SubhaloConfig
@@ -42,16 +42,7 @@ def sims():
         sim = Simulator(SMALL, engine="jax")
     except ImportError:  # pragma: no cover - JAX missing
         return out
-    sim.traces = []
-    original = sim._forward
-
-    def counting(params, key, diagnostics):
-        if diagnostics:
-            sim.traces.append(1)
-        return original(params, key, diagnostics)
-
-    sim._forward = counting
-    out["jax"] = sim
+    out["jax"] = count_diagnostics_traces(sim)
     return out
 
 
