@@ -600,19 +600,38 @@ def tree_leaves(tree) -> list:
     if isinstance(tree, tuple | list):
         return [leaf for t in tree for leaf in tree_leaves(t)]
     if isinstance(tree, dict):
-        return [leaf for t in tree.values() for leaf in tree_leaves(t)]
+        return [leaf for k in sorted(tree) for leaf in tree_leaves(tree[k])]
     if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
-        return [leaf for f in dataclasses.fields(tree) for leaf in tree_leaves(getattr(tree, f.name))]
+        return [leaf for f in data_fields(tree) for leaf in tree_leaves(getattr(tree, f.name))]
     return [] if tree is None else [tree]
+
+
+def _tree_map_n(fn, tree, *rest):
+    """``jax.tree_util.tree_map`` without JAX: the same containers, meta fields kept."""
+    if tree is None:
+        return None
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # NamedTuple
+        return type(tree)(*(_tree_map_n(fn, *xs) for xs in zip(tree, *rest, strict=True)))
+    if isinstance(tree, tuple | list):
+        return type(tree)(_tree_map_n(fn, *xs) for xs in zip(tree, *rest, strict=True))
+    if isinstance(tree, dict):
+        return {k: _tree_map_n(fn, tree[k], *(r[k] for r in rest)) for k in tree}
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        out = object.__new__(type(tree))  # no validation: the leaves may be of any shape
+        for f in dataclasses.fields(tree):
+            value = getattr(tree, f.name)
+            if f.name not in getattr(tree, "_meta_fields", ()):
+                value = _tree_map_n(fn, value, *(getattr(r, f.name) for r in rest))
+            object.__setattr__(out, f.name, value)
+        return out
+    return fn(tree, *rest)
 
 
 def tree_map(fn, tree):
     """Apply ``fn`` to every leaf of a pytree."""
     if jax_available():
         return _jax().tree_util.tree_map(fn, tree)
-    if isinstance(tree, tuple | list):  # pragma: no cover - JAX is a test dependency
-        return type(tree)(tree_map(fn, t) for t in tree)
-    return fn(tree)  # pragma: no cover
+    return _tree_map_n(fn, tree)
 
 
 def _tree_map2(fn, a, b):
@@ -627,7 +646,7 @@ def tree_stack(items, *, xp=None, axis=0):
         lambda *xs: xp.stack([xp.asarray(x) for x in xs], axis=axis))
     if jax_available():
         return _jax().tree_util.tree_map(stack, *items)
-    return stack(*items)  # pragma: no cover
+    return _tree_map_n(stack, *items)
 
 
 def tree_signature(tree):
