@@ -649,11 +649,26 @@ def tree_stack(items, *, xp=None, axis=0):
     return _tree_map_n(stack, *items)
 
 
+def _structure(tree):
+    """A hashable description of a pytree's containers and meta fields (JAX's treedef, without JAX)."""
+    if tree is None:
+        return None
+    if isinstance(tree, tuple | list):
+        return type(tree), tuple(_structure(t) for t in tree)
+    if isinstance(tree, dict):
+        return dict, tuple((k, _structure(tree[k])) for k in sorted(tree))
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        meta = tuple((n, getattr(tree, n)) for n in getattr(tree, "_meta_fields", ()))
+        return type(tree), tuple((f.name, _structure(getattr(tree, f.name))) for f in data_fields(tree)), meta
+    return "*"
+
+
 def tree_signature(tree):
     """Structure plus leaf shapes and dtypes: two pytrees with equal signatures can be
-    stacked and scanned by one compiled body. Without JAX every tree is unique."""
+    stacked and scanned by one compiled body (the same rule with or without JAX)."""
     if not jax_available():
-        return id(tree)
+        return _structure(tree), tuple(
+            (tuple(np.shape(x)), str(getattr(x, "dtype", type(x)))) for x in tree_leaves(tree))
     leaves, treedef = _jax().tree_util.tree_flatten(tree)
     return treedef, tuple((tuple(getattr(x, "shape", ())), str(getattr(x, "dtype", type(x)))) for x in leaves)
 
