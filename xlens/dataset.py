@@ -53,7 +53,7 @@ import numpy as np
 
 from . import engine
 from .config import config_from_dict, config_to_dict, dumps
-from .simulator import SimParams, Simulator, SimulatorConfig
+from .simulator import _VECTOR_COMPONENTS, SimParams, Simulator, SimulatorConfig
 
 __all__ = ["Dataset", "DatasetError", "DatasetSpec", "open_dataset", "simulate"]
 
@@ -251,8 +251,7 @@ def _parameter_table(params: SimParams) -> np.ndarray:
     for name, _ in PARAMETERS:
         group, field = name.split(".")
         obj = getattr(params, group)
-        base, comp = (field[:-2], {"_y": 0, "_x": 1, "_1": 0, "_2": 1}[field[-2:]]) if field[-2:] in (
-            "_y", "_x", "_1", "_2") and field[:-2] in ("centre", "ell_comps") else (field, None)
+        base, comp = _VECTOR_COMPONENTS.get(field, (field, None))
         value = np.asarray(getattr(obj, base), dtype=np.float64)
         cols.append(value[..., comp] if comp is not None else value)
     return np.stack(cols, axis=-1)

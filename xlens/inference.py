@@ -40,16 +40,10 @@ from . import engine
 from .engine import ArrayLike
 from .errors import check_range
 from .halos.batch import HaloBatch, unchecked
-from .simulator import _LENS_KEYS, _SOURCE_KEYS, SimParams, Simulator
+from .simulator import _LENS_KEYS, _SOURCE_KEYS, _VECTOR_COMPONENTS, SimParams, Simulator
 
 __all__ = ["Likelihood", "Parameter", "ParameterSpace", "likelihood"]
 
-_VECTOR_COMPONENTS = {
-    "centre_y": ("centre", 0),
-    "centre_x": ("centre", 1),
-    "ell_comps_1": ("ell_comps", 0),
-    "ell_comps_2": ("ell_comps", 1),
-}
 _GROUPS = (("lens", _LENS_KEYS), ("shear", ("gamma_1", "gamma_2")), ("source", _SOURCE_KEYS))
 _UNITS = {
     "centre_y": "arcsec",

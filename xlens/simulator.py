@@ -171,7 +171,7 @@ def _check_prior_support(priors) -> None:
     for group, cls in classes.items():
         spec = {n: (v, v) if np.isscalar(v) else tuple(v) for n, v in priors[group].items()}
         for n, (lo, hi) in spec.items():
-            field = n[:-2] if n[-2:] in ("_y", "_x", "_1", "_2") and n[:-2] in ("centre", "ell_comps") else n
+            field = _VECTOR_COMPONENTS.get(n, (n, None))[0]
             rng = cls.ranges.get(field)
             if rng is None:
                 continue
@@ -205,6 +205,13 @@ def _validated_ell_comps(cls, ell_comps) -> None:
         validate()
 
 
+#: Prior names that are one component of a vector field: name -> (field, index).
+_VECTOR_COMPONENTS = {
+    "centre_y": ("centre", 0),
+    "centre_x": ("centre", 1),
+    "ell_comps_1": ("ell_comps", 0),
+    "ell_comps_2": ("ell_comps", 1),
+}
 _LENS_KEYS = ("centre_y", "centre_x", "ell_comps_1", "ell_comps_2", "einstein_radius", "slope")
 _SOURCE_KEYS = ("centre_y", "centre_x", "ell_comps_1", "ell_comps_2", "intensity", "effective_radius",
                 "sersic_index", "radius_break", "gamma", "alpha")
