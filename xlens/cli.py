@@ -153,7 +153,7 @@ def config_cmd(args: argparse.Namespace) -> int:
 
 def show_cmd(args: argparse.Namespace) -> int:
     """``xlens show``: a PNG of a dataset entry, of a configuration's draw, or a mosaic."""
-    from . import plotting
+    from . import engine, plotting
     from .dataset import Dataset, _is_store
 
     target = Path(args.target)
@@ -174,8 +174,6 @@ def show_cmd(args: argparse.Namespace) -> int:
         else:
             i = ds.check_index(args.index)
             sim = ds.simulator()
-            from . import engine
-
             noise_key = engine.split_key(ds.key(i), 2)[1]
             fig = plotting.plot_example(sim, ds.params(i), noise_key, data=ds.root["images"][i],
                                         noise_map=ds.root["noise_maps"][i], title=f"{target.name} #{i}")
@@ -184,7 +182,6 @@ def show_cmd(args: argparse.Namespace) -> int:
             print(f"xlens show: {target} is neither a dataset (Zarr store) nor a configuration file",
                   file=sys.stderr)
             return 2
-        from . import engine
         from .simulator import Simulator
 
         sim = Simulator(_load_config(target), engine=args.engine, dtype=args.dtype or (
@@ -198,7 +195,7 @@ def show_cmd(args: argparse.Namespace) -> int:
             fig = plotting.plot_grid(np.asarray(ex.data), labels=plotting.grid_labels(table, range(args.n)),
                                      pixel_scale=sim.config.pixel_scale, title=f"{target.name}: {args.n} draws")
         else:
-            k_params, k_noise = engine.split_key(keys[0], 2)
+            _, k_noise = engine.split_key(keys[0], 2)
             ex = sim.sample(keys[0])
             fig = plotting.plot_example(sim, engine.tree_map(np.asarray, ex.params), k_noise,
                                         title=f"{target.name}, seed {args.seed}")
@@ -217,8 +214,6 @@ def bench_cmd(args: argparse.Namespace) -> int:
     if not engine.jax_available():
         print("xlens bench: JAX is not installed (pip install 'xlens[jax]')", file=sys.stderr)
         return 2
-    import jax
-
     cfg = _load_config(args.config)
     batch = args.batch_size or default_batch_size("jax")
     sim = Simulator(cfg, engine="jax", dtype=args.dtype)
@@ -233,11 +228,11 @@ def bench_cmd(args: argparse.Namespace) -> int:
         times.append(time.perf_counter() - t0)
     steady = float(np.median(times))
     rate = batch / steady
-    device = jax.devices()[0]
+    info = engine.backend_info()
     print(f"xlens bench: {cfg.shape_native[0]}x{cfg.shape_native[1]} pixels, sub_size {cfg.sub_size}, "
           f"{'configuration ' + str(args.config) if args.config else 'the default model'}")
-    print(f"  device           : {device.platform} ({device.device_kind}), {jax.device_count()} device(s), "
-          f"JAX {jax.__version__}")
+    print(f"  device           : {info['backend']} ({info['device_kind']}), {info['device_count']} device(s), "
+          f"JAX {info['jax']}")
     print(f"  JAX {args.dtype:8s}   : {rate:9.2f} images/s  (batch {batch}, median of {args.repeats}: "
           f"{steady:.3f} s per batch, {steady / batch * 1e3:.1f} ms per image)")
     print(f"  compile          : {max(first - steady, 0.0):9.2f} s  (first batch {first:.2f} s minus a steady batch)")

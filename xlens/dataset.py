@@ -187,21 +187,15 @@ def _versions(engine_name: str) -> dict[str, str]:
 
     out = {"xlens": __version__, "numpy": np.__version__, "python": sys.version.split()[0]}
     if engine_name == "jax":
-        import jax
-        import jaxlib
-
-        out["jax"] = jax.__version__
-        out["jaxlib"] = jaxlib.__version__
-        out["backend"] = jax.default_backend()
+        info = engine.backend_info()
+        out.update({k: info[k] for k in ("jax", "jaxlib", "backend")})
     return out
 
 
 def default_batch_size(engine_name: str) -> int:
     """Images per chunk when none is given: 16 on CPUs (NumPy or JAX), 512 on accelerators."""
     if engine_name == "jax" and engine.jax_available():
-        import jax
-
-        return 16 if jax.default_backend() == "cpu" else 512
+        return 16 if engine.backend_info()["backend"] == "cpu" else 512
     return 16
 
 
@@ -341,6 +335,11 @@ def _remove_partials(path: Path) -> int:
 
 def _done_chunks(root) -> np.ndarray:
     return np.asarray(root["done"][:], dtype=bool)
+
+
+def _n_written(spec: DatasetSpec, done: np.ndarray) -> int:
+    """Images in the chunks flagged done."""
+    return sum(stop - start for start, stop in map(spec.chunk_range, np.flatnonzero(done)))
 
 
 def prepare(path: str | os.PathLike, spec: DatasetSpec, overwrite: bool = False, *,
@@ -532,7 +531,7 @@ def simulate(
     root = zarr.open_group(str(path), mode="r+")
     done = _done_chunks(root)
     todo = [c for c in range(spec.n_chunks) if not done[c]]
-    n_done = int(sum(spec.chunk_range(c)[1] - spec.chunk_range(c)[0] for c in range(spec.n_chunks) if done[c]))
+    n_done = _n_written(spec, done)
     if not todo:
         log(f"{path}: complete ({spec.n_images} images)")
         return path
@@ -616,8 +615,7 @@ class Dataset:
     @property
     def n_written(self) -> int:
         """Number of images written so far."""
-        done = _done_chunks(self.root)
-        return int(sum(np.subtract(*self.spec.chunk_range(c)[::-1]) for c in np.flatnonzero(done)))
+        return _n_written(self.spec, _done_chunks(self.root))
 
     @property
     def parameter_names(self) -> list[str]:

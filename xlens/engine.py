@@ -41,6 +41,7 @@ __all__ = [
     "asarray",
     "at_add",
     "at_set",
+    "backend_info",
     "batch_sharding",
     "block_until_ready",
     "default_key",
@@ -769,3 +770,19 @@ def index_keys(seed: int, indices, engine: str):
         base = jax.random.key(int(seed))
         return jax.vmap(lambda i: jax.random.fold_in(base, i))(jax.numpy.asarray(idx, dtype=jax.numpy.uint32))
     return np.stack([np.full(idx.shape, int(seed), dtype=np.int64), idx], axis=-1)
+
+
+def backend_info() -> dict[str, Any]:
+    """What JAX runs on, for provenance and reports (empty without JAX).
+
+    Keys: ``jax`` and ``jaxlib`` (versions), ``backend`` (``"cpu"``, ``"gpu"``, ...),
+    ``device_count`` and ``device_kind`` (of the first device).
+    """
+    if not jax_available():
+        return {}
+    jax = _jax()
+    import jaxlib
+
+    device = jax.devices()[0]
+    return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "backend": jax.default_backend(),
+            "device_count": jax.device_count(), "device_kind": device.device_kind}
