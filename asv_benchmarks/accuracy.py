@@ -9,8 +9,8 @@ same parameters; sigma is the per-pixel noise map the brute-force call draws wit
 noise key. Prints, per realisation and dtype, max over pixels of |fast - brute| / sigma and
 sum |fast - brute| / total flux, then the medians and the worst. ``--corrected 0`` switches
 off the fast path's correction near the strongest haloes (the previous fast path);
-``--corrected``/``--window`` override :data:`xlens.tracer.FAST_PATH_CORRECTED` /
-:data:`xlens.tracer.FAST_PATH_WINDOW`. The suite's
+``--corrected``/``--window`` override :data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED` /
+:data:`xlens.tracer.fast_path.FAST_PATH_WINDOW`. The suite's
 ``tests/test_fast_path.py::test_fast_path_matches_float64_brute_force_on_default_realisations``
 runs the first 10 of these realisations.
 """
@@ -24,7 +24,7 @@ import time
 import jax
 import numpy as np
 
-import xlens.tracer
+import xlens.tracer.fast_path
 from xlens import Simulator
 
 
@@ -35,11 +35,11 @@ def main():
     parser.add_argument("--window", type=int, default=None)
     args = parser.parse_args()
     if args.corrected is not None:
-        xlens.tracer.FAST_PATH_CORRECTED = args.corrected
+        xlens.tracer.fast_path.FAST_PATH_CORRECTED = args.corrected
     if args.window is not None:
-        xlens.tracer.FAST_PATH_WINDOW = args.window
+        xlens.tracer.fast_path.FAST_PATH_WINDOW = args.window
     print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} jax={jax.__version__} "
-          f"corrected={xlens.tracer.FAST_PATH_CORRECTED} window={xlens.tracer.FAST_PATH_WINDOW}")
+          f"corrected={xlens.tracer.fast_path.FAST_PATH_CORRECTED} window={xlens.tracer.fast_path.FAST_PATH_WINDOW}")
     sims = {name: Simulator(engine="jax", dtype=dtype, exact=exact)
             for name, dtype, exact in (("brute", "float64", True), ("float64", "float64", False),
                                        ("float32", "float32", False))}

@@ -18,7 +18,7 @@ from xlens import Galaxy, Tracer, mp
 from xlens.halos import HaloBatch
 from xlens.imaging import Grid2D
 from xlens.simulator import Simulator, SimulatorConfig
-from xlens.tracer import _extend_linear, _upsample_cubic
+from xlens.tracer.fast_path import extend_linear as _extend_linear, upsample_cubic as _upsample_cubic
 
 CUT = SimulatorConfig(shape_native=(40, 40))
 

@@ -46,6 +46,7 @@ __all__ = [
     "block_until_ready",
     "default_key",
     "map_batch",
+    "meta_fields",
     "tree_leaves",
     "tree_map",
     "tree_signature",
@@ -460,6 +461,11 @@ def data_fields(obj) -> list:
     """The dataclass fields of a pytree dataclass that hold data (not static meta fields)."""
     meta = getattr(obj, "_meta_fields", ())
     return [f for f in dataclasses.fields(obj) if f.name not in meta]
+
+
+def meta_fields(obj) -> tuple[str, ...]:
+    """The names of the static (meta) fields of a pytree dataclass or its class (empty for others)."""
+    return tuple(getattr(obj, "_meta_fields", ()))
 
 
 def register_pytree(cls, data_fields: Sequence[str], meta_fields: Sequence[str] = ()):

@@ -14,7 +14,7 @@ import time
 import jax
 import numpy as np
 
-import xlens.tracer as tracer_module
+import xlens.tracer.fast_path as tracer_module
 from xlens import Simulator
 
 

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import xlens.tracer as T
+import xlens.tracer.fast_path as T
 from xlens import Simulator
 from xlens.imaging.grid import bin_over_sampled
 
@@ -53,7 +53,7 @@ def main():
     def coarse(p, g):
         tracer = sim.tracer_from(p)._with_lensing_batches()
         pix = jnp.stack([bin_over_sampled(g[..., k], s) for k in range(2)], -1)
-        pix = T._extend_linear(T._extend_linear(pix, 2, 0, xp=jnp), 2, 1, xp=jnp)
+        pix = T.extend_linear(T.extend_linear(pix, 2, 0, xp=jnp), 2, 1, xp=jnp)
         return tracer._shoot(pix, "coarse")[1]
 
     bench("coarse pass: every halo at the 114^2 pixel centres (incl. conversion)", coarse, params, grid)

@@ -546,9 +546,9 @@ def test_galaxies_feed_the_tracer():
     assert planes[4].profiles["los_sheet"].kappa == los.sheet_kappa[4]
     assert subs[0].profiles["subhalo_sheet"].kappa == sub.sheet_kappa
     # the LOS planes in front of and behind the lens share one structure: each run is scanned
-    from xlens.tracer import _segments
+    from xlens.tracer import plane_segments
 
-    runs = _segments(tracer._plane_masses()[:-1])
+    runs = plane_segments(tracer._plane_masses()[:-1])
     assert (0, 4) in runs and (5, 8) in runs
     grid = np.random.default_rng(0).uniform(-2, 2, size=(50, 2))
     defl = tracer.deflections_yx_2d_from(grid)

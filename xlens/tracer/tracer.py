@@ -1,6 +1,6 @@
 """Galaxies, planes and multi-plane ray tracing (PHYSICS.md §13).
 
-:class:`Galaxy` groups profiles at one redshift; :class:`Tracer` sorts galaxies
+`Tracer` sorts :class:`~xlens.Galaxy` objects
 into planes and shoots rays from the image plane to the last plane with the
 O(planes) recursion of McCully et al. (2014) (PHYSICS.md §13.1): with
 ``ahat_i = alpha_i chi_s / (chi_s - chi_i)`` and the running sums
@@ -25,93 +25,19 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from . import engine
-from .engine import ArrayLike, pytree_dataclass
-from .profiles._base import LightProfile, MassProfile
+from ..cosmology import Planck15
+from ..engine import ArrayLike, meta_fields, namespace, pytree_dataclass, scan, tree_leaves, tree_signature, tree_stack
+from ..halos.batch import HaloBatch
+from ..imaging.grid import bin_over_sampled
+from ..profiles._base import MassProfile
+from . import fast_path
+from .fast_path import extend_linear, upsample_cubic, window_correction
+from .galaxy import Galaxy, sum_fields
 
-__all__ = ["FAST_PATH_CORRECTED", "FAST_PATH_WINDOW", "Galaxy", "Tracer"]
+__all__ = ["Tracer", "plane_segments"]
 
 #: Redshifts closer than this are the same plane.
-_PLANE_REDSHIFT_TOLERANCE = 1e-8
-
-#: Fast path: haloes per halo batch (per plane) whose interpolated deflection is replaced
-#: by the exact one on a window of sub-pixel rays around their centre. The default model's
-#: batches hold ~20 subhaloes and up to ~350 line-of-sight haloes per plane; see
-#: docs/performance.md for the error and cost against this number.
-FAST_PATH_CORRECTED = 32
-
-#: Fast path: side [pixels] of the correction window. The cubic interpolation error of a
-#: truncated NFW cusp falls to ~3% of its peak 3 pixels from the centre and ~1% beyond 4.
-FAST_PATH_WINDOW = 5
-
-
-@pytree_dataclass(meta=("redshift",))
-class Galaxy:
-    """Profiles at one redshift (PyAutoLens ``ag.Galaxy``).
-
-    Parameters
-    ----------
-    redshift : float
-        Redshift of the galaxy (>= 0; a static value: changing it recompiles).
-    **profiles : MassProfile or LightProfile
-        Named profiles, e.g. ``mass=mp.PowerLaw(...)``, ``shear=mp.ExternalShear(...)``,
-        ``light=lp.SersicCore(...)``, ``subhalos=HaloBatch(...)``.
-
-    Examples
-    --------
-    >>> import xlens
-    >>> g = xlens.Galaxy(0.5, mass=xlens.mp.IsothermalSph(einstein_radius=1.0))
-    >>> sorted(g.profiles)
-    ['mass']
-    """
-
-    redshift: float
-    profiles: dict[str, Any]
-
-    def __init__(self, redshift: float, **profiles: Any):
-        z = float(redshift)
-        if not z >= 0 or z != z or z == float("inf"):
-            raise ValueError(f"Galaxy.redshift must be in [0, inf); got {redshift!r}")
-        for name, prof in profiles.items():
-            if not isinstance(prof, MassProfile | LightProfile):
-                raise TypeError(
-                    f"Galaxy profile {name!r} must be a mass or light profile; got {type(prof).__name__}"
-                )
-        object.__setattr__(self, "redshift", z)
-        object.__setattr__(self, "profiles", dict(profiles))
-
-    @property
-    def mass_profiles(self) -> list[MassProfile]:
-        """The mass profiles, in the order given."""
-        return [p for p in self.profiles.values() if isinstance(p, MassProfile)]
-
-    @property
-    def light_profiles(self) -> list[LightProfile]:
-        """The light profiles, in the order given."""
-        return [p for p in self.profiles.values() if isinstance(p, LightProfile)]
-
-    def deflections_yx_2d_from(self, grid: ArrayLike) -> ArrayLike:
-        """Sum of the deflections ``(alpha_y, alpha_x)`` [arcsec] of the mass profiles."""
-        return _sum_fields([p.deflections_yx_2d_from for p in self.mass_profiles], grid, vector=True)
-
-    def convergence_2d_from(self, grid: ArrayLike) -> ArrayLike:
-        """Sum of the convergences (dimensionless) of the mass profiles."""
-        return _sum_fields([p.convergence_2d_from for p in self.mass_profiles], grid)
-
-    def image_2d_from(self, grid: ArrayLike) -> ArrayLike:
-        """Sum of the surface brightnesses of the light profiles."""
-        return _sum_fields([p.image_2d_from for p in self.light_profiles], grid)
-
-
-def _sum_fields(fns, grid, vector=False):
-    xp = engine.namespace(grid)
-    grid = xp.asarray(grid)
-    shape = grid.shape if vector else grid.shape[:-1]
-    dtype = grid.dtype if xp.isdtype(grid.dtype, "real floating") else xp.float64
-    total = xp.zeros(shape, dtype=dtype)
-    for fn in fns:
-        total = total + fn(grid)
-    return total
+PLANE_REDSHIFT_TOLERANCE = 1e-8
 
 
 @pytree_dataclass(meta=("redshifts", "plane_of_galaxy", "chi", "cosmology"))
@@ -140,8 +66,6 @@ class Tracer:
     cosmology: Any
 
     def __init__(self, galaxies: Sequence[Galaxy], cosmology: Any = None):
-        from .cosmology import Planck15
-
         galaxies = tuple(galaxies)
         if not galaxies:
             raise ValueError("Tracer needs at least one galaxy")
@@ -151,7 +75,7 @@ class Tracer:
         cosmology = Planck15 if cosmology is None else cosmology
         redshifts: list[float] = []
         for z in sorted(g.redshift for g in galaxies):
-            if not redshifts or z - redshifts[-1] > _PLANE_REDSHIFT_TOLERANCE:
+            if not redshifts or z - redshifts[-1] > PLANE_REDSHIFT_TOLERANCE:
                 redshifts.append(z)
         plane_of_galaxy = tuple(
             min(range(len(redshifts)), key=lambda i, z=g.redshift: abs(redshifts[i] - z))
@@ -203,14 +127,12 @@ class Tracer:
         a realisation built profile by profile (e.g. ported from PyAutoLens) runs on the
         padded, compile-once path.
         """
-        from .halos.batch import HaloBatch
-
         galaxies = []
         for g in self.galaxies:
             groups: dict[Any, list[str]] = {}
             for name, prof in g.profiles.items():
                 if isinstance(prof, MassProfile) and not isinstance(prof, HaloBatch) and prof.n_halos is None:
-                    key = (type(prof), tuple(getattr(prof, m) for m in getattr(prof, "_meta_fields", ())))
+                    key = (type(prof), tuple(getattr(prof, m) for m in meta_fields(prof)))
                     groups.setdefault(key, []).append(name)
             profiles = dict(g.profiles)
             for (cls, _), names in groups.items():
@@ -249,9 +171,7 @@ class Tracer:
         the local corrections of :func:`_window_correction` (``fine_options``).
         Returns ``(positions per plane, halo deflections per plane or None)``.
         """
-        from .halos.batch import HaloBatch
-
-        xp = engine.namespace(grid, *engine.tree_leaves(self.galaxies))
+        xp = namespace(grid, *tree_leaves(self.galaxies))
         grid = xp.asarray(grid)
         if grid.ndim == 0 or grid.shape[-1] != 2:
             raise ValueError(f"grid must have shape (..., 2) holding (y, x) [arcsec]; got {grid.shape}")
@@ -272,7 +192,7 @@ class Tracer:
                 is_halo = isinstance(comp, HaloBatch)
                 if mode == "fine" and is_halo:
                     if fine_options["n_corrected"] > 0:
-                        alpha = alpha + _window_correction(comp, theta, extra[1], xp=xp, **fine_options)
+                        alpha = alpha + window_correction(comp, theta, extra[1], xp=xp, **fine_options)
                     continue
                 a = comp.deflections_yx_2d_from(theta)
                 alpha = alpha + a
@@ -290,7 +210,7 @@ class Tracer:
         positions, halo = [grid], []
         zero = xp.zeros_like(grid)
         carry = (zero, zero, grid)  # S_a, S_b, theta on the current plane
-        for start, stop in _segments(masses[:-1]):
+        for start, stop in plane_segments(masses[:-1]):
             extras = None if mode != "fine" else halo_alphas[start:stop]
             if stop - start == 1:
                 plane = (masses[start], xp.asarray(chi[start], dtype=xp.float64),
@@ -301,13 +221,13 @@ class Tracer:
                 outs = [out]
             else:
                 xs = (
-                    engine.tree_stack([masses[i] for i in range(start, stop)], xp=xp),
+                    tree_stack([masses[i] for i in range(start, stop)], xp=xp),
                     xp.asarray(chi[start:stop], dtype=xp.float64),
                     xp.asarray(factor[start:stop], dtype=xp.float64),
                     1.0 / xp.asarray(chi[start + 1 : stop + 1], dtype=xp.float64),
                     None if extras is None else tuple(xp.stack([e[k] for e in extras]) for k in range(2)),
                 )
-                carry, ys = engine.scan(step, carry, xs, xp=xp)
+                carry, ys = scan(step, carry, xs, xp=xp)
                 outs = [_tree_index(ys, k) for k in range(stop - start)]
             for out in outs:
                 if mode == "coarse":
@@ -351,9 +271,9 @@ class Tracer:
             ``docs/performance.md`` and bounded by a test.
         n_corrected : int, optional
             Haloes per batch corrected on their window (default
-            :data:`FAST_PATH_CORRECTED`; 0 switches the correction off).
+            :data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED`, read at each call; 0 switches the correction off).
         window : int, optional
-            Side of the correction window in pixels (default :data:`FAST_PATH_WINDOW`).
+            Side of the correction window in pixels (default :data:`xlens.tracer.fast_path.FAST_PATH_WINDOW`).
 
         Returns
         -------
@@ -361,23 +281,21 @@ class Tracer:
             (y, x) [arcsec] on each plane, the first being ``grid``.
         """
         if exact or sub_size == 1 or not any(
-            type(p).__name__ == "HaloBatch" for g in self.galaxies for p in g.profiles.values()
+            isinstance(p, HaloBatch) for g in self.galaxies for p in g.profiles.values()
         ):
             return self.traced_grid_2d_list_from(grid)
-        from .imaging.grid import bin_over_sampled
-
-        xp = engine.namespace(grid, *engine.tree_leaves(self.galaxies))
+        xp = namespace(grid, *tree_leaves(self.galaxies))
         grid = xp.asarray(grid)
         pixels = xp.stack([bin_over_sampled(grid[..., k], sub_size) for k in range(2)], axis=-1)
         # two extra pixels on every side: the cubic interpolation's neighbours are real rays
-        pixels = _extend_linear(_extend_linear(pixels, 2, 0, xp=xp), 2, 1, xp=xp)
+        pixels = extend_linear(extend_linear(pixels, 2, 0, xp=xp), 2, 1, xp=xp)
         # both passes read the haloes' lensing parameters: convert masses to them once
         tracer = self._with_lensing_batches()
         coarse, halo = tracer._shoot(pixels, "coarse")
-        fine = [(_upsample_cubic(a, sub_size, xp=xp), p) for a, p in zip(halo, coarse[:-1], strict=True)]
+        fine = [(upsample_cubic(a, sub_size, xp=xp), p) for a, p in zip(halo, coarse[:-1], strict=True)]
         options = {
-            "n_corrected": FAST_PATH_CORRECTED if n_corrected is None else int(n_corrected),
-            "window": FAST_PATH_WINDOW if window is None else int(window),
+            "n_corrected": fast_path.FAST_PATH_CORRECTED if n_corrected is None else int(n_corrected),
+            "window": fast_path.FAST_PATH_WINDOW if window is None else int(window),
             "sub_size": sub_size,
             # the pixel size [arcsec]: the radius of the mean convergence that ranks the haloes
             "pixel": xp.abs(pixels[0, 1, 1] - pixels[0, 0, 1]),
@@ -391,21 +309,19 @@ class Tracer:
         (``NFWTruncatedSph``), padded slots set to their safe values: the fields are
         the same, and the conversion (concentration, distances) runs once. Batches of one
         kind and shape (the line-of-sight planes) are converted together in one call."""
-        from .halos.batch import HaloBatch
-
         found = [(i, name, p) for i, g in enumerate(self.galaxies) for name, p in g.profiles.items()
                  if isinstance(p, HaloBatch) and hasattr(p.profile, "lensing_profile")]
         groups: dict[Any, list] = {}
         for item in found:
-            groups.setdefault(engine.tree_signature(item[2]), []).append(item)
+            groups.setdefault(tree_signature(item[2]), []).append(item)
         converted: dict[tuple[int, str], HaloBatch] = {}
         for items in groups.values():
             if len(items) == 1:
                 (i, name, p), = items
                 converted[i, name] = HaloBatch(profile=p.masked_profile(), mask=p.mask)
                 continue
-            xp = engine.namespace(*engine.tree_leaves([p for _, _, p in items]))
-            stacked = engine.tree_stack([p for _, _, p in items], xp=xp)
+            xp = namespace(*tree_leaves([p for _, _, p in items]))
+            stacked = tree_stack([p for _, _, p in items], xp=xp)
             lensing = HaloBatch(profile=stacked.masked_profile(), mask=stacked.mask)
             for k, (i, name, _) in enumerate(items):
                 converted[i, name] = lensing.plane(k)
@@ -426,7 +342,7 @@ class Tracer:
 
     def convergence_2d_from(self, grid: ArrayLike) -> ArrayLike:
         """Sum of the convergences of all galaxies at the (unlensed) grid, as PyAutoLens does."""
-        return _sum_fields([g.convergence_2d_from for g in self.galaxies], grid)
+        return sum_fields([g.convergence_2d_from for g in self.galaxies], grid)
 
     def image_2d_from(self, grid: ArrayLike) -> ArrayLike:
         """Lensed image: each galaxy's light at its plane's traced positions.
@@ -442,7 +358,7 @@ class Tracer:
             Surface brightness (units of the light profiles' ``intensity``).
         """
         traced = self.traced_grid_2d_list_from(grid)
-        xp = engine.namespace(traced[0])
+        xp = namespace(traced[0])
         image = xp.zeros(traced[0].shape[:-1], dtype=traced[0].dtype)
         for g, i in zip(self.galaxies, self.plane_of_galaxy, strict=True):
             if g.light_profiles:
@@ -450,12 +366,10 @@ class Tracer:
         return image
 
 
-
-
-def _segments(planes: list) -> list[tuple[int, int]]:
-    """Runs ``[start, stop)`` of consecutive planes with the same signature."""
+def plane_segments(planes: list) -> list[tuple[int, int]]:
+    """Runs ``[start, stop)`` of consecutive planes with the same signature (one ``scan`` each)."""
     out: list[tuple[int, int]] = []
-    sigs = [engine.tree_signature(p) for p in planes]
+    sigs = [tree_signature(p) for p in planes]
     start = 0
     for i in range(1, len(planes) + 1):
         if i == len(planes) or sigs[i] != sigs[start]:
@@ -468,141 +382,3 @@ def _tree_index(tree, k: int):
     if isinstance(tree, tuple):
         return tuple(t[k] for t in tree)
     return tree[k]
-
-
-def _take(a, start, stop, axis):
-    return a[(slice(None),) * axis + (slice(start, stop),)]
-
-
-def _extend_linear(f, k: int, axis: int, *, xp):
-    """``k`` extra samples on both ends of ``axis``, extrapolated linearly (exact for a
-    regular grid's coordinates)."""
-    n = f.shape[axis]
-    first, last = _take(f, 0, 1, axis), _take(f, n - 1, n, axis)
-    d0, d1 = _take(f, 1, 2, axis) - first, last - _take(f, n - 2, n - 1, axis)
-    before = [first - (k - j) * d0 for j in range(k)]
-    after = [last + (j + 1) * d1 for j in range(k)]
-    return xp.concatenate([*before, f, *after], axis=axis)
-
-
-def _upsample_1d(padded, s: int, axis: int, *, xp):
-    """Cubic-convolution (Catmull-Rom) interpolation along ``axis`` of samples at
-    pixel centres to the s sub-pixel centres of each pixel. ``padded`` carries two extra
-    samples at both ends, which are used as neighbours and dropped from the output."""
-    n = padded.shape[axis] - 4
-    shifted = {j: _take(padded, 2 + j, 2 + j + n, axis) for j in range(-2, 3)}
-    subs = []
-    for i in range(s):
-        t = (i + 0.5) / s - 0.5  # offset in pixels along the axis (rows: downwards)
-        base, frac = (0, t) if t >= 0 else (-1, 1.0 + t)
-        w = (
-            (-(frac**3) + 2 * frac**2 - frac) / 2,
-            (3 * frac**3 - 5 * frac**2 + 2) / 2,
-            (-3 * frac**3 + 4 * frac**2 + frac) / 2,
-            (frac**3 - frac**2) / 2,
-        )
-        subs.append(sum(wk * shifted[base - 1 + k] for k, wk in enumerate(w)))
-    stacked = xp.stack(subs, axis=axis + 1)
-    shape = list(padded.shape)
-    shape[axis] = n * s
-    return xp.reshape(stacked, tuple(shape))
-
-
-def _upsample_cubic(field, s: int, *, xp):
-    """(..., N_y + 4, N_x + 4, k) samples at pixel centres, including a 2-pixel frame, ->
-    (..., N_y s, N_x s, k) at the sub-pixel centres of the inner N_y x N_x pixels."""
-    rows = _upsample_1d(field, s, field.ndim - 3, xp=xp)
-    return _upsample_1d(rows, s, field.ndim - 2, xp=xp)
-
-
-def _per_halo(profile, method: str, points, *, xp):
-    """``method`` of each halo of ``profile`` (parameters of shape (K,)) at its *own* points
-    ``points`` (K, ..., 2): returns (K, ..., 2) for deflections. One elementwise evaluation,
-    no sum over haloes (the profiles' maths broadcasts a (K, 1) parameter against (K, n))."""
-    from .profiles._base import VECTOR_FIELDS
-
-    out_dtype = points.dtype
-    dtype = xp.float64 if method in profile.float64_methods else out_dtype
-    k = points.shape[0]
-    pts = xp.reshape(xp.astype(points, dtype), (k, -1, 2))
-    p = {}
-    for f in engine.data_fields(profile):
-        v = xp.astype(xp.asarray(getattr(profile, f.name)), dtype)
-        p[f.name] = (v[:, 0:1], v[:, 1:2]) if f.name in VECTOR_FIELDS else v[:, None]
-    ay, ax = getattr(profile, method)(p, pts[..., 0], pts[..., 1], xp=xp)
-    shape = (*points.shape[:-1], 1)
-    return xp.concatenate([xp.reshape(xp.astype(a, out_dtype), shape) for a in (ay, ax)], axis=-1)
-
-
-def _distance2(a, b):
-    return (a[..., 0] - b[..., 0]) ** 2 + (a[..., 1] - b[..., 1]) ** 2
-
-
-def _gather(profile, index, *, xp):
-    """The haloes ``index`` of a profile with per-halo parameters (static fields kept)."""
-    from .halos.batch import unchecked
-
-    values = {f.name: xp.asarray(getattr(profile, f.name))[index] for f in engine.data_fields(profile)}
-    values.update({n: getattr(profile, n) for n in getattr(profile, "_meta_fields", ())})
-    return unchecked(type(profile), values)
-
-
-def _window_correction(batch, fine, coarse, *, n_corrected: int, window: int, sub_size: int, pixel, xp):
-    """Exact minus interpolated deflection of the strongest haloes of ``batch``, near their centres.
-
-    ``fine`` (N_y s, N_x s, 2) are the sub-pixel rays and ``coarse`` (N_y + 4, N_x + 4, 2)
-    the framed pixel-centre rays, both on this batch's plane. The haloes are ranked by
-    their mean convergence within one pixel of the centre, ``|alpha(r = pixel)| / pixel``
-    (for a cuspy halo the cubic interpolation errs by ~0.5-0.7 kappa_s x pixel near the
-    centre, whatever its scale radius). For each of the ``n_corrected`` strongest, the
-    window of ``window`` x ``window`` pixels whose centre ray lands closest to the halo
-    centre is found; there the halo's deflection is evaluated exactly on the sub-pixel
-    rays, and the same cubic interpolation of its pixel-centre values (which the
-    interpolated field holds) is subtracted. Returns the (N_y s, N_x s, 2) sum of these
-    differences: zero outside the windows, and zero for padded slots. On planes behind
-    a strong lens a halo centre has several images; only the closest is corrected.
-    """
-    s = sub_size
-    ny, nx = coarse.shape[0] - 4, coarse.shape[1] - 4
-    w = min(window, ny, nx)
-    prof = batch.masked_profile()
-    n_slots = batch.capacity
-    k = min(n_corrected, n_slots)
-    dtype = fine.dtype
-    centre = xp.astype(xp.asarray(prof.centre), dtype)  # (C, 2)
-    # ranking: |alpha| one pixel from each centre (padded slots have zero mass: score 0)
-    probe = centre + xp.reshape(xp.stack([xp.zeros((), dtype=dtype), xp.astype(pixel, dtype)]), (1, 2))
-    a1 = _per_halo(prof, "_deflections", probe[:, None, :], xp=xp)[:, 0, :]
-    score = xp.sqrt(a1[:, 0] ** 2 + a1[:, 1] ** 2) * xp.astype(xp.asarray(batch.mask) > 0.5, dtype)
-    order = xp.argsort(-score)[:k]
-    chosen = _gather(prof, order, xp=xp)
-    weight = xp.astype(score[order] > 0, dtype)
-    c = centre[order]  # (k, 2)
-    # the pixel whose ray lands closest to each centre, then the window around it
-    # searched on every other pixel-centre ray (4x cheaper), then among the 3 x 3 rays around
-    # the one found
-    sub = coarse[::2, ::2]
-    flat = xp.argmin(xp.reshape(_distance2(sub[None], c[:, None, None, :]), (k, -1)), axis=1)
-    row, col = 2 * (flat // sub.shape[1]), 2 * (flat % sub.shape[1])  # framed indices
-    step = xp.asarray([-1, 0, 1])
-    rows3 = xp.clip(row[:, None] + step, 0, ny + 3)[:, :, None]
-    cols3 = xp.clip(col[:, None] + step, 0, nx + 3)[:, None, :]
-    near = xp.argmin(xp.reshape(_distance2(coarse[rows3, cols3], c[:, None, None, :]), (k, 9)), axis=1)
-    row = xp.reshape(rows3, (k, 3))[xp.arange(k), near // 3] - 2  # inner-pixel indices
-    col = xp.reshape(cols3, (k, 3))[xp.arange(k), near % 3] - 2
-    r0 = xp.clip(row - (w - 1) // 2, 0, ny - w)
-    c0 = xp.clip(col - (w - 1) // 2, 0, nx - w)
-    span = xp.arange(w + 4)
-    coarse_win = coarse[(r0[:, None] + span)[:, :, None], (c0[:, None] + span)[:, None, :]]  # (k, w+4, w+4, 2)
-    fspan = xp.arange(w * s)
-    frows = (r0[:, None] * s + fspan)[:, :, None]
-    fcols = (c0[:, None] * s + fspan)[:, None, :]
-    fine_win = fine[frows, fcols]  # (k, w s, w s, 2)
-    # one evaluation for both sets of rays (one copy of the profile's code in the program)
-    n_fine = (w * s) ** 2
-    points = xp.concatenate([xp.reshape(fine_win, (k, n_fine, 2)), xp.reshape(coarse_win, (k, -1, 2))], axis=1)
-    alpha = _per_halo(chosen, "_deflections", points, xp=xp)
-    exact = xp.reshape(alpha[:, :n_fine], fine_win.shape)
-    interp = _upsample_cubic(xp.reshape(alpha[:, n_fine:], coarse_win.shape), s, xp=xp)
-    diff = (exact - interp) * weight[:, None, None, None]
-    return engine.at_add(xp.zeros_like(fine), (frows, fcols), diff, xp=xp)

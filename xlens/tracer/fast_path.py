@@ -1,0 +1,162 @@
+"""The fast path's pieces: cubic up-sampling of pixel-centre deflections and the exact
+correction of the strongest haloes on a window around their centres.
+
+:meth:`xlens.Tracer.traced_grid_2d_list_over_sampled_from` evaluates padded halo
+batches at the pixel centres only (plus a 2-pixel frame), interpolates each plane's
+halo deflection to the sub-pixel rays with :func:`upsample_cubic`, and replaces the
+interpolation near the ``FAST_PATH_CORRECTED`` strongest haloes of every batch by their
+exact deflection (:func:`window_correction`). The error is measured in
+``docs/performance.md`` and bounded by ``tests/tracer/test_fast_path.py``.
+"""
+
+from __future__ import annotations
+
+from ..engine import at_add, data_fields, meta_fields
+from ..halos.batch import unchecked
+from ..profiles._base import VECTOR_FIELDS
+
+__all__ = ["FAST_PATH_CORRECTED", "FAST_PATH_WINDOW", "extend_linear", "upsample_cubic", "window_correction"]
+
+#: Haloes per halo batch (per plane) whose interpolated deflection is replaced
+#: by the exact one on a window of sub-pixel rays around their centre. The default model's
+#: batches hold ~20 subhaloes and up to ~350 line-of-sight haloes per plane; see
+#: docs/performance.md for the error and cost against this number.
+FAST_PATH_CORRECTED = 32
+
+#: Side [pixels] of the correction window. The cubic interpolation error of a
+#: truncated NFW cusp falls to ~3% of its peak 3 pixels from the centre and ~1% beyond 4.
+FAST_PATH_WINDOW = 5
+
+
+def _take(a, start, stop, axis):
+    return a[(slice(None),) * axis + (slice(start, stop),)]
+
+
+def extend_linear(f, k: int, axis: int, *, xp):
+    """``k`` extra samples on both ends of ``axis``, extrapolated linearly (exact for a
+    regular grid's coordinates)."""
+    n = f.shape[axis]
+    first, last = _take(f, 0, 1, axis), _take(f, n - 1, n, axis)
+    d0, d1 = _take(f, 1, 2, axis) - first, last - _take(f, n - 2, n - 1, axis)
+    before = [first - (k - j) * d0 for j in range(k)]
+    after = [last + (j + 1) * d1 for j in range(k)]
+    return xp.concatenate([*before, f, *after], axis=axis)
+
+
+def _upsample_1d(padded, s: int, axis: int, *, xp):
+    """Cubic-convolution (Catmull-Rom) interpolation along ``axis`` of samples at
+    pixel centres to the s sub-pixel centres of each pixel. ``padded`` carries two extra
+    samples at both ends, which are used as neighbours and dropped from the output."""
+    n = padded.shape[axis] - 4
+    shifted = {j: _take(padded, 2 + j, 2 + j + n, axis) for j in range(-2, 3)}
+    subs = []
+    for i in range(s):
+        t = (i + 0.5) / s - 0.5  # offset in pixels along the axis (rows: downwards)
+        base, frac = (0, t) if t >= 0 else (-1, 1.0 + t)
+        w = (
+            (-(frac**3) + 2 * frac**2 - frac) / 2,
+            (3 * frac**3 - 5 * frac**2 + 2) / 2,
+            (-3 * frac**3 + 4 * frac**2 + frac) / 2,
+            (frac**3 - frac**2) / 2,
+        )
+        subs.append(sum(wk * shifted[base - 1 + k] for k, wk in enumerate(w)))
+    stacked = xp.stack(subs, axis=axis + 1)
+    shape = list(padded.shape)
+    shape[axis] = n * s
+    return xp.reshape(stacked, tuple(shape))
+
+
+def upsample_cubic(field, s: int, *, xp):
+    """(..., N_y + 4, N_x + 4, k) samples at pixel centres, including a 2-pixel frame, ->
+    (..., N_y s, N_x s, k) at the sub-pixel centres of the inner N_y x N_x pixels."""
+    rows = _upsample_1d(field, s, field.ndim - 3, xp=xp)
+    return _upsample_1d(rows, s, field.ndim - 2, xp=xp)
+
+
+def _per_halo(profile, method: str, points, *, xp):
+    """``method`` of each halo of ``profile`` (parameters of shape (K,)) at its *own* points
+    ``points`` (K, ..., 2): returns (K, ..., 2) for deflections. One elementwise evaluation,
+    no sum over haloes (the profiles' maths broadcasts a (K, 1) parameter against (K, n))."""
+    out_dtype = points.dtype
+    dtype = xp.float64 if method in profile.float64_methods else out_dtype
+    k = points.shape[0]
+    pts = xp.reshape(xp.astype(points, dtype), (k, -1, 2))
+    p = {}
+    for f in data_fields(profile):
+        v = xp.astype(xp.asarray(getattr(profile, f.name)), dtype)
+        p[f.name] = (v[:, 0:1], v[:, 1:2]) if f.name in VECTOR_FIELDS else v[:, None]
+    ay, ax = getattr(profile, method)(p, pts[..., 0], pts[..., 1], xp=xp)
+    shape = (*points.shape[:-1], 1)
+    return xp.concatenate([xp.reshape(xp.astype(a, out_dtype), shape) for a in (ay, ax)], axis=-1)
+
+
+def _distance2(a, b):
+    return (a[..., 0] - b[..., 0]) ** 2 + (a[..., 1] - b[..., 1]) ** 2
+
+
+def _gather(profile, index, *, xp):
+    """The haloes ``index`` of a profile with per-halo parameters (static fields kept)."""
+    values = {f.name: xp.asarray(getattr(profile, f.name))[index] for f in data_fields(profile)}
+    values.update({n: getattr(profile, n) for n in meta_fields(profile)})
+    return unchecked(type(profile), values)
+
+
+def window_correction(batch, fine, coarse, *, n_corrected: int, window: int, sub_size: int, pixel, xp):
+    """Exact minus interpolated deflection of the strongest haloes of ``batch``, near their centres.
+
+    ``fine`` (N_y s, N_x s, 2) are the sub-pixel rays and ``coarse`` (N_y + 4, N_x + 4, 2)
+    the framed pixel-centre rays, both on this batch's plane. The haloes are ranked by
+    their mean convergence within one pixel of the centre, ``|alpha(r = pixel)| / pixel``
+    (for a cuspy halo the cubic interpolation errs by ~0.5-0.7 kappa_s x pixel near the
+    centre, whatever its scale radius). For each of the ``n_corrected`` strongest, the
+    window of ``window`` x ``window`` pixels whose centre ray lands closest to the halo
+    centre is found; there the halo's deflection is evaluated exactly on the sub-pixel
+    rays, and the same cubic interpolation of its pixel-centre values (which the
+    interpolated field holds) is subtracted. Returns the (N_y s, N_x s, 2) sum of these
+    differences: zero outside the windows, and zero for padded slots. On planes behind
+    a strong lens a halo centre has several images; only the closest is corrected.
+    """
+    s = sub_size
+    ny, nx = coarse.shape[0] - 4, coarse.shape[1] - 4
+    w = min(window, ny, nx)
+    prof = batch.masked_profile()
+    n_slots = batch.capacity
+    k = min(n_corrected, n_slots)
+    dtype = fine.dtype
+    centre = xp.astype(xp.asarray(prof.centre), dtype)  # (C, 2)
+    # ranking: |alpha| one pixel from each centre (padded slots have zero mass: score 0)
+    probe = centre + xp.reshape(xp.stack([xp.zeros((), dtype=dtype), xp.astype(pixel, dtype)]), (1, 2))
+    a1 = _per_halo(prof, "_deflections", probe[:, None, :], xp=xp)[:, 0, :]
+    score = xp.sqrt(a1[:, 0] ** 2 + a1[:, 1] ** 2) * xp.astype(xp.asarray(batch.mask) > 0.5, dtype)
+    order = xp.argsort(-score)[:k]
+    chosen = _gather(prof, order, xp=xp)
+    weight = xp.astype(score[order] > 0, dtype)
+    c = centre[order]  # (k, 2)
+    # the pixel whose ray lands closest to each centre, then the window around it
+    # searched on every other pixel-centre ray (4x cheaper), then among the 3 x 3 rays around
+    # the one found
+    sub = coarse[::2, ::2]
+    flat = xp.argmin(xp.reshape(_distance2(sub[None], c[:, None, None, :]), (k, -1)), axis=1)
+    row, col = 2 * (flat // sub.shape[1]), 2 * (flat % sub.shape[1])  # framed indices
+    step = xp.asarray([-1, 0, 1])
+    rows3 = xp.clip(row[:, None] + step, 0, ny + 3)[:, :, None]
+    cols3 = xp.clip(col[:, None] + step, 0, nx + 3)[:, None, :]
+    near = xp.argmin(xp.reshape(_distance2(coarse[rows3, cols3], c[:, None, None, :]), (k, 9)), axis=1)
+    row = xp.reshape(rows3, (k, 3))[xp.arange(k), near // 3] - 2  # inner-pixel indices
+    col = xp.reshape(cols3, (k, 3))[xp.arange(k), near % 3] - 2
+    r0 = xp.clip(row - (w - 1) // 2, 0, ny - w)
+    c0 = xp.clip(col - (w - 1) // 2, 0, nx - w)
+    span = xp.arange(w + 4)
+    coarse_win = coarse[(r0[:, None] + span)[:, :, None], (c0[:, None] + span)[:, None, :]]  # (k, w+4, w+4, 2)
+    fspan = xp.arange(w * s)
+    frows = (r0[:, None] * s + fspan)[:, :, None]
+    fcols = (c0[:, None] * s + fspan)[:, None, :]
+    fine_win = fine[frows, fcols]  # (k, w s, w s, 2)
+    # one evaluation for both sets of rays (one copy of the profile's code in the program)
+    n_fine = (w * s) ** 2
+    points = xp.concatenate([xp.reshape(fine_win, (k, n_fine, 2)), xp.reshape(coarse_win, (k, -1, 2))], axis=1)
+    alpha = _per_halo(chosen, "_deflections", points, xp=xp)
+    exact = xp.reshape(alpha[:, :n_fine], fine_win.shape)
+    interp = upsample_cubic(xp.reshape(alpha[:, n_fine:], coarse_win.shape), s, xp=xp)
+    diff = (exact - interp) * weight[:, None, None, None]
+    return at_add(xp.zeros_like(fine), (frows, fcols), diff, xp=xp)
