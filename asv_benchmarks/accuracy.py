@@ -44,7 +44,7 @@ def main():
             for name, dtype, exact in (("brute", "float64", True), ("float64", "float64", False),
                                        ("float32", "float32", False))}
     noise_key = jax.random.key(7)
-    model = {name: jax.jit(lambda p, sim=sim: sim._forward(p, noise_key, False)) for name, sim in sims.items()}
+    model = {name: jax.jit(lambda p, sim=sim: sim.forward(p, noise_key)) for name, sim in sims.items()}
     draw = jax.jit(sims["float32"].sample_params)
     ratios = {"float32": [], "float64": []}
     fluxes = {"float32": [], "float64": []}

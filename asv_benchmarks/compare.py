@@ -55,9 +55,9 @@ def xlens_paths(params, repeats, numpy_too):
     cases = [("JAX", "float32", False), ("JAX", "float64", False), ("JAX", "float64", True)]
     for eng, dtype, exact in cases:
         sim = Simulator(engine="jax", dtype=dtype, exact=exact)
-        fn = jax.jit(lambda p, k, sim=sim: sim._forward(p, k, False)["data"])
+        fn = jax.jit(lambda p, k, sim=sim: sim.forward(p, k)["data"])
         key = jax.random.key(1)
-        p = sim._to_device(params)
+        p = sim.to_engine(params)
         first, steady = _times(lambda fn=fn, p=p, key=key: engine.block_until_ready(fn(p, key)),
                                min(repeats, 2) if exact else repeats)
         rows.append((f"xlens {eng} {dtype} {'brute force (exact=True)' if exact else 'fast (default)'}",
@@ -65,7 +65,7 @@ def xlens_paths(params, repeats, numpy_too):
     if numpy_too:
         sim = Simulator(engine="numpy")
         p = jax.tree_util.tree_map(np.asarray, params)
-        first, steady = _times(lambda: sim._forward(p, 1, False)["data"], min(repeats, 2))
+        first, steady = _times(lambda: sim.forward(p, 1)["data"], min(repeats, 2))
         rows.append(("xlens NumPy float64 fast (default)", first, steady))
     return rows
 

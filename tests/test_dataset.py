@@ -20,7 +20,8 @@ import pytest
 from xlens import engine
 from xlens.cli import main
 from xlens.config import config_from_dict, dumps
-from xlens.dataset import PARAMETERS, DatasetError, DatasetSpec, open_dataset, simulate, write_chunk
+from xlens.dataset import DatasetError, DatasetSpec, open_dataset, simulate, write_chunk
+from xlens.model import MACRO_PARAMETERS
 
 TINY = {
     "shape_native": [16, 16],
@@ -67,7 +68,7 @@ def test_store_layout_parameters_and_catalogues(reference, tiny_config):
     images, noise = root["images"][:], root["noise_maps"][:]
     assert np.all(np.isfinite(images)) and np.all(noise > 0)
     # parameters: names and units, values inside the priors
-    assert ds.parameter_names == [n for n, _ in PARAMETERS]
+    assert ds.parameter_names == [p.label for p in MACRO_PARAMETERS]
     assert root["parameters"].attrs["units"][ds.parameter_names.index("lens.einstein_radius")] == "arcsec"
     table = root["parameters"][:]
     lo, hi = tiny_config.priors["lens"]["einstein_radius"]
@@ -112,7 +113,7 @@ def test_the_data_do_not_depend_on_the_batch_size(tmp_path, reference, tiny_conf
 def test_a_chunk_interrupted_before_its_done_flag_is_recomputed(tmp_path, reference, tiny_config, monkeypatch):
     """Arrays written but no done flag (a crash between the two), a torn chunk file and a
     stray temporary file: the resumed store is byte-identical to the uninterrupted one."""
-    import xlens.dataset as dsmod
+    import xlens.dataset.writer as dsmod
 
     path = tmp_path / "r.zarr"
     real = dsmod.write_chunk

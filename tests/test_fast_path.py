@@ -17,8 +17,10 @@ import pytest
 from xlens import Galaxy, Tracer, mp
 from xlens.halos import HaloBatch
 from xlens.imaging import Grid2D
-from xlens.simulator import Simulator, SimulatorConfig
-from xlens.tracer.fast_path import extend_linear as _extend_linear, upsample_cubic as _upsample_cubic
+from xlens.model import SimulatorConfig
+from xlens.simulator import Simulator
+from xlens.tracer.fast_path import extend_linear as _extend_linear
+from xlens.tracer.fast_path import upsample_cubic as _upsample_cubic
 
 CUT = SimulatorConfig(shape_native=(40, 40))
 
@@ -133,7 +135,7 @@ def test_fast_path_matches_float64_brute_force_on_default_realisations():
             for name, dtype, exact in (("brute", "float64", True), ("float64", "float64", False),
                                        ("float32", "float32", False))}
     noise_key = jax.random.key(7)
-    model = {name: jax.jit(lambda p, sim=sim: sim._forward(p, noise_key, False)) for name, sim in sims.items()}
+    model = {name: jax.jit(lambda p, sim=sim: sim.forward(p, noise_key)) for name, sim in sims.items()}
     draw = jax.jit(sims["float32"].sample_params)
     worst = {"float64": 0.0, "float32": 0.0}
     for i in range(N_REALISATIONS):
@@ -158,7 +160,7 @@ def test_exact_flag_is_the_brute_force_path():
                     exact=True)
     params, _ = sim.sample_params(1)
     tracer = sim.tracer_from(params)
-    grid = sim._padded_grid.over_sampled
+    grid = sim.padded_grid.over_sampled
     a = tracer.traced_grid_2d_list_over_sampled_from(grid, 4, exact=True)
     b = tracer.traced_grid_2d_list_from(grid)
     for pa, pb in zip(a, b, strict=True):

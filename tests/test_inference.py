@@ -18,7 +18,8 @@ from helpers import count_diagnostics_traces
 from xlens.errors import ParameterError
 from xlens.halos import SubhaloConfig
 from xlens.inference import Likelihood, ParameterSpace, likelihood
-from xlens.simulator import Simulator, SimulatorConfig
+from xlens.model import SimulatorConfig
+from xlens.simulator import Simulator
 
 jax = pytest.importorskip("jax")
 

@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent(
 
     import xlens
     from xlens.halos import SubhaloConfig
-    from xlens.simulator import SimulatorConfig
+    from xlens.model import SimulatorConfig
 
     assert jax.local_device_count() == 2, jax.devices()
     cfg = SimulatorConfig(

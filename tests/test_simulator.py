@@ -11,7 +11,8 @@ from helpers import count_diagnostics_traces, load
 from xlens import Galaxy, Tracer, lp, mp
 from xlens.halos import LineOfSightConfig, SubhaloConfig
 from xlens.imaging import Grid2D, Kernel2D
-from xlens.simulator import Simulator, SimulatorConfig, SimulatorImaging
+from xlens.model import SimulatorConfig
+from xlens.simulator import Simulator, SimulatorImaging
 
 # a small configuration: every stage, few rays and haloes (the default model belongs in benchmarks)
 SMALL = SimulatorConfig(
@@ -116,8 +117,8 @@ def test_gradients_of_the_model_image_are_finite():
     # subhaloes only: the line-of-sight planes repeat the same code and only add compile time
     sim = Simulator(dataclasses.replace(SMALL, line_of_sight=None), engine="jax")
     params, _ = sim.sample_params(jax.random.key(5))
-    grads = jax.grad(lambda p: jax.numpy.sum(sim._forward(p, jax.random.key(0), False)["model_image"]))(
-        sim._to_device(params))
+    grads = jax.grad(lambda p: jax.numpy.sum(sim.forward(p, jax.random.key(0), False)["model_image"]))(
+        sim.to_engine(params))
     for leaf in jax.tree_util.tree_leaves(grads):
         assert np.all(np.isfinite(np.asarray(leaf)))
 

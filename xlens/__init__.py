@@ -5,12 +5,12 @@ from .dataset import open_dataset, simulate
 from .errors import ParameterError
 from .imaging import Grid2D, Kernel2D
 from .inference import Likelihood, ParameterSpace, likelihood
+from .model import SimulatorConfig
 from .profiles import light as lp
 from .profiles import mass as mp
-from .simulator import Simulator, SimulatorConfig, SimulatorImaging
+from .simulator import Simulator, SimulatorImaging
 from .tracer import Galaxy, Tracer
-
-__version__ = "0.1.0.dev0"
+from .version import __version__
 
 __all__ = [
     "Galaxy",

@@ -15,12 +15,20 @@ from pathlib import Path
 
 import numpy as np
 
+from . import engine, plotting
+from .config import ConfigError, default_toml, dumps, load_config
+from .dataset import Dataset, DatasetError, default_batch_size, is_store, simulate
+from .halos import HaloBatch
+from .model import SimulatorConfig, parameter_table
+from .profiles import light as lp
+from .profiles import mass as mp
+from .simulator import Simulator
+from .tracer import Galaxy, Tracer
+
 __all__ = ["main"]
 
 
 def _demo_model(n_subhalos: int, seed: int):
-    from . import Galaxy, Tracer, lp, mp
-    from .halos import HaloBatch
 
     rng = np.random.default_rng(seed)
     r = 2.0 * np.sqrt(rng.uniform(size=n_subhalos))
@@ -58,7 +66,6 @@ def _grid(n: int, pixel_scale: float) -> np.ndarray:
 
 def demo(args: argparse.Namespace) -> int:
     """Evaluate the demo lens on both engines and print a summary."""
-    from . import engine
 
     tracer, subhalos = _demo_model(args.n_subhalos, args.seed)
     grid = _grid(100, 0.05)
@@ -92,20 +99,17 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def _load_config(path):
-    from .config import load_config
-    from .simulator import SimulatorConfig
 
     return SimulatorConfig() if path is None else load_config(path)
 
 
 def simulate_cmd(args: argparse.Namespace) -> int:
     """``xlens simulate``: write (or resume) a dataset."""
-    from .dataset import Dataset, DatasetError, _is_store, simulate
 
     n = args.n_images
     if n is None:
         out = Path(args.out)
-        n = Dataset(out).spec.n_images if out.exists() and _is_store(out) and not args.overwrite else 256
+        n = Dataset(out).spec.n_images if out.exists() and is_store(out) and not args.overwrite else 256
     client = None
     if args.dask:
         client = _dask_client(args.dask)
@@ -142,7 +146,6 @@ def _dask_client(address: str):
 
 def config_cmd(args: argparse.Namespace) -> int:
     """``xlens config``: print the default file, or check a file and print it resolved."""
-    from .config import default_toml, dumps
 
     if args.default or args.file is None:
         sys.stdout.write(default_toml())
@@ -153,12 +156,10 @@ def config_cmd(args: argparse.Namespace) -> int:
 
 def show_cmd(args: argparse.Namespace) -> int:
     """``xlens show``: a PNG of a dataset entry, of a configuration's draw, or a mosaic."""
-    from . import engine, plotting
-    from .dataset import Dataset, _is_store
 
     target = Path(args.target)
     out = Path(args.output)
-    if target.is_dir() and _is_store(target):
+    if target.is_dir() and is_store(target):
         ds = Dataset(target)
         if args.grid:
             written = np.flatnonzero(np.repeat(np.asarray(ds.root["done"][:], dtype=bool),
@@ -182,16 +183,14 @@ def show_cmd(args: argparse.Namespace) -> int:
             print(f"xlens show: {target} is neither a dataset (Zarr store) nor a configuration file",
                   file=sys.stderr)
             return 2
-        from .simulator import Simulator
 
         sim = Simulator(_load_config(target), engine=args.engine, dtype=args.dtype or (
             "float32" if args.engine == "jax" else "float64"))
         keys = engine.index_keys(args.seed, np.arange(args.n if args.grid else 1), args.engine)
         if args.grid:
             ex = sim.sample_batch(keys, overflow="warn")
-            from .dataset import _parameter_table
 
-            table = _parameter_table(engine.tree_map(np.asarray, ex.params))
+            table = parameter_table(engine.tree_map(np.asarray, ex.params))
             fig = plotting.plot_grid(np.asarray(ex.data), labels=plotting.grid_labels(table, range(args.n)),
                                      pixel_scale=sim.config.pixel_scale, title=f"{target.name}: {args.n} draws")
         else:
@@ -207,9 +206,6 @@ def show_cmd(args: argparse.Namespace) -> int:
 
 def bench_cmd(args: argparse.Namespace) -> int:
     """``xlens bench``: images per second and compile time on this device, and the ratio to NumPy."""
-    from . import engine
-    from .dataset import default_batch_size
-    from .simulator import Simulator
 
     if not engine.jax_available():
         print("xlens bench: JAX is not installed (pip install 'xlens[jax]')", file=sys.stderr)
@@ -316,7 +312,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be >= 1; got {value}")
     if getattr(args, "seed", 0) < 0:
         parser.error(f"--seed must be >= 0; got {args.seed}")
-    from .config import ConfigError
 
     try:
         return args.func(args)

@@ -57,6 +57,7 @@ __all__ = [
     "gammaln",
     "get_xp",
     "halo_sum",
+    "is_concrete",
     "is_jax",
     "jax_available",
     "jit",
@@ -184,6 +185,13 @@ def namespace(*arrays: ArrayLike):
         # NumPy inputs (e.g. a profile built from NumPy arrays) convert to JAX freely.
         return _jax().numpy
     return array_api_compat.array_namespace(*arrays)
+
+
+def is_concrete(x) -> bool:
+    """True unless ``x`` is a JAX tracer (an abstract value inside jit, vmap or grad)."""
+    if not jax_available() or isinstance(x, np.ndarray | int | float | complex):
+        return True
+    return not isinstance(x, _jax().core.Tracer)
 
 
 def is_jax(xp) -> bool:

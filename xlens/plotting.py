@@ -9,13 +9,16 @@ the NumPy engine. Nothing here compiles anything else.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import engine
-from .dataset import PARAMETERS
-from .simulator import SimParams, Simulator
+from .halos.batch import HaloBatch
+from .model import MACRO_PARAMETERS, SimParams
+from .simulator import Simulator
 
 __all__ = ["plot_example", "plot_grid", "save"]
 
@@ -35,8 +38,6 @@ def _extent(shape, pixel_scale: float) -> list[float]:
 
 def _without_subhalos(params: SimParams) -> SimParams:
     """The same parameters with every subhalo slot masked (same shapes: no recompilation)."""
-    from .halos.batch import HaloBatch
-
     subs = {k: HaloBatch(profile=b.profile, mask=np.zeros_like(np.asarray(b.mask))) for k, b in params.subhalos.items()}
     return SimParams(params.lens, params.shear, params.source, subs, params.line_of_sight)
 
@@ -197,16 +198,13 @@ def plot_grid(images, *, labels=None, ncols: int | None = None, pixel_scale: flo
 
 def grid_labels(table: np.ndarray, indices) -> list[str]:
     """Captions ``#i  theta_E=..`` from rows of the dataset's parameter table."""
-    names = [n for n, _ in PARAMETERS]
+    names = [p.label for p in MACRO_PARAMETERS]
     j = names.index("lens.einstein_radius")
     return [f"#{i}  theta_E={row[j]:.2f}\"" for i, row in zip(indices, table, strict=True)]
 
 
 def save(fig, path) -> None:
     """Write a figure to ``path`` (PNG by extension), atomically (a temporary file, then a rename)."""
-    import os
-    from pathlib import Path
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     path = Path(path)

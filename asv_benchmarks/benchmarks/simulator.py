@@ -43,7 +43,7 @@ class DefaultModel:
         jax = engine._jax()
         sim = Simulator(engine=eng, dtype=dtype)
         jax.jit(lambda k: sim.sample_params(k)).lower(self.key).compile()
-        jax.jit(lambda k: sim._forward(sim.sample_params(k)[0], k, False)["data"]).lower(self.key).compile()
+        jax.jit(lambda k: sim.forward(sim.sample_params(k)[0], k, False)["data"]).lower(self.key).compile()
 
 
 class DefaultModelPaths:
@@ -64,9 +64,9 @@ class DefaultModelPaths:
         jax = engine._jax()
         kind, dtype = path.split("-")
         sim = Simulator(engine="jax", dtype=dtype, exact=kind == "brute")
-        self.params = sim._to_device(jax.jit(sim.sample_params)(jax.random.key(0))[0])
+        self.params = sim.to_engine(jax.jit(sim.sample_params)(jax.random.key(0))[0])
         self.key = jax.random.key(1)
-        self.fn = jax.jit(lambda p, k: sim._forward(p, k, False)["data"])
+        self.fn = jax.jit(lambda p, k: sim.forward(p, k)["data"])
         engine.block_until_ready(self.fn(self.params, self.key))
 
     def time_image_from_parameters(self, path):

@@ -13,9 +13,9 @@ def _default_inputs(eng: str, dtype: str, exact: bool):
     sim = Simulator(engine=eng, dtype=dtype, exact=exact)
     key = engine._jax().random.key(0) if eng == "jax" else 0
     params, _ = sim.sample_params(key)
-    params = sim._to_device(params)
+    params = sim.to_engine(params)
     xp = engine.get_xp(eng)
-    grid = xp.asarray(sim._padded_grid.over_sampled, dtype=getattr(xp, dtype))
+    grid = xp.asarray(sim.padded_grid.over_sampled, dtype=getattr(xp, dtype))
     return sim, params, grid
 
 

@@ -31,14 +31,14 @@ def bench(name, fn, *args, n=15):
 
 def main():
     sim = Simulator(engine="jax", dtype="float32")
-    params = sim._to_device(jax.jit(sim.sample_params)(jax.random.key(3))[0])
-    grid = jnp.asarray(sim._padded_grid.over_sampled, dtype=jnp.float32)
+    params = sim.to_engine(jax.jit(sim.sample_params)(jax.random.key(3))[0])
+    grid = jnp.asarray(sim.padded_grid.over_sampled, dtype=jnp.float32)
     s = sim.config.sub_size
     key = jax.random.key(1)
     print(f"# {time.strftime('%Y-%m-%d')} jax={jax.__version__} devices={jax.devices()}")
     print("| stage | min [ms] | median [ms] |")
     print("|---|---|---|")
-    bench("whole image from parameters (`_forward`)", lambda p, k: sim._forward(p, k, False)["data"], params, key)
+    bench("whole image from parameters (`forward`)", lambda p, k: sim.forward(p, k)["data"], params, key)
     bench("priors + both populations (`sample_params`)", lambda k: sim.sample_params(k), key)
 
     def trace(p, g, n):

@@ -10,7 +10,7 @@ Run: ``python docs/scripts/scaling.py [--out docs/performance_scaling.png]`` (~6
   200^2 pixels (pixel scale 0.1'', 0.05'', 0.025''; the PSF keeps its 0.05'' sigma and its
   0.25'' half-width, so its kernel has 5^2, 11^2 and 21^2 pixels).
 
-Each point is ``sim._forward(params, key)`` (ray tracing, source, PSF, noise) for one fixed
+Each point is ``sim.forward(params, key)`` (ray tracing, source, PSF, noise) for one fixed
 realisation, JAX float32: the fast path (median of 3 after a warm-up call that includes
 compilation, reported separately) and the brute force (``exact=True``, float32, one call after
 the warm-up). The halo count printed is the realisation's.
@@ -34,7 +34,7 @@ M_MIN = {100: 2.0e7, 1000: DEFAULT_M_MIN, 5000: 2.5e5}
 
 
 def _time(sim, params, repeats):
-    fn = jax.jit(lambda p, k: sim._forward(p, k, False)["data"])
+    fn = jax.jit(lambda p, k: sim.forward(p, k)["data"])
     key = jax.random.key(1)
     t0 = time.perf_counter()
     jax.block_until_ready(fn(params, key))

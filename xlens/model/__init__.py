@@ -1,0 +1,26 @@
+"""The model: the macro parameters' table, the priors, the static configuration and the
+parameter pytree of one image."""
+
+from .config import SimulatorConfig
+from .parameters import (
+    DEFAULT_PRIORS,
+    MACRO_PARAMETERS,
+    MACRO_PROFILES,
+    MacroParameter,
+    SimParams,
+    macro_profiles,
+    parameter_names,
+    parameter_table,
+)
+
+__all__ = [
+    "DEFAULT_PRIORS",
+    "MACRO_PARAMETERS",
+    "MACRO_PROFILES",
+    "MacroParameter",
+    "SimParams",
+    "SimulatorConfig",
+    "macro_profiles",
+    "parameter_names",
+    "parameter_table",
+]

@@ -1,0 +1,151 @@
+"""The simulator's static configuration: image, PSF, exposure, redshifts, populations, priors.
+
+Changing any field of :class:`SimulatorConfig` changes the compiled program (shapes, static
+constants); everything drawn per image is data (:class:`~xlens.model.SimParams`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..halos.batch import unchecked
+from ..halos.populations import LineOfSightConfig, SubhaloConfig
+from ..imaging.grid import Grid2D
+from ..imaging.noise import check_exposure
+from ..imaging.psf import Kernel2D
+from .parameters import DEFAULT_PRIORS, MACRO_PARAMETERS, MACRO_PROFILES, parameter_names
+
+__all__ = ["SimulatorConfig"]
+
+
+def _default_subhalos() -> SubhaloConfig:
+    # ~21 subhaloes on average: Sigma_sub = 0.025 kpc^-2, 1e8-1e10 M_sun, within 2.5''
+    return SubhaloConfig(sigma_sub=0.025, m_min=1e8, m_max=1e10, radius=2.5)
+
+
+def _default_los() -> LineOfSightConfig:
+    # ~1000 haloes on 8 planes: 1.5e6-1e10 M_sun in a 3'' double cone
+    return LineOfSightConfig(n_planes=8, cone_radius=3.0, m_min=1.5e6, m_max=1e10)
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulatorConfig:
+    """Static configuration of the simulator (changing any field recompiles).
+
+    Parameters
+    ----------
+    shape_native : (int, int)
+        Image shape in pixels (default (100, 100)).
+    pixel_scale : float
+        Pixel size [arcsec] (default 0.05).
+    sub_size : int
+        Over-sampling: sub_size x sub_size rays per pixel (default 4).
+    psf_sigma : float
+        Gaussian PSF standard deviation [arcsec] (default 0.05).
+    psf_shape : (int, int)
+        Odd PSF kernel shape in pixels (default (11, 11)).
+    exposure_time : float
+        Exposure [s], > 0 (default 1000).
+    background_sky_level : float
+        Sky [e-/s], >= 0 (default 0.1).
+    z_lens, z_source : float
+        Main-lens and source redshifts (defaults 0.5 and 1.0).
+    subhalos : SubhaloConfig or None
+        Subhalo population (default: CDM, ~21 haloes of 1e8-1e10 M_sun); None for none.
+    line_of_sight : LineOfSightConfig or None
+        Line-of-sight population (default: ~1000 haloes of 1.5e6-1e10 M_sun on 8 planes).
+    priors : mapping
+        Priors of the macro parameters (see :data:`DEFAULT_PRIORS`).
+    """
+
+    shape_native: tuple[int, int] = (100, 100)
+    pixel_scale: float = 0.05
+    sub_size: int = 4
+    psf_sigma: float = 0.05
+    psf_shape: tuple[int, int] = (11, 11)
+    exposure_time: float = 1000.0
+    background_sky_level: float = 0.1
+    z_lens: float = 0.5
+    z_source: float = 1.0
+    subhalos: SubhaloConfig | None = dataclasses.field(default_factory=_default_subhalos)
+    line_of_sight: LineOfSightConfig | None = dataclasses.field(default_factory=_default_los)
+    priors: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: DEFAULT_PRIORS)
+
+    def __post_init__(self) -> None:
+        Grid2D(tuple(self.shape_native), self.pixel_scale, self.sub_size)  # validates
+        Kernel2D.from_gaussian(self.psf_shape, self.pixel_scale, self.psf_sigma)
+        check_exposure(self.exposure_time, self.background_sky_level)
+        if not 0 < self.z_lens < self.z_source:
+            raise ValueError(
+                f"SimulatorConfig.z_source must be > z_lens = {self.z_lens!r} > 0; got {self.z_source!r}"
+            )
+        ny, nx = self.shape_native
+        ky, kx = self.psf_shape
+        if ky > ny or kx > nx:
+            raise ValueError(
+                f"SimulatorConfig: the PSF {tuple(self.psf_shape)} is larger than the image "
+                f"{tuple(self.shape_native)}; use a smaller psf_shape or a larger grid"
+            )
+        for name, pop in (("subhalos", self.subhalos), ("line_of_sight", self.line_of_sight)):
+            if pop is not None and (pop.z_lens != self.z_lens or pop.z_source != self.z_source):
+                raise ValueError(
+                    f"SimulatorConfig.{name} has z_lens={pop.z_lens}, z_source={pop.z_source}; "
+                    f"the simulator has z_lens={self.z_lens}, z_source={self.z_source}"
+                )
+        for group in MACRO_PROFILES:
+            names = parameter_names(group)
+            given = self.priors.get(group, {})
+            missing = [n for n in names if n not in given]
+            unknown = [n for n in given if n not in names]
+            if missing or unknown:
+                raise ValueError(f"SimulatorConfig.priors[{group!r}]: missing {missing}, unknown {unknown}")
+            for n, v in given.items():
+                lo, hi = (v, v) if np.isscalar(v) else v
+                if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+                    raise ValueError(f"SimulatorConfig.priors[{group!r}][{n!r}] must be low <= high; got {v!r}")
+        _check_prior_support(self.priors)
+
+
+def _check_prior_support(priors) -> None:
+    """Every corner of the prior box must be a valid profile (errors name the prior and the range)."""
+    fields = {(p.group, p.name): p.field for p in MACRO_PARAMETERS}
+    for group, cls in MACRO_PROFILES.items():
+        spec = {n: (v, v) if np.isscalar(v) else tuple(v) for n, v in priors[group].items()}
+        for n, (lo, hi) in spec.items():
+            field = fields[group, n]
+            rng = cls.ranges.get(field)
+            if rng is None:
+                continue
+            for value in (lo, hi):
+                below = value < rng.low or (value == rng.low and not rng.low_inclusive)
+                above = value > rng.high or (value == rng.high and not rng.high_inclusive)
+                if below or above:
+                    lb = "[" if rng.low_inclusive else "("
+                    hb = "]" if rng.high_inclusive else ")"
+                    raise ValueError(
+                        f"SimulatorConfig.priors[{group!r}][{n!r}] = {priors[group][n]!r} reaches {value!r}, "
+                        f"outside the allowed range {lb}{rng.low:g}, {rng.high:g}{hb} {rng.units} of "
+                        f"{cls.__name__}.{field}"
+                    )
+        if "ell_comps_1" in spec:  # the most elliptical corner must keep q above the profile's minimum
+            e1 = max(abs(spec["ell_comps_1"][0]), abs(spec["ell_comps_1"][1]))
+            e2 = max(abs(spec["ell_comps_2"][0]), abs(spec["ell_comps_2"][1]))
+            try:
+                _validated_ell_comps(cls, (e1, e2))
+            except ValueError as err:
+                raise ValueError(
+                    f"SimulatorConfig.priors[{group!r}]['ell_comps_1'/'ell_comps_2'] reach ({e1!r}, {e2!r}): {err}"
+                ) from None
+
+
+def _validated_ell_comps(cls, ell_comps) -> None:
+    values = {"ell_comps": np.asarray(ell_comps, dtype=np.float64)}
+    probe = unchecked(cls, values)
+    validate = getattr(probe, "_validate", None)
+    if validate is not None:
+        validate()

@@ -1,0 +1,200 @@
+"""The macro model's parameters: one table of names, profile fields, components and units.
+
+Every other module that names a macro parameter (the simulator's priors, the dataset's
+``parameters`` array, :class:`~xlens.ParameterSpace`, the TOML configuration and the
+plots) reads it from :data:`MACRO_PARAMETERS`, so the names cannot drift apart.
+
+A parameter is named ``<group>.<name>``: the group is the profile (``lens`` a
+:class:`~xlens.mp.PowerLaw`, ``shear`` an :class:`~xlens.mp.ExternalShear`, ``source`` a
+:class:`~xlens.lp.SersicCore`) and the name is the profile's field, or one component of a
+vector field (``centre_y``/``centre_x`` of ``centre`` (y, x), ``ell_comps_1``/``ell_comps_2``
+of ``ell_comps``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..engine import ArrayLike, pytree_dataclass
+from ..halos.batch import unchecked
+from ..profiles.light.sersic import SersicCore
+from ..profiles.mass.power_law import PowerLaw
+from ..profiles.mass.sheets import ExternalShear
+
+__all__ = [
+    "DEFAULT_PRIORS",
+    "MACRO_PARAMETERS",
+    "MACRO_PROFILES",
+    "MacroParameter",
+    "SimParams",
+    "macro_profiles",
+    "parameter_names",
+    "parameter_table",
+]
+
+#: The profile class of each group of the macro model.
+MACRO_PROFILES: dict[str, type] = {"lens": PowerLaw, "shear": ExternalShear, "source": SersicCore}
+
+
+@dataclasses.dataclass(frozen=True)
+class MacroParameter:
+    """One scalar of the macro model.
+
+    Attributes
+    ----------
+    group : str
+        ``"lens"``, ``"shear"`` or ``"source"`` (a key of :data:`MACRO_PROFILES`).
+    name : str
+        The prior's key, e.g. ``"einstein_radius"`` or ``"centre_y"``.
+    field : str
+        The profile's field, e.g. ``"centre"`` for ``centre_y``.
+    component : int or None
+        Index into a vector field ((y, x) for ``centre``), None for a scalar field.
+    units : str
+        ``"arcsec"``, ``"e-/s"`` or ``"dimensionless"``.
+    """
+
+    group: str
+    name: str
+    field: str
+    component: int | None
+    units: str
+
+    @property
+    def label(self) -> str:
+        """``<group>.<name>``, e.g. ``"lens.einstein_radius"``: the dataset column and the
+        :class:`~xlens.ParameterSpace` name."""
+        return f"{self.group}.{self.name}"
+
+
+def _p(group: str, name: str, units: str = "dimensionless") -> MacroParameter:
+    field, component = {
+        "centre_y": ("centre", 0), "centre_x": ("centre", 1),
+        "ell_comps_1": ("ell_comps", 0), "ell_comps_2": ("ell_comps", 1),
+    }.get(name, (name, None))
+    return MacroParameter(group, name, field, component, units)
+
+
+#: Every macro parameter, in the canonical order (the dataset's columns, ParameterSpace's order).
+MACRO_PARAMETERS: tuple[MacroParameter, ...] = (
+    _p("lens", "centre_y", "arcsec"),
+    _p("lens", "centre_x", "arcsec"),
+    _p("lens", "ell_comps_1"),
+    _p("lens", "ell_comps_2"),
+    _p("lens", "einstein_radius", "arcsec"),
+    _p("lens", "slope"),
+    _p("shear", "gamma_1"),
+    _p("shear", "gamma_2"),
+    _p("source", "centre_y", "arcsec"),
+    _p("source", "centre_x", "arcsec"),
+    _p("source", "ell_comps_1"),
+    _p("source", "ell_comps_2"),
+    _p("source", "intensity", "e-/s"),
+    _p("source", "effective_radius", "arcsec"),
+    _p("source", "sersic_index"),
+    _p("source", "radius_break", "arcsec"),
+    _p("source", "gamma"),
+    _p("source", "alpha"),
+)
+
+
+def parameter_names(group: str) -> tuple[str, ...]:
+    """The prior keys of one group, in canonical order (e.g. ``parameter_names("shear")``)."""
+    if group not in MACRO_PROFILES:
+        raise ValueError(f"group must be one of {tuple(MACRO_PROFILES)}; got {group!r}")
+    return tuple(p.name for p in MACRO_PARAMETERS if p.group == group)
+
+
+#: Uniform priors (low, high) of the default model, or a fixed value, by group and name
+#: (units of :data:`MACRO_PARAMETERS`). Chosen to give galaxy-scale lenses with an Einstein
+#: ring inside the 5'' x 5'' field.
+DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
+    "lens": {
+        "centre_y": (-0.05, 0.05),
+        "centre_x": (-0.05, 0.05),
+        "ell_comps_1": (-0.2, 0.2),
+        "ell_comps_2": (-0.2, 0.2),
+        "einstein_radius": (0.9, 1.4),
+        "slope": (1.9, 2.2),
+    },
+    "shear": {"gamma_1": (-0.05, 0.05), "gamma_2": (-0.05, 0.05)},
+    "source": {
+        "centre_y": (-0.15, 0.15),
+        "centre_x": (-0.15, 0.15),
+        "ell_comps_1": (-0.25, 0.25),
+        "ell_comps_2": (-0.25, 0.25),
+        "intensity": (0.5, 2.0),
+        "effective_radius": (0.1, 0.4),
+        "sersic_index": (1.0, 3.0),
+        "radius_break": 0.025,
+        "gamma": 0.0,
+        "alpha": 2.0,
+    },
+}
+
+
+def macro_profiles(values: Mapping[str, Mapping[str, Any]], *, xp) -> dict[str, Any]:
+    """The macro profiles from scalar values by group and name, built without validation.
+
+    Parameters
+    ----------
+    values : mapping
+        ``{group: {name: scalar}}`` with every name of :data:`MACRO_PARAMETERS` (scalars of
+        ``xp``, possibly traced).
+    xp : namespace
+        Array namespace of the values (vector fields are stacked with it).
+
+    Returns
+    -------
+    dict
+        ``{"lens": PowerLaw, "shear": ExternalShear, "source": SersicCore}``. Validation is
+        skipped because the values may be traced; callers check priors outside jit.
+    """
+    out = {}
+    for group, cls in MACRO_PROFILES.items():
+        fields: dict[str, Any] = {}
+        for p in MACRO_PARAMETERS:
+            if p.group != group:
+                continue
+            v = values[group][p.name]
+            if p.component is None:
+                fields[p.field] = v
+            else:  # the table lists components in order
+                fields.setdefault(p.field, []).append(v)
+        out[group] = unchecked(cls, {k: xp.stack(v) if isinstance(v, list) else v for k, v in fields.items()})
+    return out
+
+
+@pytree_dataclass
+class SimParams:
+    """The data of one image: macro lens, shear, source and the padded halo batches.
+
+    Attributes
+    ----------
+    lens : PowerLaw
+    shear : ExternalShear
+    source : SersicCore
+    subhalos : dict of HaloBatch
+        Subhalo batches by family (e.g. ``{"cdm": ...}``), at ``z_lens``.
+    line_of_sight : HaloBatch or None
+        A ``(planes, capacity)`` batch of line-of-sight haloes.
+    """
+
+    lens: PowerLaw
+    shear: ExternalShear
+    source: SersicCore
+    subhalos: dict
+    line_of_sight: Any
+
+
+def parameter_table(params: SimParams) -> np.ndarray:
+    """The ``(..., P)`` float64 table of :data:`MACRO_PARAMETERS` from (a batch of) params."""
+    cols = []
+    for p in MACRO_PARAMETERS:
+        value: ArrayLike = np.asarray(getattr(getattr(params, p.group), p.field), dtype=np.float64)
+        cols.append(value[..., p.component] if p.component is not None else value)
+    return np.stack(cols, axis=-1)

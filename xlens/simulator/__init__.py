@@ -1,0 +1,7 @@
+"""The simulators: :class:`Simulator` (the whole model, compiled once) and the
+PyAutoLens-style :class:`SimulatorImaging` for a user's own :class:`~xlens.Tracer`."""
+
+from .imaging import SimulatedImaging, SimulatorImaging
+from .simulator import Example, Simulator
+
+__all__ = ["Example", "SimulatedImaging", "Simulator", "SimulatorImaging"]

@@ -1,0 +1,274 @@
+"""The forward simulator: parameters and a key -> a noisy lensed image.
+
+:class:`Simulator` is one pure function of a parameter pytree and a random key,
+jitted once per configuration on JAX and run eagerly (the same code) on NumPy:
+
+    params (macro lens, shear, source, padded halo batches)
+      -> multi-plane ray tracing of an over-sampled grid, padded by the PSF border
+      -> source light at the source-plane positions, binned to pixels
+      -> FFT convolution with the PSF, crop
+      -> Poisson noise from the key (PyAutoLens semantics).
+
+Shapes (grid, over-sampling, PSF, planes, halo capacities, dtype) are the static
+:class:`~xlens.SimulatorConfig`; everything else is data and never recompiles.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..engine import (
+    ENGINES,
+    ArrayLike,
+    default_key,
+    get_xp,
+    is_concrete,
+    jit,
+    map_batch,
+    namespace,
+    random_ops,
+    tree_leaves,
+    tree_map,
+)
+from ..halos.populations import LineOfSightPopulation, SubhaloPopulation
+from ..imaging.grid import Grid2D, bin_over_sampled
+from ..imaging.noise import add_poisson_noise
+from ..imaging.psf import Kernel2D, convolve_fft
+from ..model.config import SimulatorConfig
+from ..model.parameters import MACRO_PARAMETERS, MACRO_PROFILES, SimParams, macro_profiles
+from ..tracer import Galaxy, Tracer
+
+__all__ = ["Example", "Simulator"]
+
+
+class Example(NamedTuple):
+    """One training example drawn by :meth:`Simulator.sample`."""
+
+    params: SimParams
+    data: ArrayLike  # (ny, nx) [e-/s]
+    noise_map: ArrayLike  # (ny, nx) [e-/s]
+    info: Any  # population info (drawn counts, overflow flags)
+
+
+class Simulator:
+    """``theta -> noisy image`` as one jitted function (JAX) or the same code on NumPy.
+
+    Parameters
+    ----------
+    config : SimulatorConfig, optional
+        The static configuration (default: the default model).
+    engine : {"jax", "numpy"}
+        ``"jax"`` (default) jits and vmaps; ``"numpy"`` runs eagerly for debugging.
+    dtype : {"float64", "float32"}
+        Ray-tracing precision (float32 on JAX only; distances and halo conversions
+        stay float64).
+    exact : bool
+        False (default): the fast path, where halo batches are evaluated at pixel
+        centres and their deflection fields interpolated to the sub-pixel rays
+        (:meth:`Tracer.traced_grid_2d_list_over_sampled_from`); True: every halo on
+        every sub-pixel ray (the brute-force reference).
+
+    Attributes
+    ----------
+    grid : Grid2D
+        The image grid.
+    padded_grid : Grid2D
+        The image grid with a border of the PSF's half-size on every side: the rays that
+        are traced (flux from just outside the field is blurred in, then cropped).
+    kernel : Kernel2D
+        The PSF.
+
+    Examples
+    --------
+    >>> import xlens
+    >>> sim = xlens.Simulator(engine="numpy")            # doctest: +SKIP
+    >>> example = sim.sample(0)                          # doctest: +SKIP
+    >>> example.data.shape                               # doctest: +SKIP
+    (100, 100)
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        engine: str = "jax",
+        dtype: str = "float64",
+        exact: bool = False,
+    ):
+        self.config = SimulatorConfig() if config is None else config
+        if engine not in ENGINES:
+            raise ValueError(f"Simulator.engine must be one of {ENGINES}; got {engine!r}")
+        if dtype not in ("float64", "float32"):
+            raise ValueError(f"Simulator.dtype must be 'float64' or 'float32'; got {dtype!r}")
+        if dtype == "float32" and engine == "numpy":
+            raise ValueError("Simulator: float32 is the JAX production precision; the NumPy engine runs float64")
+        self.engine, self.dtype, self.exact = engine, dtype, bool(exact)
+        self.xp = get_xp(engine)
+        cfg = self.config
+        self.kernel = Kernel2D.from_gaussian(cfg.psf_shape, cfg.pixel_scale, cfg.psf_sigma)
+        self.grid = Grid2D(tuple(cfg.shape_native), cfg.pixel_scale, cfg.sub_size)
+        self._border = self.kernel.border
+        self.padded_grid = Grid2D(
+            (cfg.shape_native[0] + 2 * self._border[0], cfg.shape_native[1] + 2 * self._border[1]),
+            cfg.pixel_scale, cfg.sub_size,
+        )
+        self.subhalo_population = None if cfg.subhalos is None else SubhaloPopulation(cfg.subhalos)
+        self.los_population = None if cfg.line_of_sight is None else LineOfSightPopulation(cfg.line_of_sight)
+        self._jit_cache: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ params
+    def to_engine(self, tree):
+        """Every leaf of ``tree`` as an array of the simulator's engine, floats as float64
+        (so Python floats, NumPy and float32 inputs all reach the same compiled program)."""
+        xp = self.xp
+
+        def conv(leaf):
+            arr = xp.asarray(leaf)
+            return arr if not xp.isdtype(arr.dtype, "real floating") else xp.astype(arr, xp.float64)
+
+        return tree_map(conv, tree)
+
+    def sample_params(self, key) -> tuple[SimParams, Any]:
+        """Draw macro parameters from the priors and a dark-matter realisation.
+
+        Returns ``(params, info)`` where ``info`` holds the populations' drawn counts
+        and overflow flags (check them with :meth:`check`).
+        """
+        ops = random_ops(key)
+        k_macro, k_sub, k_los = ops.split(key, 3)
+        pri = self.config.priors
+        u = ops.uniform(k_macro, (len(MACRO_PARAMETERS),))
+        values: dict[str, dict[str, Any]] = {group: {} for group in MACRO_PROFILES}
+        for i, p in enumerate(MACRO_PARAMETERS):
+            spec = pri[p.group][p.name]
+            lo, hi = (spec, spec) if np.isscalar(spec) else spec
+            values[p.group][p.name] = lo + (hi - lo) * u[i]
+        macro = macro_profiles(values, xp=ops.xp)
+        subhalos, los, info = {}, None, {}
+        if self.subhalo_population is not None:
+            subhalos, info["subhalos"] = self.subhalo_population.sample(k_sub, centre=macro["lens"].centre)
+        if self.los_population is not None:
+            los, info["line_of_sight"] = self.los_population.sample(k_los)
+        return SimParams(macro["lens"], macro["shear"], macro["source"], subhalos, los), info
+
+    def check(self, info, action: str = "raise") -> None:
+        """Outside jit: raise (``action="raise"``) or warn (``"warn"``) if a population
+        overflowed its capacity; ``"ignore"`` does nothing (the flags stay in ``info``)."""
+        if action not in ("raise", "warn", "ignore"):
+            raise ValueError(f"Simulator.check: action must be 'raise', 'warn' or 'ignore'; got {action!r}")
+        if action == "ignore":
+            return
+        if "subhalos" in info and self.subhalo_population is not None:
+            self.subhalo_population.check(info["subhalos"], action=action)
+        if "line_of_sight" in info and self.los_population is not None:
+            self.los_population.check(info["line_of_sight"], action=action)
+
+    # ----------------------------------------------------------------- forward
+    def tracer_from(self, params: SimParams) -> Tracer:
+        """The :class:`Tracer` of one parameter set (macro lens, subhaloes, line of sight, source)."""
+        cfg = self.config
+        galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **params.subhalos)]
+        if params.line_of_sight is not None:
+            galaxies += self.los_population.galaxies(params.line_of_sight)
+        galaxies.append(Galaxy(cfg.z_source, light=params.source))
+        return Tracer(galaxies)
+
+    def forward(self, params: SimParams, key, diagnostics: bool = False) -> dict[str, ArrayLike]:
+        """The pure forward model (not jitted): what every compiled method of the simulator runs.
+
+        For composing your own jitted programs (the likelihood does). ``params`` must hold
+        arrays of the simulator's engine (:meth:`to_engine`); ``key`` draws the noise.
+        Returns ``data``, ``noise_map`` and ``model_image`` [e-/s], (ny, nx), plus with
+        ``diagnostics`` the entries listed in :meth:`diagnostics`.
+        """
+        xp = namespace(*tree_leaves(params))
+        dtype = getattr(xp, self.dtype)
+        tracer = self.tracer_from(params)
+        grid = xp.asarray(self.padded_grid.over_sampled, dtype=dtype)
+        traced = tracer.traced_grid_2d_list_over_sampled_from(grid, self.config.sub_size, exact=self.exact)
+        lensed_sub = params.source.image_2d_from(traced[-1])
+        s = self.config.sub_size
+        lensed = bin_over_sampled(lensed_sub, s)
+        by, bx = self._border
+        blurred = convolve_fft(lensed, xp.asarray(self.kernel.values, dtype=dtype))
+        model = blurred[by : blurred.shape[0] - by, bx : blurred.shape[1] - bx]
+        noisy = add_poisson_noise(model, key, self.config.exposure_time, self.config.background_sky_level)
+        out = {"data": noisy.data, "noise_map": noisy.noise_map, "model_image": model}
+        if diagnostics:
+            crop = (slice(by, lensed.shape[0] - by), slice(bx, lensed.shape[1] - bx))
+            out["lensed_source"] = lensed[crop]
+            out["traced_grids"] = xp.stack(
+                [xp.stack([bin_over_sampled(t[..., k], s) for k in range(2)], axis=-1)[crop] for t in traced]
+            )
+            pix = xp.asarray(self.grid.native, dtype=dtype)
+            out["convergence"] = tracer.convergence_2d_from(pix)
+        return out
+
+    def _compiled(self, name: str, fn):
+        if self.engine == "numpy":
+            return fn
+        if name not in self._jit_cache:
+            self._jit_cache[name] = jit(fn, "jax")
+        return self._jit_cache[name]
+
+    def _full(self, params, key):
+        return self._compiled("full", lambda p, k: self.forward(p, k, True))(self.to_engine(params), key)
+
+    def __call__(self, params: SimParams, key) -> ArrayLike:
+        """The noisy image [e-/s], shape ``shape_native``, from ``params`` and a key."""
+        return self._full(params, key)["data"]
+
+    def diagnostics(self, params: SimParams, key=None) -> dict[str, ArrayLike]:
+        """Every intermediate product from the *same* compiled computation as ``sim(params, key)``.
+
+        Returns a dict with ``data``, ``noise_map``, ``model_image`` (noiseless,
+        PSF-convolved), ``lensed_source`` (before the PSF), ``traced_grids``
+        (planes, ny, nx, 2) (y, x) [arcsec] (sub-pixel positions averaged per
+        pixel) and ``convergence`` (ny, nx) at the pixel centres.
+        """
+        if key is None:
+            key = default_key(self.engine)
+        return self._full(params, key)
+
+    def model_image(self, params: SimParams) -> ArrayLike:
+        """The noiseless PSF-convolved image [e-/s] (shares the compiled computation)."""
+        return self.diagnostics(params)["model_image"]
+
+    def batch(self, params: SimParams, keys) -> ArrayLike:
+        """Noisy images for a batch: every leaf of ``params`` and ``keys`` has a leading batch axis.
+
+        With several JAX devices (e.g. the GPUs of one host) the batch is split across all of
+        them (:func:`xlens.engine.map_batch`; padded to a multiple of the device count), and the
+        images come back sharded over the devices; with one device it is mapped on that device.
+        """
+        fn = self._batched(lambda p, k: self.forward(p, k, False)["data"])
+        return self._compiled("batch", fn)(self.to_engine(params), keys)
+
+    def _draw(self, key) -> Example:
+        k_params, k_noise = random_ops(key).split(key, 2)
+        params, info = self.sample_params(k_params)
+        out = self.forward(params, k_noise, False)
+        return Example(params, out["data"], out["noise_map"], info)
+
+    def _batched(self, fn):
+        return map_batch(fn, self.engine)
+
+    def sample(self, key) -> Example:
+        """A whole training example from one key: priors, dark matter, image and noise."""
+        ex = self._compiled("sample", self._draw)(key)
+        if self.engine == "numpy" or is_concrete(ex.data):
+            self.check(ex.info)
+        return ex
+
+    def sample_batch(self, keys, overflow: str = "raise") -> Example:
+        """``sample`` mapped over a batch of keys (one compile per batch size), split across
+        all local JAX devices when there are several (as :meth:`batch`).
+
+        ``overflow`` is what a population capacity overflow does: ``"raise"``
+        (default), ``"warn"`` or ``"ignore"`` (see :meth:`check`; the flags are in
+        ``example.info`` either way).
+        """
+        ex = self._compiled("sample_batch", self._batched(self._draw))(keys)
+        self.check(ex.info, overflow)
+        return ex
