@@ -380,9 +380,23 @@ def test_validation_axis_ratio_reports_halo_and_bounds():
 
 
 def test_validation_accepts_q_min_exactly():
-    # ell_comps written for q = 0.2 round-trip to q = 0.19999999999999998
-    PowerLaw(ell_comps=(0.0, 2.0 / 3.0))
-    PowerLaw(ell_comps=(0.6408411306255459, 0.18375823721133278))  # the reference table's sky frame
+    """q = q_min is inside the closed range [q_min, 1], also when the ell_comps written for
+    it round off to a q a few ulp below q_min; a q genuinely below q_min is rejected."""
+    q_min = power_law._Q_MIN
+    cases = [(0.0, 2.0 / 3.0), (0.6408411306255459, 0.18375823721133278)]  # 2nd: reference sky frame
+    qs = []
+    for e in cases:
+        f = np.sqrt(e[0] ** 2 + e[1] ** 2)
+        qs.append(float((1.0 - f) / (1.0 + f)))  # PHYSICS.md §1
+        assert abs(qs[-1] - q_min) <= 4 * np.finfo(np.float64).eps, (e, qs[-1])
+        p = PowerLaw(ell_comps=e)
+        np.testing.assert_array_equal(np.asarray(p.ell_comps), np.asarray(e))
+    assert min(qs) < q_min, "one case must round below q_min, or the rounding slack is untested"
+    q = q_min * (1.0 - 1e-9)  # far above rounding, far below any meaningful axis ratio change
+    f = (1.0 - q) / (1.0 + q)
+    with pytest.raises(ParameterError, match=r"^PowerLaw\.ell_comps") as info:
+        PowerLaw(ell_comps=(0.0, f))
+    assert info.value.value == pytest.approx(q, rel=1e-12)
 
 
 def test_validation_rejects_mismatched_halo_lengths():
