@@ -15,7 +15,11 @@ from pathlib import Path
 import hypothesis.strategies as st
 import numpy as np
 
+from xlens import engine
+
 DATA = Path(__file__).parent / "data"
+#: The NumPy namespace, for ``assert_close(..., xp=NUMPY)`` in NumPy-only comparisons.
+NUMPY = engine.get_xp("numpy")
 
 
 @dataclass(frozen=True)
@@ -50,19 +54,18 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def assert_close(actual, desired, *, rtol: float, atol: float, why: str, xp=None) -> None:
+def assert_close(actual, desired, *, rtol: float, atol: float, why: str, xp) -> None:
     """Assert ``actual`` is close to ``desired``, and is an array of namespace ``xp``.
 
-    Checks the namespace (so a test cannot quietly compare NumPy with NumPy),
-    the shape, and then the values with ``numpy.testing.assert_allclose``.
+    ``xp`` is the namespace the result must be in: the engine's (``backend.xp``, the ``xp``
+    fixture, ``jax.numpy`` for a JAX gradient) or :data:`NUMPY` for a NumPy-only check.
+    It has no default, so a test cannot quietly compare NumPy with NumPy. Checks the
+    namespace, the shape, and then the values with ``numpy.testing.assert_allclose``.
     """
-    if xp is not None:
-        from xlens import engine
-
-        got = engine.namespace(actual)
-        assert engine.is_jax(got) == engine.is_jax(xp), (
-            f"result is in {got.__name__}, expected {xp.__name__}: {why}"
-        )
+    got = engine.namespace(actual)
+    assert engine.is_jax(got) == engine.is_jax(xp), (
+        f"result is in {got.__name__}, expected {xp.__name__}: {why}"
+    )
     a = np.asarray(actual)
     d = np.asarray(desired)
     assert a.shape == d.shape, f"shape {a.shape} != {d.shape}: {why}"
