@@ -8,6 +8,7 @@ that no comparison is made without saying why its tolerance is what it is.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,16 +108,30 @@ def fd_gradient(fn, profile, grid, h=1e-5):
     return out
 
 
+def counting(fn, only_if=None):
+    """``(wrapped, calls)``: ``wrapped`` calls ``fn`` and appends to the list ``calls`` each
+    time it runs as Python. Under ``jax.jit`` that is once per trace, so compile-count tests
+    (equinox's ``test_num_traces``) assert on ``len(calls)``. ``only_if(*args, **kwargs)``,
+    if given, selects the calls that count."""
+    calls: list = []
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        if only_if is None or only_if(*args, **kwargs):
+            calls.append(1)
+        return fn(*args, **kwargs)
+
+    return wrapped, calls
+
+
 def count_diagnostics_traces(sim):
-    """Wrap ``sim._forward`` so that every trace of the diagnostics path appends to
-    ``sim.traces``: compile-count tests assert on ``len(sim.traces)``. Returns ``sim``."""
-    sim.traces = []
-    original = sim._forward
+    """Count the traces of the simulator's diagnostics path in ``sim.traces`` (compile-count
+    tests assert on ``len(sim.traces)``). Returns ``sim``.
 
-    def counting(params, key, diagnostics):
-        if diagnostics:
-            sim.traces.append(1)
-        return original(params, key, diagnostics)
-
-    sim._forward = counting
+    This wraps the private ``sim._forward`` on the instance: it is the one function that
+    ``sim(params, key)`` and ``sim.diagnostics`` share, and its ``diagnostics`` flag is what
+    tells their path from the sampling and batch paths, which no public method exposes."""
+    sim._forward, sim.traces = counting(
+        sim._forward, only_if=lambda params, key, diagnostics: diagnostics
+    )
     return sim
