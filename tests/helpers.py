@@ -8,6 +8,7 @@ that no comparison is made without saying why its tolerance is what it is.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,11 @@ from pathlib import Path
 import hypothesis.strategies as st
 import numpy as np
 
+from xlens import engine
+
 DATA = Path(__file__).parent / "data"
+#: The NumPy namespace, for ``assert_close(..., xp=NUMPY)`` in NumPy-only comparisons.
+NUMPY = engine.get_xp("numpy")
 
 
 @dataclass(frozen=True)
@@ -50,19 +55,18 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def assert_close(actual, desired, *, rtol: float, atol: float, why: str, xp=None) -> None:
+def assert_close(actual, desired, *, rtol: float, atol: float, why: str, xp) -> None:
     """Assert ``actual`` is close to ``desired``, and is an array of namespace ``xp``.
 
-    Checks the namespace (so a test cannot quietly compare NumPy with NumPy),
-    the shape, and then the values with ``numpy.testing.assert_allclose``.
+    ``xp`` is the namespace the result must be in: the engine's (``backend.xp``, the ``xp``
+    fixture, ``jax.numpy`` for a JAX gradient) or :data:`NUMPY` for a NumPy-only check.
+    It has no default, so a test cannot quietly compare NumPy with NumPy. Checks the
+    namespace, the shape, and then the values with ``numpy.testing.assert_allclose``.
     """
-    if xp is not None:
-        from xlens import engine
-
-        got = engine.namespace(actual)
-        assert engine.is_jax(got) == engine.is_jax(xp), (
-            f"result is in {got.__name__}, expected {xp.__name__}: {why}"
-        )
+    got = engine.namespace(actual)
+    assert engine.is_jax(got) == engine.is_jax(xp), (
+        f"result is in {got.__name__}, expected {xp.__name__}: {why}"
+    )
     a = np.asarray(actual)
     d = np.asarray(desired)
     assert a.shape == d.shape, f"shape {a.shape} != {d.shape}: {why}"
@@ -104,16 +108,30 @@ def fd_gradient(fn, profile, grid, h=1e-5):
     return out
 
 
+def counting(fn, only_if=None):
+    """``(wrapped, calls)``: ``wrapped`` calls ``fn`` and appends to the list ``calls`` each
+    time it runs as Python. Under ``jax.jit`` that is once per trace, so compile-count tests
+    (equinox's ``test_num_traces``) assert on ``len(calls)``. ``only_if(*args, **kwargs)``,
+    if given, selects the calls that count."""
+    calls: list = []
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        if only_if is None or only_if(*args, **kwargs):
+            calls.append(1)
+        return fn(*args, **kwargs)
+
+    return wrapped, calls
+
+
 def count_diagnostics_traces(sim):
-    """Wrap ``sim.forward`` so that every trace of the diagnostics path appends to
-    ``sim.traces``: compile-count tests assert on ``len(sim.traces)``. Returns ``sim``."""
-    sim.traces = []
-    original = sim.forward
+    """Count the traces of the simulator's diagnostics path in ``sim.traces`` (compile-count
+    tests assert on ``len(sim.traces)``). Returns ``sim``.
 
-    def counting(params, key, diagnostics=False):
-        if diagnostics:
-            sim.traces.append(1)
-        return original(params, key, diagnostics)
-
-    sim.forward = counting
+    This wraps ``sim.forward`` on the instance: it is the one function that
+    ``sim(params, key)`` and ``sim.diagnostics`` share, and its ``diagnostics`` flag is what
+    tells their path from the sampling and batch paths."""
+    sim.forward, sim.traces = counting(
+        sim.forward, only_if=lambda params, key, diagnostics=False: diagnostics
+    )
     return sim

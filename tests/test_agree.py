@@ -62,8 +62,18 @@ def _compare(a, b, label):
     scale = np.abs(a).max()
     np.testing.assert_allclose(b, a, rtol=AGREE.float64, atol=1e-12 * scale, err_msg=f"{label}: {AGREE.why}")
     floor = max(1e-12 * scale, np.finfo(np.float64).tiny)  # all-zero fields (a shear's kappa)
-    rel = np.max(np.abs(a - b) / np.maximum(np.abs(a), floor))
-    _worst[label] = max(_worst.get(label, 0.0), float(rel))
+    rel = float(np.max(np.abs(a - b) / np.maximum(np.abs(a), floor)))
+    _worst[label] = max(_worst.get(label, 0.0), rel)
+    assert rel <= AGREE.float64, f"{label}: max relative difference {rel:.2e} (floor 1e-12 max|a|)"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_worst_agreement():
+    """After the module's tests, print the measured worst relative differences (run with -s):
+    only those of the tests that ran, so no test depends on another having run."""
+    yield
+    for label, rel in sorted(_worst.items(), key=lambda kv: -kv[1]):
+        print(f"{label:45s} {rel:.2e}")
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
@@ -103,10 +113,3 @@ def test_multiplane_tracer_with_padded_batches_agrees():
     for k, (a, b) in enumerate(zip(ref, got, strict=True)):
         _compare(a, b, f"Tracer plane {k}")
 
-
-def test_report_worst_agreement():
-    """Print the measured worst relative differences (run with -s)."""
-    assert _worst, "the agreement tests above must run first"
-    for label, rel in sorted(_worst.items(), key=lambda kv: -kv[1]):
-        print(f"{label:45s} {rel:.2e}")
-    assert max(_worst.values()) <= AGREE.float64

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import AGREE, REF, load
+from helpers import AGREE, REF, counting, load
 
 from xlens import Galaxy, Tracer, mp
 from xlens.halos import HaloBatch
@@ -97,13 +97,8 @@ def test_one_compile_for_any_halo_count():
     from conftest import Backend
 
     backend = Backend("jax")
-    traces = []
-
-    @jax.jit
-    def deflect(tracer, grid):
-        traces.append(1)  # runs only while JAX traces the function
-        return tracer.deflections_yx_2d_from(grid)
-
+    deflect, traces = counting(lambda tracer, grid: tracer.deflections_yx_2d_from(grid))
+    deflect = jax.jit(deflect)
     grid = jax.numpy.asarray(np.random.default_rng(2).uniform(-2, 2, size=(20, 2)))
     outs = []
     for n in (5, 17, 50):

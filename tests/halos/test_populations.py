@@ -19,7 +19,7 @@ import pytest
 import scipy.integrate
 import scipy.stats
 from conftest import needs_jax
-from helpers import load
+from helpers import counting, load
 
 from xlens import Galaxy, ParameterError, Tracer, engine, mp
 from xlens.cosmology import Planck15
@@ -77,29 +77,18 @@ _TRACES: dict[str, list] = {}
 
 @functools.cache
 def _vmapped(name: str):
+    """``jax.jit(jax.vmap(pop.sample))`` with a trace counter in ``_TRACES[name]``."""
     jax = engine._jax()
-    pop = _pop(name)
-    traces = _TRACES.setdefault(name, [])
-
-    def one(key):
-        traces.append(1)  # runs only while JAX traces
-        return pop.sample(key)
-
-    return jax.jit(jax.vmap(one))
+    sample, _TRACES[name] = counting(_pop(name).sample)
+    return jax.jit(jax.vmap(sample))
 
 
 @functools.cache
 def _jitted(name: str):
     """``jax.jit(pop.sample)`` with a trace counter in ``_TRACES["jit-" + name]``."""
     jax = engine._jax()
-    pop = _pop(name)
-    traces = _TRACES.setdefault("jit-" + name, [])
-
-    def one(key):
-        traces.append(1)
-        return pop.sample(key)
-
-    return jax.jit(one)
+    sample, _TRACES["jit-" + name] = counting(_pop(name).sample)
+    return jax.jit(sample)
 
 
 def _arrays(out) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import scipy.integrate
 import scipy.special
-from helpers import AGREE, assert_close, fd_gradient, from_range
+from helpers import AGREE, NUMPY, assert_close, fd_gradient, from_range
 
 from xlens import engine
 from xlens.errors import ParameterError
@@ -107,11 +107,12 @@ def test_sersic_intensity_at_effective_radius(args):
         rtol=EXACT,
         atol=0,
         why="I = I_e on the ellipse of eccentric radius R_e",
+        xp=NUMPY,
     )
     centre = Sersic(**kw).image_2d_from(kw["centre"][None, :])
     b = sersic._sersic_constant(kw["sersic_index"])
     assert_close(
-        centre, [kw["intensity"] * math.exp(b)], rtol=EXACT, atol=0, why="I(0) = I_e e^b_n"
+        centre, [kw["intensity"] * math.exp(b)], rtol=EXACT, atol=0, why="I(0) = I_e e^b_n", xp=NUMPY
     )
 
 
@@ -128,6 +129,7 @@ def test_sersic_total_flux_by_quadrature(args):
         rtol=QUAD,
         atol=0,
         why="total flux 2 pi n I_e R_e^2 e^b Gamma(2n)/b^2n (PHYSICS.md §12.1) by quadrature",
+        xp=NUMPY,
     )
 
 
@@ -146,6 +148,7 @@ def test_sersic_halo_sum_and_centre_invariance(parts, shift):
         rtol=AGREE.float64,
         atol=0,
         why="H = 3 profiles equal the sum of three single ones (rounding only)",
+        xp=NUMPY,
     )
     kw = kws[0]
     moved = Sersic(**{**kw, "centre": kw["centre"] + np.array(shift)})
@@ -156,6 +159,7 @@ def test_sersic_halo_sum_and_centre_invariance(parts, shift):
         rtol=AGREE.float64,
         atol=0,
         why="moving centre and grid together: rounding of y - y_c",
+        xp=NUMPY,
     )
 
 
@@ -187,6 +191,7 @@ def test_sersic_core_intensity_at_break_radius(args):
         rtol=EXACT,
         atol=0,
         why="I = I_b on the ellipse of eccentric radius R_b (§12.2)",
+        xp=NUMPY,
     )
 
 
@@ -205,6 +210,7 @@ def test_sersic_core_inner_slope_is_minus_gamma(args):
         rtol=0,
         atol=1e-6,
         why="inner power law r^-gamma; O(h^2) differences and (r/R_b)^alpha terms",
+        xp=NUMPY,
     )
 
 
@@ -233,6 +239,7 @@ def test_sersic_core_outer_part_is_sersic_with_stated_normalisation(args):
         rtol=1e-6,
         atol=0,
         why="outer Sersic part; neglected terms (R_b/r)^alpha (g/a + b_n (r/R_e)^(1/n)/(a n))",
+        xp=NUMPY,
     )
 
 
@@ -264,6 +271,7 @@ def test_gaussian_peak_and_axis_dispersions(args):
         rtol=EXACT,
         atol=0,
         why="PyAutoGalaxy convention: sigma along the minor axis, sigma/q along the major",
+        xp=NUMPY,
     )
 
 
@@ -278,6 +286,7 @@ def test_gaussian_total_flux_by_quadrature(args):
         rtol=QUAD,
         atol=0,
         why="total flux 2 pi I_0 sigma^2/q by quadrature",
+        xp=NUMPY,
     )
 
 
@@ -387,6 +396,7 @@ def test_gradients_finite_everywhere_and_match_finite_differences(cls, kwargs):
                 atol=1e-6 * scale,
                 why=f"{cls.__name__} d/d{name}: central differences, h = 1e-5 "
                 "(O(h^2) truncation plus eps/h rounding)",
+                xp=jnp,
             )
 
 

@@ -16,7 +16,7 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 import scipy.special
-from helpers import AGREE, FD, assert_close, fd_gradient, from_range
+from helpers import AGREE, FD, NUMPY, assert_close, fd_gradient, from_range
 
 from xlens import engine
 from xlens.errors import ParameterError
@@ -193,6 +193,7 @@ def test_moving_centre_and_grid_together_changes_nothing(kw, shift):
             rtol=AGREE.float64,
             atol=AGREE.float64 * np.max(np.abs(ref)),
             why=f"{method}: only the rounding of y - y_c differs",
+            xp=NUMPY,
         )
 
 
@@ -208,6 +209,7 @@ def test_halo_axis_sums_single_profiles(kws):
             rtol=AGREE.float64,
             atol=AGREE.float64 * np.max(np.abs(ref)),
             why=f"{method}: H = 3 equals the sum of three single profiles (rounding only)",
+            xp=NUMPY,
         )
 
 
@@ -220,17 +222,17 @@ def test_round_profile_matches_closed_form():
     p = PowerLaw(einstein_radius=te, slope=slope)
     why = "spherical power law in closed form; only rounding differs"
     assert_close(
-        p.convergence_2d_from(grid), (2 - t) / 2 * (te / r) ** t, rtol=1e-14, atol=0, why=why
+        p.convergence_2d_from(grid), (2 - t) / 2 * (te / r) ** t, rtol=1e-14, atol=0, why=why, xp=NUMPY
     )
     assert_close(
         p.deflections_yx_2d_from(grid),
         (te**t * r ** (-t))[:, None] * grid,
         rtol=1e-14,
         atol=0,
-        why=why,
+        why=why, xp=NUMPY
     )
     assert_close(
-        p.potential_2d_from(grid), te**t * r ** (2 - t) / (2 - t), rtol=1e-14, atol=0, why=why
+        p.potential_2d_from(grid), te**t * r ** (2 - t) / (2 - t), rtol=1e-14, atol=0, why=why, xp=NUMPY
     )
 
 
@@ -342,6 +344,7 @@ def test_gradient_matches_finite_differences(ell):
             rtol=FD.float64,
             atol=FD.float64 * scale,
             why=f"d/d{name}: central differences, h = 1e-5 (O(h^2) + eps/h)",
+            xp=jnp,
         )
 
 
@@ -380,9 +383,23 @@ def test_validation_axis_ratio_reports_halo_and_bounds():
 
 
 def test_validation_accepts_q_min_exactly():
-    # ell_comps written for q = 0.2 round-trip to q = 0.19999999999999998
-    PowerLaw(ell_comps=(0.0, 2.0 / 3.0))
-    PowerLaw(ell_comps=(0.6408411306255459, 0.18375823721133278))  # the reference table's sky frame
+    """q = q_min is inside the closed range [q_min, 1], also when the ell_comps written for
+    it round off to a q a few ulp below q_min; a q genuinely below q_min is rejected."""
+    q_min = power_law._Q_MIN
+    cases = [(0.0, 2.0 / 3.0), (0.6408411306255459, 0.18375823721133278)]  # 2nd: reference sky frame
+    qs = []
+    for e in cases:
+        f = np.sqrt(e[0] ** 2 + e[1] ** 2)
+        qs.append(float((1.0 - f) / (1.0 + f)))  # PHYSICS.md §1
+        assert abs(qs[-1] - q_min) <= 4 * np.finfo(np.float64).eps, (e, qs[-1])
+        p = PowerLaw(ell_comps=e)
+        np.testing.assert_array_equal(np.asarray(p.ell_comps), np.asarray(e))
+    assert min(qs) < q_min, "one case must round below q_min, or the rounding slack is untested"
+    q = q_min * (1.0 - 1e-9)  # far above rounding, far below any meaningful axis ratio change
+    f = (1.0 - q) / (1.0 + q)
+    with pytest.raises(ParameterError, match=r"^PowerLaw\.ell_comps") as info:
+        PowerLaw(ell_comps=(0.0, f))
+    assert info.value.value == pytest.approx(q, rel=1e-12)
 
 
 def test_validation_rejects_mismatched_halo_lengths():

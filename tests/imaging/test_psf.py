@@ -1,4 +1,4 @@
-"""Grids, over-sampling, PSF convolution and Poisson noise against the imaging reference."""
+"""Kernel2D and FFT convolution (xlens/imaging/psf.py) against the imaging reference."""
 
 from __future__ import annotations
 
@@ -8,17 +8,9 @@ from helpers import load
 from scipy.signal import convolve2d
 
 from xlens import lp
-from xlens.imaging import Grid2D, Kernel2D, add_poisson_noise, bin_over_sampled, convolve_fft
+from xlens.imaging import Grid2D, Kernel2D, convolve_fft
 
 REF = load("imaging.json")
-
-
-def test_pixel_and_sub_pixel_layout():
-    grid = Grid2D.uniform(REF["shape_native"], REF["pixel_scale_arcsec"], REF["sub_size"])
-    np.testing.assert_array_equal(grid.native, np.array(REF["pixel_centres_yx"]))
-    s = REF["sub_size"]
-    offsets = (grid.over_sampled[:s, :s] - grid.native[0, 0]) / REF["pixel_scale_arcsec"]
-    np.testing.assert_allclose(offsets.reshape(-1, 2), REF["sub_pixel_offsets_in_pixels_yx"], atol=1e-14)
 
 
 def _source(backend):
@@ -69,12 +61,6 @@ def test_normalised_psf_conserves_flux_away_from_edges(backend):
     assert abs(float(np.sum(np.asarray(out))) - img.sum()) < 1e-12 * img.sum()
 
 
-def test_binning_is_a_block_mean(backend):
-    v = np.arange(36.0).reshape(6, 6)
-    out = np.asarray(bin_over_sampled(backend.asarray(v), 3))
-    np.testing.assert_array_equal(out, [[v[:3, :3].mean(), v[:3, 3:].mean()], [v[3:, :3].mean(), v[3:, 3:].mean()]])
-
-
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -82,44 +68,8 @@ def test_binning_is_a_block_mean(backend):
         (lambda: Kernel2D.from_gaussian((5, 5), 0.05, -0.1), r"sigma must be in \(0, inf\) \[arcsec\]; got -0.1"),
         (lambda: Kernel2D.no_mask(np.ones((4, 4)), 0.05), "odd sides"),
         (lambda: Kernel2D.no_mask(np.zeros((3, 3)), 0.05), "kernel sum must be > 0"),
-        (lambda: Grid2D.uniform((0, 5), 0.05), "shape_native must be two integers >= 1"),
-        (lambda: Grid2D.uniform((5, 5), -0.05), r"pixel_scales must be in \(0, inf\)"),
-        (lambda: Grid2D.uniform((5, 5), 0.05, 0), "over_sample_size must be an integer >= 1"),
     ],
 )
-def test_bad_imaging_inputs(call, message):
+def test_bad_psf_inputs(call, message):
     with pytest.raises(ValueError, match=message):
         call()
-
-
-def test_poisson_noise_statistics():
-    """Mean and variance of many noise draws match the Poisson model.
-
-    2e5 draws per pixel value: the sample mean has relative standard error
-    sqrt(Var/N)/B ~ 1e-3 here; 5 standard errors gives a false-alarm rate ~1e-6.
-    """
-    image = np.array([[0.0, 0.5], [2.0, 10.0]])
-    t, sky, n = 100.0, 0.3, 200_000
-    rng = np.random.default_rng(7)
-    draws = add_poisson_noise(np.broadcast_to(image, (n, 2, 2)), rng, t, sky)
-    var = (image + sky) / t
-    se_mean = np.sqrt(var / n)
-    assert np.all(np.abs(draws.data.mean(0) - image) < 5 * se_mean)
-    # the variance of a sample variance is ~2 var^2 / n for near-Gaussian counts
-    assert np.all(np.abs(draws.data.var(0) - var) < 5 * np.sqrt(2 / n) * var)
-    assert np.all(np.abs((draws.noise_map**2).mean(0) - var) < 5 * np.sqrt(2 / n) * var + 1e-12)
-
-
-def test_noise_is_reproducible_from_keys(backend):
-    image = backend.asarray(np.full((4, 4), 1.5))
-    if backend.engine == "jax":
-        import jax
-
-        k1, k2 = jax.random.key(1), jax.random.key(2)
-    else:
-        k1, k2 = 1, 2
-    a = add_poisson_noise(image, k1, 1000.0, 0.1).data
-    b = add_poisson_noise(image, k1, 1000.0, 0.1).data
-    c = add_poisson_noise(image, k2, 1000.0, 0.1).data
-    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert not np.array_equal(np.asarray(a), np.asarray(c))
