@@ -10,6 +10,15 @@ import pytest
 
 from xlens import engine
 
+# xlens itself never turns on float64 for the whole process (a library must not change
+# global JAX state; it enables float64 only inside engine.jit and engine.float64_scope).
+# The test suite is an application, and its tests build float64 JAX arrays eagerly
+# (backend.asarray, reference grids, expected values), so it turns float64 on for the
+# test process here. tests/engine/test_global_state.py checks, in a fresh subprocess,
+# that importing and running xlens changes no JAX configuration.
+if engine.jax_available():
+    engine.import_jax().config.update("jax_enable_x64", True)
+
 hypothesis.settings.register_profile(
     "xlens", derandomize=True, database=None, deadline=None, max_examples=25
 )

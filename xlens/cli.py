@@ -312,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be >= 1; got {value}")
     if getattr(args, "seed", 0) < 0:
         parser.error(f"--seed must be >= 0; got {args.seed}")
+    if args.command != "config":
+        # The command line is an application, so it may change process-wide JAX configuration
+        # (the library never does): keep compiled programs across runs in JAX's persistent cache
+        # (~/.cache/xlens/jax; XLENS_COMPILATION_CACHE=DIR moves it, =off switches it off).
+        engine.enable_compilation_cache()
 
     try:
         return args.func(args)

@@ -11,10 +11,10 @@ import time
 import jax
 import numpy as np
 
-import xlens.engine as eng
+import xlens.engine.reduction as reduction
 from xlens import Simulator
 
-eng.HALO_BLOCK_ELEMENTS = int(sys.argv[1])
+reduction.HALO_BLOCK_ELEMENTS = int(sys.argv[1])
 sim = Simulator(engine="jax", dtype="float32")
 jax.block_until_ready(sim.sample(jax.random.key(0)).data)
 times = []

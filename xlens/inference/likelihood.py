@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import ArrayLike, default_key, jit, map_batch, namespace, value_and_grad
+from ..engine import ArrayLike, default_key, jit, map_batch, namespace, scoped_methods, value_and_grad
 from ..errors import check_range
 from ..model import SimParams
 from ..simulator import Simulator
@@ -19,6 +19,7 @@ __all__ = ["Likelihood", "likelihood"]
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+@scoped_methods
 class Likelihood:
     """The Gaussian log-likelihood of an image under the simulator, compiled once.
 

@@ -36,7 +36,18 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import ArrayLike, at_set, data_fields, get_xp, meta_fields, namespace, random_ops, tree_leaves, tree_map
+from ..engine import (
+    ArrayLike,
+    at_set,
+    data_fields,
+    get_xp,
+    meta_fields,
+    namespace,
+    random_ops,
+    scoped_methods,
+    tree_leaves,
+    tree_map,
+)
 from ..errors import check_range
 from ..halos.batch import HaloBatch, unchecked
 from ..model import MACRO_PARAMETERS, MACRO_PROFILES, SimParams, macro_profiles
@@ -83,6 +94,7 @@ def _bounds(spec) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+@scoped_methods
 class ParameterSpace:
     """Flat parameter vectors <-> :class:`~xlens.model.SimParams`, with uniform priors.
 

@@ -155,7 +155,7 @@ class Profile:
 
         ``active`` (shape (H,), 0/1) marks padded haloes whose chunks may be skipped.
         """
-        xp = engine.namespace(grid, *(getattr(self, f.name) for f in engine.data_fields(self)))
+        xp = engine.promoted_namespace(grid, *(getattr(self, f.name) for f in engine.data_fields(self)))
         grid = xp.asarray(grid)
         if grid.ndim == 0 or grid.shape[-1] != 2:
             raise ValueError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
-from ..engine import ArrayLike, namespace, tree_leaves
+from ..engine import ArrayLike, promoted_namespace, scoped_methods, tree_leaves
 from ..imaging.grid import Grid2D, bin_over_sampled
 from ..imaging.noise import add_poisson_noise, check_exposure
 from ..imaging.psf import Kernel2D, convolve_fft
@@ -22,6 +22,7 @@ class SimulatedImaging(NamedTuple):
     psf: Kernel2D
 
 
+@scoped_methods
 @dataclasses.dataclass(frozen=True)
 class SimulatorImaging:
     """PyAutoLens-style simulator of an imaging dataset from any :class:`Tracer`.
@@ -60,7 +61,7 @@ class SimulatorImaging:
         if border[0] != border[1]:
             raise ValueError(f"SimulatorImaging: the PSF must be square; got {self.psf.shape_native}")
         padded = grid.padded(border[0])
-        xp = namespace(*tree_leaves(tracer))
+        xp = promoted_namespace(*tree_leaves(tracer))
         traced = tracer.traced_grid_2d_list_over_sampled_from(
             xp.asarray(padded.over_sampled), grid.over_sample_size, exact=exact
         )

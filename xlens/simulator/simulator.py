@@ -29,6 +29,7 @@ from ..engine import (
     map_batch,
     namespace,
     random_ops,
+    scoped_methods,
     tree_leaves,
     tree_map,
 )
@@ -52,6 +53,7 @@ class Example(NamedTuple):
     info: Any  # population info (drawn counts, overflow flags)
 
 
+@scoped_methods
 class Simulator:
     """``theta -> noisy image`` as one jitted function (JAX) or the same code on NumPy.
 

@@ -26,7 +26,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..cosmology import Planck15
-from ..engine import ArrayLike, meta_fields, namespace, pytree_dataclass, scan, tree_leaves, tree_signature, tree_stack
+from ..engine import (
+    ArrayLike,
+    meta_fields,
+    namespace,
+    promoted_namespace,
+    pytree_dataclass,
+    scan,
+    tree_leaves,
+    tree_signature,
+    tree_stack,
+)
 from ..halos.batch import HaloBatch
 from ..imaging.grid import bin_over_sampled
 from ..profiles._base import MassProfile
@@ -171,7 +181,7 @@ class Tracer:
         the local corrections of :func:`_window_correction` (``fine_options``).
         Returns ``(positions per plane, halo deflections per plane or None)``.
         """
-        xp = namespace(grid, *tree_leaves(self.galaxies))
+        xp = promoted_namespace(grid, *tree_leaves(self.galaxies))
         grid = xp.asarray(grid)
         if grid.ndim == 0 or grid.shape[-1] != 2:
             raise ValueError(f"grid must have shape (..., 2) holding (y, x) [arcsec]; got {grid.shape}")
@@ -284,7 +294,7 @@ class Tracer:
             isinstance(p, HaloBatch) for g in self.galaxies for p in g.profiles.values()
         ):
             return self.traced_grid_2d_list_from(grid)
-        xp = namespace(grid, *tree_leaves(self.galaxies))
+        xp = promoted_namespace(grid, *tree_leaves(self.galaxies))
         grid = xp.asarray(grid)
         pixels = xp.stack([bin_over_sampled(grid[..., k], sub_size) for k in range(2)], axis=-1)
         # two extra pixels on every side: the cubic interpolation's neighbours are real rays

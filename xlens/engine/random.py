@@ -1,0 +1,123 @@
+"""Random keys on both engines: one sampler, explicit keys, the same draw for the same key.
+
+Everything in xlens that draws random numbers takes a key. On JAX a key is a
+``jax.random`` key. On NumPy a key is an integer (or integer array, or
+``SeedSequence``) mapped to a counter-based Philox generator, so NumPy draws are
+reproducible and splittable too; a ``numpy.random.Generator`` is accepted and
+consumed. :func:`random_ops` gives the few operations the samplers need for the
+engine of a key.
+
+``uniform`` draws float64 on both engines: on JAX that needs float64 enabled
+(inside :func:`xlens.engine.jit` or :func:`xlens.engine.float64_scope`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import check_engine, get_xp, import_jax, jax_available
+
+__all__ = ["default_key", "index_keys", "key_engine", "numpy_generator", "random_ops", "split_key"]
+
+
+def key_engine(key) -> str:
+    """The engine a key belongs to: ``"jax"`` for JAX keys (and tracers), else ``"numpy"``.
+
+    NumPy keys are Python or NumPy integers, NumPy integer arrays, a
+    ``numpy.random.SeedSequence`` or a ``numpy.random.Generator``. Integers,
+    arrays and seed sequences are mapped to a counter-based Philox generator, so
+    the same key gives the same draw; a ``Generator`` is consumed (each use draws anew).
+    """
+    numpy_keys = np.random.Generator | np.random.SeedSequence | int | np.integer | np.ndarray
+    if isinstance(key, numpy_keys):
+        return "numpy"
+    if jax_available() and isinstance(key, import_jax().Array):
+        return "jax"
+    raise TypeError(
+        "a key must be a JAX key (jax.random.key / PRNGKey) or a NumPy key "
+        f"(int, integer array, SeedSequence or numpy.random.Generator); got {type(key).__name__}"
+    )
+
+
+def numpy_generator(key) -> np.random.Generator:
+    """The Philox generator of a NumPy key (a ``Generator`` is returned as it is)."""
+    if isinstance(key, np.random.Generator):
+        return key
+    if isinstance(key, np.random.SeedSequence):
+        return np.random.Generator(np.random.Philox(key))
+    entropy = np.asarray(key)
+    if not np.issubdtype(entropy.dtype, np.integer) or np.any(entropy < 0):
+        raise TypeError(f"a NumPy key must hold non-negative integers; got {key!r}")
+    seed = int(entropy) if entropy.ndim == 0 else [int(v) for v in entropy.ravel()]
+    return np.random.Generator(np.random.Philox(np.random.SeedSequence(seed)))
+
+
+class _NumpyRandom:
+    xp = get_xp("numpy")
+
+    @staticmethod
+    def split(key, num: int) -> list:
+        return list(numpy_generator(key).spawn(num))
+
+    @staticmethod
+    def uniform(key, shape):
+        return numpy_generator(key).random(shape)
+
+    @staticmethod
+    def poisson(key, lam):
+        lam = np.asarray(lam)
+        return numpy_generator(key).poisson(lam).astype(lam.dtype)
+
+
+class _JaxRandom:
+    def __init__(self):
+        self.jax = import_jax()
+        self.xp = self.jax.numpy
+
+    def split(self, key, num: int) -> list:
+        keys = self.jax.random.split(key, num)
+        return [keys[i] for i in range(num)]
+
+    def uniform(self, key, shape):
+        return self.jax.random.uniform(key, shape, dtype=self.xp.float64)
+
+    def poisson(self, key, lam):
+        lam = self.xp.asarray(lam)
+        return self.jax.random.poisson(key, lam, dtype=self.xp.int64).astype(lam.dtype)
+
+
+def random_ops(key):
+    """``split``, ``uniform`` and ``poisson`` for the engine of ``key`` (with its ``xp``)."""
+    return _JaxRandom() if key_engine(key) == "jax" else _NumpyRandom()
+
+
+def split_key(key, num: int) -> list:
+    """Split a key into ``num`` independent keys of the same engine.
+
+    ``jax.random.split`` for JAX keys; ``Generator.spawn`` (Philox) for NumPy keys.
+    """
+    return random_ops(key).split(key, int(num))
+
+
+def default_key(engine: str, seed: int = 0):
+    """A random key of the engine: ``jax.random.key(seed)`` or the NumPy key ``seed``."""
+    if check_engine(engine) == "jax":
+        return import_jax().random.key(seed)
+    return seed
+
+
+def index_keys(seed: int, indices, engine: str):
+    """One key per dataset index, derived from ``(seed, index)`` alone.
+
+    JAX: ``jax.random.fold_in(jax.random.key(seed), index)`` (a batch of typed keys);
+    NumPy: the Philox key ``[seed, index]`` (an ``(n, 2)`` integer array, one row per key).
+    Image ``i`` of a dataset therefore does not depend on the batch it was drawn in.
+    """
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if np.any(idx < 0) or np.any(idx >= 2**32):
+        raise ValueError(f"index_keys: indices must be in [0, 2**32); got {idx.min()}..{idx.max()}")
+    if check_engine(engine) == "jax":
+        jax = import_jax()
+        base = jax.random.key(int(seed))
+        return jax.vmap(lambda i: jax.random.fold_in(base, i))(jax.numpy.asarray(idx, dtype=jax.numpy.uint32))
+    return np.stack([np.full(idx.shape, int(seed), dtype=np.int64), idx], axis=-1)

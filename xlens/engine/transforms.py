@@ -1,0 +1,153 @@
+"""Function transformations: ``jit``, ``vmap``, ``value_and_grad``, ``scan`` on both engines.
+
+On JAX these are JAX's transformations; on NumPy they degrade to what the
+transformation means without a compiler — ``jit`` is the identity, ``vmap`` and
+``scan`` are Python loops that stack their results — so the same physics code runs
+eagerly as a debuggable reference.
+
+:func:`jit` is also where xlens gets float64 on JAX without changing the process's
+JAX configuration: the returned callable traces and runs the compiled function
+inside :func:`xlens.engine.float64_scope` (see :mod:`xlens.engine.precision`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .backend import check_engine, import_jax, is_jax
+from .pytrees import tree_leaves, tree_map, tree_stack
+
+__all__ = ["block_until_ready", "jit", "scan", "value_and_grad", "vmap"]
+
+
+class _Float64Jitted:
+    """A ``jax.jit`` function that traces and runs with float64 enabled.
+
+    Calls, and calls of the jitted function's methods (``lower``, ``trace``,
+    ``eval_shape``, ...), run inside ``jax.enable_x64(True)``; every other attribute
+    (``_cache_size``, ``__wrapped__``, ...) is the jitted function's own.
+    """
+
+    def __init__(self, fn: Callable, jitted, enable_x64):
+        functools.update_wrapper(self, fn)
+        self._jitted = jitted
+        self._enable_x64 = enable_x64
+
+    def __call__(self, *args, **kwargs):
+        with self._enable_x64(True):
+            return self._jitted(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in ("_jitted", "_enable_x64"):
+            raise AttributeError(name)
+        attr = getattr(self._jitted, name)
+        if not callable(attr):
+            return attr
+
+        def in_scope(*args, **kwargs):
+            with self._enable_x64(True):
+                return attr(*args, **kwargs)
+
+        in_scope.__name__ = name
+        in_scope.__doc__ = getattr(attr, "__doc__", None)
+        return in_scope
+
+    def __get__(self, obj, objtype=None):  # a method, as jax.jit functions are
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<xlens.engine.jit of {self._jitted!r}>"
+
+
+def jit(fn: Callable, engine: str, **kwargs) -> Callable:
+    """``jax.jit`` on the JAX engine (traced and run with float64 enabled); ``fn`` on NumPy.
+
+    On JAX the result calls ``jax.jit(fn, **kwargs)`` inside
+    :func:`xlens.engine.float64_scope`, so float64 inputs and constants stay float64
+    while the process's ``jax_enable_x64`` flag is left as it is (float32 inputs
+    stay float32: xlens picks dtypes explicitly). Attributes of the jitted function
+    (``lower``, ``trace``, ``_cache_size``, ...) are forwarded. Call it from eager
+    code or another xlens ``jit`` function: inside a user's own ``jax.jit`` traced
+    without float64, the enclosing trace decides the precision.
+    """
+    if check_engine(engine) == "jax":
+        jax = import_jax()
+        return _Float64Jitted(fn, jax.jit(fn, **kwargs), jax.enable_x64)
+    return fn
+
+
+def vmap(fn: Callable, engine: str, in_axes=0, out_axes=0) -> Callable:
+    """``jax.vmap`` on the JAX engine; a Python loop that stacks results on NumPy."""
+    if check_engine(engine) == "jax":
+        return import_jax().vmap(fn, in_axes=in_axes, out_axes=out_axes)
+
+    def looped(*args):
+        axes = in_axes if isinstance(in_axes, tuple | list) else (in_axes,) * len(args)
+        sizes = {
+            np.shape(leaf)[ax]
+            for arg, ax in zip(args, axes, strict=True)
+            if ax is not None
+            for leaf in tree_leaves(arg)
+        }
+        if len(sizes) != 1:
+            raise ValueError(f"vmap: inconsistent batch sizes {sorted(sizes)}")
+        (n,) = sizes
+        outs = [
+            fn(
+                *(
+                    tree_map(lambda a, i=i, ax=ax: np.take(a, i, axis=ax), arg)
+                    if ax is not None
+                    else arg
+                    for arg, ax in zip(args, axes, strict=True)
+                )
+            )
+            for i in range(n)
+        ]
+        return tree_stack(outs, axis=out_axes)
+
+    return looped
+
+
+def value_and_grad(fn: Callable, engine: str, argnums: int | Sequence[int] = 0) -> Callable:
+    """``jax.value_and_grad`` on the JAX engine; NumPy has no automatic differentiation.
+
+    Raises
+    ------
+    NotImplementedError
+        For ``engine="numpy"``: gradients need ``engine="jax"``.
+    """
+    if check_engine(engine) == "jax":
+        return import_jax().value_and_grad(fn, argnums=argnums)
+    raise NotImplementedError(
+        "gradients need engine='jax' (NumPy has no automatic differentiation); "
+        "build the Simulator with engine='jax'"
+    )
+
+
+def scan(f: Callable, init, xs, *, xp, length: int | None = None):
+    """``lax.scan`` on JAX; the same loop in Python on NumPy.
+
+    ``f(carry, x) -> (carry, y)``; returns ``(carry, stacked ys)``. ``xs`` is a
+    pytree whose leaves share a leading axis (or ``None`` with ``length``).
+    """
+    if is_jax(xp):
+        return import_jax().lax.scan(f, init, xs, length=length)
+    n = length if xs is None else int(np.shape(tree_leaves(xs)[0])[0])
+    carry, ys = init, []
+    for i in range(n):
+        x = None if xs is None else tree_map(lambda a, i=i: a[i], xs)
+        carry, y = f(carry, x)
+        ys.append(y)
+    if not ys or ys[0] is None:
+        return carry, None
+    return carry, tree_stack(ys, axis=0)
+
+
+def block_until_ready(x):
+    """Wait for asynchronous JAX results; a no-op for NumPy values."""
+    if any(type(leaf).__module__.startswith("jax") for leaf in tree_leaves(x)):
+        return import_jax().block_until_ready(x)
+    return x
