@@ -228,7 +228,7 @@ def _rebuild(template, lookup, prefix: str = ""):
     if isinstance(template, tuple) and hasattr(template, "_fields"):
         return type(template)(*(_rebuild(getattr(template, k), lookup, f"{prefix}{k}/") for k in template._fields))
     if dataclasses.is_dataclass(template) and not isinstance(template, type):
-        from .halos.batch import unchecked
+        from .profiles.base import unchecked
 
         values = {
             f.name: _rebuild(getattr(template, f.name), lookup, prefix if f.name == "profile" else f"{prefix}{f.name}/")

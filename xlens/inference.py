@@ -39,7 +39,8 @@ import numpy as np
 from . import engine
 from .engine import ArrayLike
 from .errors import check_range
-from .halos.batch import HaloBatch, unchecked
+from .halos.batch import HaloBatch
+from .profiles.base import unchecked
 from .simulator import _LENS_KEYS, _SOURCE_KEYS, _VECTOR_COMPONENTS, SimParams, Simulator
 
 __all__ = ["Likelihood", "Parameter", "ParameterSpace", "likelihood"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import engine
 from .engine import ArrayLike, pytree_dataclass
-from .halos.populations import (
+from .halos import (
     LineOfSightConfig,
     LineOfSightPopulation,
     SubhaloConfig,
@@ -369,7 +369,7 @@ class Simulator:
         cfg = self.config
         galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **params.subhalos)]
         if params.line_of_sight is not None:
-            galaxies += self.los_population.galaxies(params.line_of_sight)
+            galaxies += [Galaxy(z, **p) for z, p in self.los_population.plane_profiles(params.line_of_sight)]
         galaxies.append(Galaxy(cfg.z_source, light=params.source))
         return Tracer(galaxies)
 
@@ -479,7 +479,7 @@ def _is_traced(x) -> bool:
 
 
 def _make(cls, **values):
-    from .halos.batch import unchecked
+    from .profiles.base import unchecked
 
     return unchecked(cls, values)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from . import engine
 from .engine import ArrayLike, pytree_dataclass
-from .profiles._base import LightProfile, MassProfile
+from .profiles.base import LightProfile, MassProfile
 
 __all__ = ["FAST_PATH_CORRECTED", "FAST_PATH_WINDOW", "Galaxy", "Tracer"]
 
@@ -519,7 +519,7 @@ def _per_halo(profile, method: str, points, *, xp):
     """``method`` of each halo of ``profile`` (parameters of shape (K,)) at its *own* points
     ``points`` (K, ..., 2): returns (K, ..., 2) for deflections. One elementwise evaluation,
     no sum over haloes (the profiles' maths broadcasts a (K, 1) parameter against (K, n))."""
-    from .profiles._base import VECTOR_FIELDS
+    from .profiles.base import VECTOR_FIELDS
 
     out_dtype = points.dtype
     dtype = xp.float64 if method in profile.float64_methods else out_dtype
@@ -540,7 +540,7 @@ def _distance2(a, b):
 
 def _gather(profile, index, *, xp):
     """The haloes ``index`` of a profile with per-halo parameters (static fields kept)."""
-    from .halos.batch import unchecked
+    from .profiles.base import unchecked
 
     values = {f.name: xp.asarray(getattr(profile, f.name))[index] for f in engine.data_fields(profile)}
     values.update({n: getattr(profile, n) for n in getattr(profile, "_meta_fields", ())})

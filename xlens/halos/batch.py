@@ -24,9 +24,9 @@ import numpy as np
 
 from .. import engine
 from ..engine import ArrayLike, pytree_dataclass
-from ..profiles._base import VECTOR_FIELDS, MassProfile
+from ..profiles.base import VECTOR_FIELDS, MassProfile, unchecked
 
-__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity", "unchecked"]
+__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity"]
 
 #: Capacity buckets: powers of two from 8 to 2**16. A batch of n haloes gets the
 #: smallest bucket >= n, so the capacity (and the compiled function) changes only
@@ -251,17 +251,6 @@ def _apply_mask(profile: MassProfile, mask) -> MassProfile:
         mm = m[..., None] if f.name in VECTOR_FIELDS else m
         values[f.name] = xp.where(mm, v, safe)
     return unchecked(type(profile), values)
-
-
-def unchecked(cls, values: dict):
-    """Build a profile (or any xlens pytree dataclass) without validation.
-
-    For values that are already checked or are traced: ``__post_init__`` is not run.
-    """
-    obj = object.__new__(cls)
-    for k, v in values.items():
-        object.__setattr__(obj, k, v)
-    return obj
 
 
 def _tree_index(batch: HaloBatch, index: int) -> HaloBatch:
