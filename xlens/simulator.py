@@ -367,7 +367,10 @@ class Simulator:
     def tracer_from(self, params: SimParams) -> Tracer:
         """The :class:`Tracer` of one parameter set (macro lens, subhaloes, line of sight, source)."""
         cfg = self.config
-        galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **params.subhalos)]
+        subhalos = params.subhalos
+        if self.subhalo_population is not None:  # the subhaloes and their sheet join the lens plane
+            [(_, subhalos)] = self.subhalo_population.plane_profiles(subhalos, centre=params.lens.centre)
+        galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **subhalos)]
         if params.line_of_sight is not None:
             galaxies += [Galaxy(z, **p) for z, p in self.los_population.plane_profiles(params.line_of_sight)]
         galaxies.append(Galaxy(cfg.z_source, light=params.source))
