@@ -7,13 +7,9 @@ import math
 import numpy as np
 import scipy.integrate
 import scipy.special
-from helpers import assert_close, load
+from helpers import assert_close
 
 from xlens.halo_model import linear
-
-LUDLOW = load("ludlow16.json")
-
-HALO = LUDLOW["NFWTruncatedMCRLudlowSph_1e9"]
 
 
 def test_sigma_and_growth_tables_match_direct_evaluation(backend):
