@@ -10,7 +10,7 @@ import pytest
 from xlens import SimulatorConfig
 from xlens.cli import main
 from xlens.config import ConfigError, config_from_dict, config_to_dict, default_toml, dumps, load_config
-from xlens.halos.populations import SubhaloConfig
+from xlens.halos import SubhaloConfig
 
 
 def test_default_file_is_the_default_model_and_every_key_is_documented():

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .halos.populations import LineOfSightConfig, SubhaloConfig
+from .halos.config import LineOfSightConfig, SubhaloConfig
 from .model import DEFAULT_PRIORS, SimulatorConfig
 
 __all__ = ["ConfigError", "config_from_dict", "config_to_dict", "default_toml", "dumps", "load_config"]

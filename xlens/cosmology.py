@@ -28,30 +28,40 @@ import numpy as np
 
 from . import engine
 from .engine import ArrayLike, pytree_dataclass
-from .errors import ParameterError, check_range
+from .errors import ParameterError, check_range, concrete
 
-__all__ = ["FlatLambdaCDM", "Planck15"]
+__all__ = [
+    "C_KM_S",
+    "KPC_M",
+    "MPC_M",
+    "RAD_PER_ARCSEC",
+    "RHO_CRIT_PREFACTOR",
+    "FlatLambdaCDM",
+    "Planck15",
+]
 
 # --- constants (PHYSICS.md §2.4; astropy 8: CODATA 2018/2022, IAU 2015) -------
 _C_M_S = 299792458.0  # speed of light [m s^-1]
 _G_SI = 6.67430e-11  # Newton's constant [m^3 kg^-1 s^-2]
 _M_SUN_KG = 1.3271244e20 / _G_SI  # IAU 2015 nominal G M_sun / G [kg]
 _PC_M = 149597870700.0 * 648000.0 / math.pi  # parsec = au * 648000 / pi [m]
-_KPC_M = 1e3 * _PC_M
-_MPC_M = 1e6 * _PC_M
+#: kiloparsec [m].
+KPC_M = 1e3 * _PC_M
+#: megaparsec [m].
+MPC_M = 1e6 * _PC_M
 _K_B = 1.380649e-23  # Boltzmann constant [J K^-1], exact SI
 _H_P = 6.62607015e-34  # Planck constant [J s], exact SI
 _EV_J = 1.602176634e-19  # electron volt [J], exact SI
 _SIGMA_SB = 2.0 * math.pi**5 * _K_B**4 / (15.0 * _H_P**3 * _C_M_S**2)  # [W m^-2 K^-4]
 
 #: c / 1000 [km s^-1]: Hubble distance c/H0 in Mpc for H0 in km s^-1 Mpc^-1.
-_C_KM_S = _C_M_S / 1e3
+C_KM_S = _C_M_S / 1e3
 #: c^2 / (4 pi G) [M_sun kpc^-1] (PHYSICS.md §2.4: 1.6629165e15).
-_SIGMA_CRIT_PREFACTOR = _C_M_S**2 / (4.0 * math.pi * _G_SI) * _KPC_M / _M_SUN_KG
+_SIGMA_CRIT_PREFACTOR = _C_M_S**2 / (4.0 * math.pi * _G_SI) * KPC_M / _M_SUN_KG
 #: 3 / (8 pi G) times unit conversions: rho_crit [M_sun kpc^-3] = this * H[s^-1]^2.
-_RHO_CRIT_PREFACTOR = 3.0 / (8.0 * math.pi * _G_SI) * _KPC_M**3 / _M_SUN_KG
+RHO_CRIT_PREFACTOR = 3.0 / (8.0 * math.pi * _G_SI) * KPC_M**3 / _M_SUN_KG
 #: radians per arcsec.
-_RAD_PER_ARCSEC = math.pi / 648000.0
+RAD_PER_ARCSEC = math.pi / 648000.0
 
 # --- neutrinos (PHYSICS.md §2.2; astropy's literals, a convention for parity) ------
 _NU_PREFACTOR = 0.22710731766  # 7/8 (4/11)^(4/3), as astropy hard-codes it
@@ -152,19 +162,19 @@ class FlatLambdaCDM:
 
     # --- namespace and derived densities ---------------------------------------
 
-    def _leaves(self) -> tuple:
+    def leaves(self) -> tuple:
         return (self.H0, self.Om0, self.Tcmb0, self.Neff, *self.m_nu)
 
     def _xp(self, *args):
         args = tuple(np.asarray(a) if isinstance(a, list | tuple) else a for a in args)
-        return engine.namespace(*args, *self._leaves())
+        return engine.namespace(*args, *self.leaves())
 
     def _densities(self, *, xp) -> _Densities:
         """Ogamma0, Onu0, Ode0 and the neutrino y_i (PHYSICS.md §2.1-2.2)."""
         f64 = xp.float64
         h0 = xp.asarray(self.H0, dtype=f64)
         tcmb = xp.asarray(self.Tcmb0, dtype=f64)
-        h0_si = h0 * (1e3 / _MPC_M)  # [s^-1]
+        h0_si = h0 * (1e3 / MPC_M)  # [s^-1]
         rho_crit0_si = 3.0 * h0_si**2 / (8.0 * math.pi * _G_SI)  # [kg m^-3]
         ogamma0 = 4.0 * _SIGMA_SB * tcmb**4 / (_C_M_S**3 * rho_crit0_si)
         k_tnu = _K_B * _TNU_OVER_TCMB * tcmb  # [J]
@@ -244,7 +254,7 @@ class FlatLambdaCDM:
         return half * xp.sum(weights * inv_e, axis=-1)
 
     def _hubble_distance_mpc(self, *, xp):
-        return _C_KM_S / xp.asarray(self.H0, dtype=xp.float64)
+        return C_KM_S / xp.asarray(self.H0, dtype=xp.float64)
 
     def comoving_distance_mpc(self, z: ArrayLike):
         """Line-of-sight comoving distance ``chi(z) = (c/H0) int_0^z dz'/E(z')`` [Mpc].
@@ -341,7 +351,7 @@ class FlatLambdaCDM:
             ``D(z)[kpc] * pi / 648000`` [kpc arcsec^-1] (PHYSICS.md §2.4).
         """
         _check_redshift("kpc_per_arcsec", "z", z)
-        return self.angular_diameter_distance_kpc(z) * _RAD_PER_ARCSEC
+        return self.angular_diameter_distance_kpc(z) * RAD_PER_ARCSEC
 
     def arcsec_per_kpc(self, z: ArrayLike):
         """Angle subtended by one proper kpc at redshift ``z`` [arcsec kpc^-1]; ``z`` > 0."""
@@ -371,9 +381,9 @@ class FlatLambdaCDM:
         _check_redshift("critical_density_msun_per_kpc3", "z", z)
         xp = self._xp(z)
         z = xp.asarray(z, dtype=xp.float64)
-        h_si = xp.asarray(self.H0, dtype=xp.float64) * (1e3 / _MPC_M)  # [s^-1]
+        h_si = xp.asarray(self.H0, dtype=xp.float64) * (1e3 / MPC_M)  # [s^-1]
         e = self._efunc(z, self._densities(xp=xp), xp=xp)
-        return _RHO_CRIT_PREFACTOR * (h_si * e) ** 2
+        return RHO_CRIT_PREFACTOR * (h_si * e) ** 2
 
     def critical_surface_density_msun_per_kpc2(self, z_lens: ArrayLike, z_source: ArrayLike):
         """Critical surface density ``Sigma_cr = c^2 D_s / (4 pi G D_l D_ls)`` [M_sun kpc^-2].
@@ -427,7 +437,7 @@ def _check_redshift(method: str, name: str, z) -> None:
 
 def _check_ordered(method: str, z1, z2, *, strict: bool) -> None:
     """Raise unless concrete ``z2 > z1`` (``>=`` when not ``strict``)."""
-    a, b = _concrete(z1), _concrete(z2)
+    a, b = concrete(z1), concrete(z2)
     if a is None or b is None:
         return
     diff = np.broadcast_to(b, np.broadcast_shapes(a.shape, b.shape)) - a
@@ -445,20 +455,6 @@ def _check_ordered(method: str, z1, z2, *, strict: bool) -> None:
     if strict:
         msg += ". A source at or in front of the lens is not lensed (Sigma_cr is infinite)"
     raise ParameterError(msg, name=f"FlatLambdaCDM.{method}.z2", value=zb, low=za, high=math.inf)
-
-
-def _concrete(value):
-    """A float64 NumPy copy of a concrete value, or None for tracers and JAX arrays."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float | np.ndarray | np.generic):
-        return np.asarray(value, dtype=np.float64)
-    if isinstance(value, list | tuple):
-        try:
-            return np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return None
-    return None
 
 
 #: astropy's ``Planck15`` (Planck 2015 XIII, Table 4, TT,TE,EE+lowP+lensing+ext; PHYSICS.md §2.1).

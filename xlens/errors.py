@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CapacityOverflowError", "ParameterError", "check_finite", "check_range", "common_length"]
+__all__ = ["CapacityOverflowError", "ParameterError", "check_finite", "check_range", "common_length",
+           "concrete"]
 
 
 class ParameterError(ValueError):
@@ -39,7 +40,7 @@ class CapacityOverflowError(RuntimeError):
     """More haloes were drawn than a padded batch's capacity holds (reported outside jit)."""
 
 
-def _concrete(value) -> np.ndarray | None:
+def concrete(value) -> np.ndarray | None:
     """The value as a float64 NumPy array if it is concrete, else None."""
     if isinstance(value, bool):
         return None
@@ -78,7 +79,7 @@ def check_range(
     Non-finite values always fail. Values that are not Python numbers or NumPy
     arrays (JAX arrays, tracers, placeholders) are not inspected.
     """
-    arr = _concrete(value)
+    arr = concrete(value)
     if arr is None:
         return
     ok = np.isfinite(arr)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from xlens import engine
-from xlens.halos.populations import (
+from xlens.halos import (
     LineOfSightConfig,
     LineOfSightPopulation,
     SubhaloConfig,
     SubhaloPopulation,
-    split_key,
 )
 
 from .common import EngineBenchmark
@@ -41,7 +40,7 @@ def _sampler(eng: str, n: int, dark_matter: str):
     sub, los = _populations(dark_matter)
 
     def one(key):
-        k_sub, k_los = split_key(key, 2)
+        k_sub, k_los = engine.split_key(key, 2)
         return sub.sample(k_sub), los.sample(k_los)
 
     if eng == "jax":

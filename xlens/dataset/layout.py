@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..engine import data_fields, meta_fields
-from ..halos.batch import unchecked
 from ..model import MACRO_PARAMETERS
+from ..profiles.base import unchecked
 from ..simulator import Simulator
 from .spec import DatasetError, DatasetSpec
 

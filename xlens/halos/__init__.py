@@ -1,18 +1,20 @@
-"""Dark-matter haloes: padded batches, mass-concentration relations and populations."""
+"""Dark-matter haloes: padded batches and the subhalo and line-of-sight populations.
 
-from . import mass_concentration as mass_concentration
+The halo physics the populations sample (concentrations, mass functions, WDM)
+lives one layer down, in :mod:`xlens.halo_model`.
+"""
+
 from .batch import CAPACITY_BUCKETS, SAFE_VALUES, HaloBatch, bucket_capacity
-from .populations import (
-    LineOfSightConfig,
-    LineOfSightPopulation,
-    PopulationInfo,
-    SubhaloConfig,
-    SubhaloPopulation,
-)
+from .config import LineOfSightConfig, SubhaloConfig
+from .line_of_sight import LineOfSightPopulation, plane_layout
+from .sampling import PopulationInfo
+from .subhalos import SubhaloPopulation
+from .tables import CellTable, poisson_cdf_table
 
 __all__ = [
     "CAPACITY_BUCKETS",
     "SAFE_VALUES",
+    "CellTable",
     "HaloBatch",
     "LineOfSightConfig",
     "LineOfSightPopulation",
@@ -20,5 +22,6 @@ __all__ = [
     "SubhaloConfig",
     "SubhaloPopulation",
     "bucket_capacity",
-    "mass_concentration",
+    "plane_layout",
+    "poisson_cdf_table",
 ]

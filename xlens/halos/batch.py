@@ -24,9 +24,9 @@ import numpy as np
 
 from .. import engine
 from ..engine import ArrayLike, pytree_dataclass
-from ..profiles._base import VECTOR_FIELDS, MassProfile
+from ..profiles.base import VECTOR_FIELDS, MassProfile, unchecked
 
-__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity", "unchecked"]
+__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity"]
 
 #: Capacity buckets: powers of two from 8 to 2**16. A batch of n haloes gets the
 #: smallest bucket >= n, so the capacity (and the compiled function) changes only
@@ -145,7 +145,7 @@ class HaloBatch(MassProfile):
         ValueError
             If n exceeds ``capacity`` or the parameters are out of range.
         """
-        meta = {k: v for k, v in params.items() if k in getattr(profile_cls, "_meta_fields", ())}
+        meta = {k: v for k, v in params.items() if k in engine.meta_fields(profile_cls)}
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in params.items() if k not in meta}
         profile_cls(**arrays, **meta)  # validates values and lengths outside jit
         lengths = {
@@ -201,7 +201,7 @@ class HaloBatch(MassProfile):
             f.name: np.stack([np.asarray(getattr(p, f.name), dtype=np.float64) for p in profiles])
             for f in engine.data_fields(kind)
         }
-        for name in getattr(kind, "_meta_fields", ()):
+        for name in engine.meta_fields(kind):
             values = {getattr(p, name) for p in profiles}
             if len(values) != 1:
                 raise ValueError(f"HaloBatch: the static field {kind.__name__}.{name} differs: {values}")
@@ -244,7 +244,7 @@ def _apply_mask(profile: MassProfile, mask) -> MassProfile:
     leaves = [getattr(profile, f.name) for f in engine.data_fields(profile)]
     xp = engine.namespace(mask, *leaves)
     m = xp.asarray(mask) > 0.5
-    values = {n: getattr(profile, n) for n in getattr(profile, "_meta_fields", ())}
+    values = {n: getattr(profile, n) for n in engine.meta_fields(profile)}
     for f in engine.data_fields(profile):
         v = xp.asarray(getattr(profile, f.name))
         safe = xp.asarray(_safe_value(type(profile), f.name), dtype=v.dtype)
@@ -253,19 +253,8 @@ def _apply_mask(profile: MassProfile, mask) -> MassProfile:
     return unchecked(type(profile), values)
 
 
-def unchecked(cls, values: dict):
-    """Build a profile (or any xlens pytree dataclass) without validation.
-
-    For values that are already checked or are traced: ``__post_init__`` is not run.
-    """
-    obj = object.__new__(cls)
-    for k, v in values.items():
-        object.__setattr__(obj, k, v)
-    return obj
-
-
 def _tree_index(batch: HaloBatch, index: int) -> HaloBatch:
     prof = batch.profile
     values = {f.name: getattr(prof, f.name)[index] for f in engine.data_fields(prof)}
-    values.update({n: getattr(prof, n) for n in getattr(prof, "_meta_fields", ())})
+    values.update({n: getattr(prof, n) for n in engine.meta_fields(prof)})
     return HaloBatch(profile=unchecked(type(prof), values), mask=batch.mask[index])

@@ -49,8 +49,9 @@ from ..engine import (
     tree_map,
 )
 from ..errors import check_range
-from ..halos.batch import HaloBatch, unchecked
+from ..halos.batch import HaloBatch
 from ..model import MACRO_PARAMETERS, MACRO_PROFILES, SimParams, macro_profiles
+from ..profiles.base import unchecked
 from ..simulator import Simulator
 
 __all__ = ["Parameter", "ParameterSpace"]

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..halos.batch import unchecked
-from ..halos.populations import LineOfSightConfig, SubhaloConfig
+from ..halos.config import LineOfSightConfig, SubhaloConfig
 from ..imaging.grid import Grid2D
 from ..imaging.noise import check_exposure
 from ..imaging.psf import Kernel2D
+from ..profiles.base import unchecked
 from .parameters import DEFAULT_PRIORS, MACRO_PARAMETERS, MACRO_PROFILES, parameter_names
 
 __all__ = ["SimulatorConfig"]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import ArrayLike, pytree_dataclass
-from ..halos.batch import unchecked
+from ..profiles.base import unchecked
 from ..profiles.light.sersic import SersicCore
 from ..profiles.mass.power_law import PowerLaw
 from ..profiles.mass.sheets import ExternalShear

@@ -33,7 +33,7 @@ from ..engine import (
     tree_leaves,
     tree_map,
 )
-from ..halos.populations import LineOfSightPopulation, SubhaloPopulation
+from ..halos import LineOfSightPopulation, SubhaloPopulation
 from ..imaging.grid import Grid2D, bin_over_sampled
 from ..imaging.noise import add_poisson_noise
 from ..imaging.psf import Kernel2D, convolve_fft
@@ -170,9 +170,12 @@ class Simulator:
     def tracer_from(self, params: SimParams) -> Tracer:
         """The :class:`Tracer` of one parameter set (macro lens, subhaloes, line of sight, source)."""
         cfg = self.config
-        galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **params.subhalos)]
+        subhalos = params.subhalos
+        if self.subhalo_population is not None:  # the subhaloes and their sheet join the lens plane
+            [(_, subhalos)] = self.subhalo_population.plane_profiles(subhalos, centre=params.lens.centre)
+        galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **subhalos)]
         if params.line_of_sight is not None:
-            galaxies += self.los_population.galaxies(params.line_of_sight)
+            galaxies += [Galaxy(z, **p) for z, p in self.los_population.plane_profiles(params.line_of_sight)]
         galaxies.append(Galaxy(cfg.z_source, light=params.source))
         return Tracer(galaxies)
 

@@ -12,8 +12,7 @@ exact deflection (:func:`window_correction`). The error is measured in
 from __future__ import annotations
 
 from ..engine import at_add, data_fields, meta_fields
-from ..halos.batch import unchecked
-from ..profiles._base import VECTOR_FIELDS
+from ..profiles.base import VECTOR_FIELDS, unchecked
 
 __all__ = ["FAST_PATH_CORRECTED", "FAST_PATH_WINDOW", "extend_linear", "upsample_cubic", "window_correction"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import ArrayLike, namespace, pytree_dataclass
-from ..profiles._base import LightProfile, MassProfile
+from ..profiles.base import LightProfile, MassProfile
 
 __all__ = ["Galaxy", "sum_fields"]
 

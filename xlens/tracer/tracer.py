@@ -39,7 +39,7 @@ from ..engine import (
 )
 from ..halos.batch import HaloBatch
 from ..imaging.grid import bin_over_sampled
-from ..profiles._base import MassProfile
+from ..profiles.base import MassProfile
 from . import fast_path
 from .fast_path import extend_linear, upsample_cubic, window_correction
 from .galaxy import Galaxy, sum_fields

@@ -23,7 +23,7 @@ from scipy import integrate
 
 from xlens.errors import ParameterError
 from xlens.profiles.mass import NFWSph, NFWTruncatedSph, cNFWSph
-from xlens.profiles.mass import _nfw_math as nm
+from xlens.profiles.mass import nfw_math as nm
 
 CLASSES = [NFWSph, NFWTruncatedSph, cNFWSph]
 #: Padded-halo parameters of PHYSICS.md §16: exactly zero field, finite gradients.

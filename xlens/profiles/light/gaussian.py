@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, ELL_COMPS, INTENSITY, POSITIVE_ARCSEC, LightProfile, check_axis_ratio
-from .._geometry import axis_ratio_and_angle, rotate_to_frame
+from ..base import ANY_ARCSEC, ELL_COMPS, INTENSITY, POSITIVE_ARCSEC, LightProfile, check_axis_ratio
+from ..geometry import axis_ratio_and_angle, rotate_to_frame
 
 __all__ = ["Gaussian"]
 

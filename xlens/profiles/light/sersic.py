@@ -14,8 +14,8 @@ from typing import ClassVar
 
 from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, ELL_COMPS, INTENSITY, POSITIVE_ARCSEC, LightProfile, Range, check_axis_ratio
-from .._geometry import axis_ratio_and_angle, rotate_to_frame
+from ..base import ANY_ARCSEC, ELL_COMPS, INTENSITY, POSITIVE_ARCSEC, LightProfile, Range, check_axis_ratio
+from ..geometry import axis_ratio_and_angle, rotate_to_frame
 
 __all__ = ["Sersic", "SersicCore"]
 

@@ -13,9 +13,8 @@ from typing import ClassVar
 
 from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, ELL_COMPS, POSITIVE_ARCSEC, MassProfile, check_axis_ratio
-from .._geometry import rotate_from_frame
-from .power_law import _CORE_RADIUS, _clamped_radius, _frame
+from ..base import ANY_ARCSEC, ELL_COMPS, POSITIVE_ARCSEC, MassProfile, check_axis_ratio
+from ..geometry import ELLIPTICAL_CORE_RADIUS, clamped_elliptical_radius, elliptical_frame, rotate_from_frame
 
 __all__ = ["Isothermal", "IsothermalSph"]
 
@@ -42,9 +41,9 @@ def _atanh_of_ratio(s, yr, psi, q2r2, *, xp):
 
 def _sie_frame_deflections(p, y, x, *, xp):
     """Profile-frame ``(alpha_y', alpha_x')`` of the SIE (PHYSICS.md §5) and the frame."""
-    f, q, cos, sin, yr, xr = _frame(p, y, x, xp=xp)
-    psi = _clamped_radius(q, yr, xr, xp=xp)  # Psi = sqrt(q^2 x'^2 + y'^2), clamped (§4.5)
-    core = _CORE_RADIUS[engine.dtype_name(psi)]
+    f, q, cos, sin, yr, xr = elliptical_frame(p, y, x, xp=xp)
+    psi = clamped_elliptical_radius(q, yr, xr, xp=xp)  # Psi = sqrt(q^2 x'^2 + y'^2), clamped (§4.5)
+    core = ELLIPTICAL_CORE_RADIUS[engine.dtype_name(psi)]
     q2r2 = q * q * xp.maximum(xr * xr + yr * yr, core * core)
     b = 2.0 * q * p["einstein_radius"] / (1.0 + q)
     zx, zy = xr / psi, yr / psi
@@ -114,8 +113,8 @@ class Isothermal(MassProfile):
         check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
 
     def _convergence(self, p, y, x, *, xp):
-        _, q, _, _, yr, xr = _frame(p, y, x, xp=xp)
-        psi = _clamped_radius(q, yr, xr, xp=xp)
+        _, q, _, _, yr, xr = elliptical_frame(p, y, x, xp=xp)
+        psi = clamped_elliptical_radius(q, yr, xr, xp=xp)
         return q * p["einstein_radius"] / ((1.0 + q) * psi)
 
     def _deflections(self, p, y, x, *, xp):
@@ -154,7 +153,7 @@ class IsothermalSph(MassProfile):
     def _radius(self, p, y, x, *, xp):
         cy, cx = p["centre"]
         dy, dx = y - cy, x - cx
-        core = _CORE_RADIUS[engine.dtype_name(dy)]
+        core = ELLIPTICAL_CORE_RADIUS[engine.dtype_name(dy)]
         r2 = dy * dy + dx * dx
         return dy, dx, r2, xp.sqrt(xp.maximum(r2, core * core))
 

@@ -17,8 +17,16 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ...engine import ArrayLike, namespace, pytree_dataclass
-from .._base import ANY_ARCSEC, MassProfile, Range
+from ...errors import ParameterError, concrete
+from ...halo_model import (
+    cored_nfw_parameters_from_m200,
+    ludlow16_concentration,
+    nfw_parameters_from_m200,
+)
+from ..base import ANY_ARCSEC, MassProfile, Range, unchecked
 from .nfw import NFWTruncatedSph, cNFWSph
 
 __all__ = ["NFWTruncatedMCRLudlowSph", "cNFWMCRLudlowSph"]
@@ -47,13 +55,9 @@ class _MassConcentration(MassProfile):
     """Shared machinery: mass -> (kappa_s, r_s, ...) through the Ludlow concentration."""
 
     def _validate(self) -> None:
-        from ...errors import ParameterError, _concrete
-
-        z, zs = _concrete(self.redshift_object), _concrete(self.redshift_source)
+        z, zs = concrete(self.redshift_object), concrete(self.redshift_source)
         if z is None or zs is None:
             return
-        import numpy as np
-
         bad = np.broadcast_to(zs <= z, np.broadcast_shapes(z.shape, zs.shape))
         if np.any(bad):
             i = int(np.argmax(bad.ravel()))
@@ -68,11 +72,25 @@ class _MassConcentration(MassProfile):
 
     def concentration(self):
         """The concentration c200c [dimensionless], including ``concentration_factor``."""
-        from ...halos.mass_concentration import ludlow16_concentration
-
         c = ludlow16_concentration(self.mass_at_200, self.redshift_object, model=self.concentration_model)
         xp = namespace(c, self.concentration_factor)
         return xp.asarray(c) * self.concentration_factor
+
+    def _lensing_params(self, p, xp) -> dict[str, Any]:
+        """Lensing parameters (in the dtype of ``p``) from the mass-concentration fields ``p``."""
+        dtype = p["mass_at_200"].dtype
+        p = _float64(p, xp)  # the conversion chain runs in float64 (PHYSICS.md §16)
+        c = ludlow16_concentration(p["mass_at_200"], p["redshift_object"], model=self.concentration_model)
+        c = xp.asarray(c) * p["concentration_factor"]
+        out = {"centre": tuple(xp.astype(v, dtype) for v in p["centre"])}
+        out.update(self._halo_params(p, c, dtype, xp))
+        return out
+
+    def lensing_profile(self) -> MassProfile:
+        """The equivalent lensing profile (``lensing_class``) [arcsec], without validation."""
+        xp = namespace(*(getattr(self, n) for n in ("centre", *self._mass_fields)))
+        p = {n: xp.asarray(getattr(self, n), dtype=xp.float64) for n in self._mass_fields}
+        return unchecked(self.lensing_class, _with_centre(self, p, xp))
 
     def _evaluate(self, method: str, grid: ArrayLike, n_out: int, active=None):
         # convert once (in float64) and evaluate the lensing profile, which keeps its own
@@ -126,30 +144,18 @@ class NFWTruncatedMCRLudlowSph(_MassConcentration):
         "concentration_factor": _CFACTOR,
     }
 
-    def _lensing_params(self, p, xp) -> dict[str, Any]:
-        from ...halos.mass_concentration import ludlow16_concentration, nfw_parameters_from_m200
+    lensing_class: ClassVar = NFWTruncatedSph
+    _mass_fields: ClassVar = ("mass_at_200", "redshift_object", "redshift_source",
+                              "concentration_factor")
 
-        dtype = p["mass_at_200"].dtype
-        p = _float64(p, xp)  # the conversion chain runs in float64 (PHYSICS.md §16)
-        c = ludlow16_concentration(p["mass_at_200"], p["redshift_object"], model=self.concentration_model)
-        c = xp.asarray(c) * p["concentration_factor"]
+    def _halo_params(self, p, c, dtype, xp) -> dict[str, Any]:
         par = nfw_parameters_from_m200(p["mass_at_200"], c, p["redshift_object"], p["redshift_source"])
         r_s = xp.astype(xp.asarray(par.scale_radius_arcsec), dtype)
         return {
-            "centre": tuple(xp.astype(v, dtype) for v in p["centre"]),
             "kappa_s": xp.astype(xp.asarray(par.kappa_s), dtype),
             "scale_radius": r_s,
             "truncation_radius": 2.0 * xp.astype(c, dtype) * r_s,
         }
-
-    def lensing_profile(self) -> NFWTruncatedSph:
-        """The equivalent :class:`NFWTruncatedSph` (kappa_s, r_s, r_t = 2 c r_s) [arcsec]."""
-        from ...halos.batch import unchecked
-
-        xp = namespace(*(getattr(self, n) for n in ("centre", "mass_at_200", "redshift_object")))
-        p = {n: xp.asarray(getattr(self, n), dtype=xp.float64) for n in
-             ("mass_at_200", "redshift_object", "redshift_source", "concentration_factor")}
-        return unchecked(NFWTruncatedSph, _with_centre(self, p, xp))
 
 
 @pytree_dataclass(meta=("concentration_model",))
@@ -195,27 +201,15 @@ class cNFWMCRLudlowSph(_MassConcentration):  # noqa: N801 - PyAutoLens name
         "concentration_factor": _CFACTOR,
     }
 
-    def _lensing_params(self, p, xp) -> dict[str, Any]:
-        from ...halos.mass_concentration import cored_nfw_parameters_from_m200, ludlow16_concentration
+    lensing_class: ClassVar = cNFWSph
+    _mass_fields: ClassVar = ("mass_at_200", "f_c", "redshift_object", "redshift_source",
+                              "concentration_factor")
 
-        dtype = p["mass_at_200"].dtype
-        p = _float64(p, xp)  # the conversion chain runs in float64 (PHYSICS.md §16)
-        c = ludlow16_concentration(p["mass_at_200"], p["redshift_object"], model=self.concentration_model)
-        c = xp.asarray(c) * p["concentration_factor"]
+    def _halo_params(self, p, c, dtype, xp) -> dict[str, Any]:
         par = cored_nfw_parameters_from_m200(p["mass_at_200"], c, p["f_c"], p["redshift_object"],
                                              p["redshift_source"])
         return {
-            "centre": tuple(xp.astype(v, dtype) for v in p["centre"]),
             "kappa_s": xp.astype(xp.asarray(par.kappa_s), dtype),
             "scale_radius": xp.astype(xp.asarray(par.scale_radius_arcsec), dtype),
             "core_radius": xp.astype(xp.asarray(par.core_radius_arcsec), dtype),
         }
-
-    def lensing_profile(self) -> cNFWSph:
-        """The equivalent :class:`cNFWSph` (kappa_s, r_s, r_c = f_c r_s) [arcsec]."""
-        from ...halos.batch import unchecked
-
-        xp = namespace(*(getattr(self, n) for n in ("centre", "mass_at_200", "f_c")))
-        p = {n: xp.asarray(getattr(self, n), dtype=xp.float64) for n in
-             ("mass_at_200", "f_c", "redshift_object", "redshift_source", "concentration_factor")}
-        return unchecked(cNFWSph, _with_centre(self, p, xp))

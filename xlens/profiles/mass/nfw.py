@@ -1,7 +1,7 @@
 """Spherical NFW, truncated NFW and cored NFW haloes (PHYSICS.md §7-§10).
 
 The three profiles share the building blocks ``F, G, g, h`` of PHYSICS.md §7,
-evaluated in stable forms by :mod:`._nfw_math`. Radial fields are written as
+evaluated in stable forms by :mod:`.nfw_math`. Radial fields are written as
 functions of ``x = r / r_s`` evaluated at ``x_safe = max(x, x_min)``
 (``x_min = 1e-12`` in float64, ``1e-6`` in float32, §16), and vector
 deflections as ``alpha = A(x) (dy, dx)`` with ``A = alpha(r)/r``: a ray on a
@@ -18,9 +18,10 @@ from typing import ClassVar
 
 from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, MassProfile, Range
-from .._geometry import safe_sqrt
-from . import _nfw_math as nm
+from ...halo_model.interpolation import interpolate_about_f1
+from ..base import ANY_ARCSEC, MassProfile, Range
+from ..geometry import safe_sqrt
+from . import nfw_math as nm
 
 __all__ = ["NFWSph", "NFWTruncatedSph", "cNFWSph"]
 
@@ -49,10 +50,6 @@ _CORE_RADIUS = Range(
     units="[arcsec]",
     hint="core_radius -> 0 reproduces NFWSph, which should be used for a cusp",
 )
-
-#: Half-width in f = r_c/r_s of the interpolation band about f = 1 (PHYSICS.md §10.2).
-_CNFW_F1_BAND = 0.01
-
 
 def _offsets_and_x(p, y, x, *, xp):
     """Offsets ``(dy, dx)`` [arcsec] from the centre and ``x_safe = max(r / r_s, x_min)``."""
@@ -267,15 +264,11 @@ class cNFWSph(MassProfile):  # noqa: N801 - PyAutoLens name
         dy, dx, xs = _offsets_and_x(p, y, x, xp=xp)
         # broadcast once: reverse mode then reduces f over the points once (see tnfw_constants)
         f = xp.broadcast_to(p["core_radius"] / p["scale_radius"], xs.shape)
-        band = xp.abs(f - 1.0) < _CNFW_F1_BAND
-        f_lo = xp.where(band, 1.0 - _CNFW_F1_BAND, f)  # also the lower interpolation node
-        f_hi = 1.0 + _CNFW_F1_BAND
         b0 = nm.nfw_basis(xs, xp=xp)
-        v_lo = general(b0, nm.nfw_basis(xs / f_lo, xp=xp), f_lo)
-        v_hi = general(b0, nm.nfw_basis(xs / f_hi, xp=xp), f_hi)
-        e = (f - 1.0) / _CNFW_F1_BAND
-        blend = 0.5 * e * (e - 1.0) * v_lo + (1.0 - e * e) * at_one(b0) + 0.5 * e * (e + 1.0) * v_hi
-        return dy, dx, xs, xp.where(band, blend, v_lo)
+        value = interpolate_about_f1(
+            f, lambda ff: general(b0, nm.nfw_basis(xs / ff, xp=xp), ff), at_one(b0), xp=xp
+        )
+        return dy, dx, xs, value
 
     def _convergence(self, p, y, x, *, xp):
         *_, kappa = self._braces(

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, MassProfile, Range
+from ..base import ANY_ARCSEC, MassProfile, Range
 
 __all__ = ["PointMass"]
 

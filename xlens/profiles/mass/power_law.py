@@ -19,8 +19,8 @@ from typing import ClassVar
 
 from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, ELL_COMPS, POSITIVE_ARCSEC, MassProfile, Range, check_axis_ratio
-from .._geometry import axis_ratio_and_angle, rotate_from_frame, rotate_to_frame, safe_sqrt
+from ..base import ANY_ARCSEC, ELL_COMPS, POSITIVE_ARCSEC, MassProfile, Range, check_axis_ratio
+from ..geometry import clamped_elliptical_radius, elliptical_frame, rotate_from_frame
 
 __all__ = ["PowerLaw"]
 
@@ -32,11 +32,6 @@ _Q_MIN = 0.2
 #: so that the reference tests at q = _Q_MIN meet rtol 1e-10 with a decade to
 #: spare for rounding; float32: 1e-5, below the float32 REF tolerance.
 _SERIES_EPS = {"float64": 1e-11, "float32": 1e-5}
-
-#: Core radius eps [arcsec] below which R = sqrt(q^2 x'^2 + y'^2) is clamped
-#: (PHYSICS.md §4.5): keeps kappa, alpha and their gradients finite at the centre.
-_CORE_RADIUS = {"float64": 1e-8, "float32": 1e-4}
-
 
 
 def _series_terms(q_min: float, eps: float) -> int:
@@ -82,22 +77,6 @@ _SERIES_BLOCK = {"float64": 3, "float32": 4}
 
 
 
-def _frame(p, y, x, *, xp):
-    """Ellipticity ``f``, axis ratio, rotation and profile-frame offsets ``(y', x')`` (§1)."""
-    cy, cx = p["centre"]
-    e1, e2 = p["ell_comps"]
-    q, cos, sin = axis_ratio_and_angle(e1, e2, xp=xp)
-    f = safe_sqrt(e1 * e1 + e2 * e2, xp=xp)  # f directly, not (1 - q)/(1 + q): no cancellation
-    yr, xr = rotate_to_frame(y - cy, x - cx, cos, sin)
-    return f, q, cos, sin, yr, xr
-
-
-def _clamped_radius(q, yr, xr, *, xp):
-    """R = sqrt(q^2 x'^2 + y'^2) clamped at the core radius of §4.5 (never 0)."""
-    core = _CORE_RADIUS[engine.dtype_name(yr)]
-    return xp.sqrt(xp.maximum((q * xr) ** 2 + yr**2, core * core))
-
-
 def _tm15_omega(cos_phi, sin_phi, f, t, *, xp):
     """Omega(phi) = sum_{n<N} Omega_n as a real pair (Tessore & Metcalf 2015, PHYSICS.md §4.2).
 
@@ -130,9 +109,9 @@ def _tm15_omega(cos_phi, sin_phi, f, t, *, xp):
 
 def _frame_deflections(p, y, x, *, xp):
     """Profile-frame deflection ``(alpha_y', alpha_x')`` and the frame (PHYSICS.md §4.2)."""
-    f, q, cos, sin, yr, xr = _frame(p, y, x, xp=xp)
+    f, q, cos, sin, yr, xr = elliptical_frame(p, y, x, xp=xp)
     t = p["slope"] - 1.0
-    r = _clamped_radius(q, yr, xr, xp=xp)
+    r = clamped_elliptical_radius(q, yr, xr, xp=xp)
     om_x, om_y = _tm15_omega(q * xr / r, yr / r, f, t, xp=xp)
     # 2b/(1+q) (b/R)^(t-1) = 2R/(1+q) (b/R)^t and (b/R)^t = 2/(1+q) (q theta_E/R)^t:
     # this form never raises 2/(1+q) to the power 1/t, which overflows float32 as t -> 0.
@@ -221,9 +200,9 @@ class PowerLaw(MassProfile):
         )
 
     def _convergence(self, p, y, x, *, xp):
-        _, q, _, _, yr, xr = _frame(p, y, x, xp=xp)
+        _, q, _, _, yr, xr = elliptical_frame(p, y, x, xp=xp)
         t = p["slope"] - 1.0
-        r = _clamped_radius(q, yr, xr, xp=xp)
+        r = clamped_elliptical_radius(q, yr, xr, xp=xp)
         return (2.0 - t) / (1.0 + q) * xp.pow(q * p["einstein_radius"] / r, t)  # eta = R/q
 
     def _deflections(self, p, y, x, *, xp):

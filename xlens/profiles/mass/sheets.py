@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ...engine import ArrayLike, pytree_dataclass
-from .._base import ANY_ARCSEC, MassProfile, Range
+from ..base import ANY_ARCSEC, MassProfile, Range
 
 __all__ = ["ExternalShear", "MassSheet"]
 

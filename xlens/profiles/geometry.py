@@ -7,9 +7,23 @@ has a 0/0 (a round profile, a ray on the centre).
 
 from __future__ import annotations
 
+from .. import engine
 from ..engine import ArrayLike
 
-__all__ = ["axis_ratio_and_angle", "rotate_to_frame", "rotate_from_frame", "safe_sqrt"]
+__all__ = [
+    "ELLIPTICAL_CORE_RADIUS",
+    "axis_ratio_and_angle",
+    "clamped_elliptical_radius",
+    "elliptical_frame",
+    "rotate_from_frame",
+    "rotate_to_frame",
+    "safe_sqrt",
+]
+
+#: Core radius eps [arcsec] below which R = sqrt(q^2 x'^2 + y'^2) is clamped
+#: (PHYSICS.md §4.5): keeps kappa, alpha and their gradients finite at the centre.
+ELLIPTICAL_CORE_RADIUS = {"float64": 1e-8, "float32": 1e-4}
+
 
 
 def safe_sqrt(v: ArrayLike, *, xp) -> ArrayLike:
@@ -42,3 +56,19 @@ def rotate_to_frame(dy: ArrayLike, dx: ArrayLike, cos: ArrayLike, sin: ArrayLike
 def rotate_from_frame(vy: ArrayLike, vx: ArrayLike, cos: ArrayLike, sin: ArrayLike):
     """A profile-frame vector ``(v_y', v_x')`` rotated back by ``+phi``: ``(v_y, v_x)``."""
     return vx * sin + vy * cos, vx * cos - vy * sin
+
+
+def elliptical_frame(p, y, x, *, xp):
+    """Ellipticity ``f``, axis ratio, rotation and profile-frame offsets ``(y', x')`` (§1)."""
+    cy, cx = p["centre"]
+    e1, e2 = p["ell_comps"]
+    q, cos, sin = axis_ratio_and_angle(e1, e2, xp=xp)
+    f = safe_sqrt(e1 * e1 + e2 * e2, xp=xp)  # f directly, not (1 - q)/(1 + q): no cancellation
+    yr, xr = rotate_to_frame(y - cy, x - cx, cos, sin)
+    return f, q, cos, sin, yr, xr
+
+
+def clamped_elliptical_radius(q, yr, xr, *, xp):
+    """R = sqrt(q^2 x'^2 + y'^2) clamped at the core radius of §4.5 (never 0)."""
+    core = ELLIPTICAL_CORE_RADIUS[engine.dtype_name(yr)]
+    return xp.sqrt(xp.maximum((q * xr) ** 2 + yr**2, core * core))

@@ -26,7 +26,7 @@ from .. import engine
 from ..engine import ArrayLike
 from ..errors import ParameterError, check_range, common_length
 
-__all__ = ["LightProfile", "MassProfile", "Profile", "Range"]
+__all__ = ["LightProfile", "MassProfile", "Profile", "Range", "unchecked"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,3 +267,14 @@ class LightProfile(Profile):
             in the PyAutoLens convention), summed over the profiles.
         """
         return self._evaluate("_image", grid, 1)
+
+
+def unchecked(cls, values: dict):
+    """Build a profile (or any xlens pytree dataclass) without validation.
+
+    For values that are already checked or are traced: ``__post_init__`` is not run.
+    """
+    obj = object.__new__(cls)
+    for k, v in values.items():
+        object.__setattr__(obj, k, v)
+    return obj

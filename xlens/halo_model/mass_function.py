@@ -1,16 +1,16 @@
-"""Sheth & Tormen (1999) mass function and the double-cone rendering volume (PHYSICS.md §14.4).
+"""Halo mass functions: Sheth & Tormen (1999), the double cone, the subhalo scaling (PHYSICS.md §14).
 
 Why this module exists: the line-of-sight population needs, once per
 configuration, the expected number of haloes per mass and per slab of the light
 cone. Everything here is *set-up data*: NumPy, float64, evaluated at
 configuration time and never traced. The populations turn it into the small
-tables they sample from inside ``jit`` (:mod:`xlens.halos.populations`).
+tables they sample from inside ``jit`` (:mod:`xlens.halos`).
 
 Conventions (PHYSICS.md §14.4, §11.2):
 
 * The mass function is comoving: ``dn/dln M`` [Mpc^-3] (comoving Mpc, physical
   M_sun). ``rho_m0 = Omega_m rho_crit,0`` uses the linear-theory Omega_m = 0.3089
-  of :data:`~xlens.halos.mass_concentration.PLANCK15_LINEAR` (as colossus), and
+  of :data:`~xlens.halo_model.linear.PLANCK15_LINEAR` (as colossus), and
   sigma(M) its tables. The model's native mass is a friends-of-friends mass;
   the populations render it as M200c (**convention**, as pyHalo does).
 * Distances and volumes use the lensing cosmology :data:`xlens.cosmology.Planck15`
@@ -24,15 +24,15 @@ import math
 import numpy as np
 
 from ..cosmology import (
-    _C_KM_S,
-    _MPC_M,
-    _RAD_PER_ARCSEC,
-    _RHO_CRIT_PREFACTOR,
+    C_KM_S,
+    MPC_M,
+    RAD_PER_ARCSEC,
+    RHO_CRIT_PREFACTOR,
     FlatLambdaCDM,
     Planck15,
 )
 from ..errors import check_range
-from .mass_concentration import (
+from .linear import (
     LOG10_MASS_RANGE,
     PLANCK15_LINEAR,
     LinearCosmology,
@@ -45,11 +45,13 @@ __all__ = [
     "ST_A",
     "ST_NORMALISATION",
     "ST_P",
+    "SUBHALO_PIVOT_MASS",
     "DoubleCone",
     "gauss_legendre",
     "mean_matter_density_msun_per_mpc3",
     "sheth_tormen_dndlnm",
     "sheth_tormen_multiplicity",
+    "subhalo_host_scaling",
 ]
 
 #: Spherical-collapse threshold (PHYSICS.md §14.4).
@@ -59,6 +61,9 @@ ST_A = 0.707
 ST_P = 0.3
 #: Normalisation A = [1 + 2^-p Gamma(1/2 - p) / sqrt(pi)]^-1 = 0.32218, so that int f dnu = 1.
 ST_NORMALISATION = 1.0 / (1.0 + 2.0**-ST_P * math.gamma(0.5 - ST_P) / math.sqrt(math.pi))
+
+#: Pivot mass m_0 of the subhalo mass function [M_sun] (PHYSICS.md §14.1).
+SUBHALO_PIVOT_MASS = 1e8
 
 #: Step of the central difference for d ln sigma / d ln M. sigma comes from a cubic
 #: spline in ln M (0.1 dex knots), so the O(h^2) error is ~1e-9.
@@ -78,8 +83,8 @@ def mean_matter_density_msun_per_mpc3(cosmology: LinearCosmology = PLANCK15_LINE
     ``rho_crit,0`` is that of the Hubble constant ``100 h`` of ``cosmology``
     (h = 0.6774, Omega_m = 0.3089 by default: 3.934e10 M_sun Mpc^-3).
     """
-    h0_si = 100.0 * cosmology.h * 1e3 / _MPC_M  # H0 [s^-1]
-    rho_crit0 = _RHO_CRIT_PREFACTOR * h0_si**2  # [M_sun kpc^-3]
+    h0_si = 100.0 * cosmology.h * 1e3 / MPC_M  # H0 [s^-1]
+    rho_crit0 = RHO_CRIT_PREFACTOR * h0_si**2  # [M_sun kpc^-3]
     return cosmology.Om0 * rho_crit0 * 1e9
 
 
@@ -112,7 +117,7 @@ def sheth_tormen_dndlnm(
     redshift : float or array_like
         Redshift [dimensionless] in [0, 10]; broadcast with the mass.
     transfer : {"eh98", "eh98_nowiggle"}, optional
-        Transfer function of sigma(M) (:func:`~xlens.halos.mass_concentration.sigma_of_mass`).
+        Transfer function of sigma(M) (:func:`~xlens.halo_model.linear.sigma_of_mass`).
         ``"eh98"`` (with baryon oscillations, default) is what colossus uses; the
         no-wiggle form of PHYSICS.md §11.2 differs from it by <= 0.5%.
     cosmology : LinearCosmology, optional
@@ -151,6 +156,18 @@ def sheth_tormen_dndlnm(
     return rho / m * sheth_tormen_multiplicity(nu) * slope
 
 
+def subhalo_host_scaling(host_mass_msun: float | None, z_lens: float) -> float:
+    """pyHalo's host scaling ``F`` of the subhalo density (PHYSICS.md §14.1, **unverified**).
+
+    ``log10 F = 0.88 log10(M_host / 1e13 M_sun) + 1.7 log10(z_l + 0.5)``; ``F = 1``
+    when ``host_mass_msun`` is None (the default of :class:`SubhaloConfig`).
+    """
+    if host_mass_msun is None:
+        return 1.0
+    return 10.0 ** (0.88 * math.log10(host_mass_msun / 1e13) + 1.7 * math.log10(z_lens + 0.5))
+
+
+
 class DoubleCone:
     """The pyHalo double cone that bounds the rendered line-of-sight haloes (PHYSICS.md §14.4).
 
@@ -179,12 +196,12 @@ class DoubleCone:
         check_range(owner, "z_source", z_source, z_lens, 10.0, high_inclusive=True,
                     hint="the source must lie behind the lens")
         self.theta_arcsec = float(theta_arcsec)
-        self.theta_rad = self.theta_arcsec * _RAD_PER_ARCSEC
+        self.theta_rad = self.theta_arcsec * RAD_PER_ARCSEC
         self.z_lens, self.z_source = float(z_lens), float(z_source)
         self.cosmology = cosmology
         self.chi_lens = float(cosmology.comoving_distance_mpc(self.z_lens))
         self.chi_source = float(cosmology.comoving_distance_mpc(self.z_source))
-        self.hubble_distance_mpc = _C_KM_S / float(cosmology.H0)
+        self.hubble_distance_mpc = C_KM_S / float(cosmology.H0)
 
     def radius_mpc(self, chi) -> np.ndarray:
         """Comoving radius R(chi) [Mpc] at comoving distance ``chi`` [Mpc] in [0, chi_s]."""
@@ -198,7 +215,7 @@ class DoubleCone:
     def angular_radius_arcsec(self, z) -> np.ndarray:
         """Angular radius R(chi(z)) / chi(z) [arcsec] of the cone at redshift ``z`` > 0."""
         chi = np.asarray(self.cosmology.comoving_distance_mpc(np.asarray(z, dtype=np.float64)))
-        return self.radius_mpc(chi) / chi / _RAD_PER_ARCSEC
+        return self.radius_mpc(chi) / chi / RAD_PER_ARCSEC
 
     def dvdz_mpc3(self, z) -> np.ndarray:
         """Comoving volume per unit redshift ``pi R(chi(z))^2 c / (H0 E(z))`` [Mpc^3]."""

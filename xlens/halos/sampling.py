@@ -1,0 +1,228 @@
+"""What the subhalo and line-of-sight populations share: halo families, draws, sheets, reports.
+
+Why this module exists: both populations draw *families* of haloes (one kind of
+profile, one Poisson population per plane) with the same branch-free sampler
+(:func:`draw_family`), size their capacities the same way
+(:func:`capacity_for_mean`), normalise their negative sheets with the same
+expected rendered mass (:func:`expected_rendered_mass`) and report overflows
+with the same message (:func:`report_overflow`). Set-up is NumPy; the draws run
+in ``xp`` inside ``jit`` and return :class:`PopulationInfo` beside the batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import engine
+from ..errors import CapacityOverflowError
+from ..halo_model.conversions import rendered_mass_ratio
+from ..halo_model.wdm import WDMModel
+from ..profiles.base import unchecked
+from ..profiles.mass.sheets import MassSheet
+from .batch import HaloBatch, bucket_capacity
+from .tables import CellTable, poisson_cdf_table, row_searchsorted
+
+__all__ = [
+    "CAPACITY_SIGMAS",
+    "Family",
+    "PopulationInfo",
+    "capacity_for_mean",
+    "check_capacity",
+    "draw_family",
+    "expected_rendered_mass",
+    "report_overflow",
+    "resolve_centre",
+    "sheet_profile",
+    "wdm_functions",
+]
+
+#: Capacities hold ``mean + CAPACITY_SIGMAS sqrt(mean)`` haloes before bucketing. A
+#: Poisson count exceeds 6 sigma with probability < 1e-8 for means above ~20 (a few
+#: per 1e8 realisations); smaller means are rounded up to the 8-slot bucket anyway.
+CAPACITY_SIGMAS = 6.0
+
+
+class PopulationInfo(NamedTuple):
+    """What a draw did, returned beside the batches (arrays: works inside ``jit``).
+
+    Attributes
+    ----------
+    n_drawn : int array, shape (..., F)
+        Poisson counts before capacity clipping and WDM thinning, one per family
+        (subhaloes: ``population.family_names``) or per plane (line of sight).
+    n_kept : int array, shape (..., F)
+        Real haloes in the batches (``mask`` sums).
+    overflow : bool array, shape (...)
+        True if any ``n_drawn`` exceeded its capacity: those haloes were dropped.
+        Call ``population.check(info)`` outside ``jit`` to raise or warn.
+    """
+
+    n_drawn: Any
+    n_kept: Any
+    overflow: Any
+
+
+def wdm_functions(config) -> tuple[Any, Any]:
+    """``(suppression, concentration_factor)`` of a configuration's dark matter (set-up).
+
+    ``(None, 1.0)`` unless ``config.dark_matter == "wdm"``; otherwise S(m) and,
+    if ``config.wdm_concentration``, the Bose et al. (2016) factor ``(m, z) -> c_WDM/c_CDM``
+    (else 1.0), both from one :class:`~xlens.halo_model.WDMModel`.
+    """
+    wdm = WDMModel.from_config(config)
+    if wdm is None:
+        return None, 1.0
+    return wdm.suppression, (wdm.concentration_factor if wdm.concentration else 1.0)
+
+
+def capacity_for_mean(mean: float) -> int:
+    """Default capacity: the bucket of ``mean + CAPACITY_SIGMAS sqrt(mean)`` haloes."""
+    return bucket_capacity(math.ceil(mean + CAPACITY_SIGMAS * math.sqrt(max(mean, 0.0))))
+
+
+def check_capacity(owner: str, capacity) -> int:
+    """A user-given capacity as a positive int, or ValueError naming ``owner``."""
+    if isinstance(capacity, bool) or int(capacity) != capacity or int(capacity) < 1:
+        raise ValueError(f"{owner}: capacity must be a positive integer; got {capacity!r}")
+    return int(capacity)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Family:
+    """One kind of halo drawn as an independent Poisson population (static set-up)."""
+
+    name: str
+    profile: type
+    table: CellTable  # P rows
+    capacity: int
+    redshifts: np.ndarray  # (P,) plane redshift of each row
+    radii: np.ndarray  # (P,) disc radius [arcsec]
+    thinning: Any = None  # callable(mass) -> keep probability, or None
+    factor: Any = 1.0  # callable(mass, z) -> concentration factor, or a float
+    fields: dict = dataclasses.field(default_factory=dict)  # constant per-slot fields (f_c)
+
+    @functools.cached_property
+    def count_cdf(self) -> np.ndarray:
+        return poisson_cdf_table(self.table.total, self.capacity)
+
+    @property
+    def n_uniforms(self) -> int:
+        return self.table.shape[0] * (1 + 4 * self.capacity)
+
+
+def draw_family(xp, u, fam: Family, z_source: float, centre, model: str):
+    """Draw one family on all its rows: (HaloBatch with (P, C) fields, n_drawn, n_kept).
+
+    ``u`` holds ``fam.n_uniforms`` uniforms: per row, one for the Poisson count (by
+    inverse CDF) and four per slot (mass, radius, angle, WDM thinning). The same key
+    therefore gives the same haloes whatever the thinning, so a WDM realisation is a
+    subset of the CDM realisation of that key.
+    """
+    n_rows, cap = fam.table.shape[0], fam.capacity
+    u = xp.reshape(u, (n_rows, 1 + 4 * cap))
+    n = row_searchsorted(fam.count_cdf, u[:, :1], xp=xp, compare_all=True)[:, 0]  # (P,)
+    w = xp.reshape(u[:, 1:], (n_rows, cap, 4))
+    ln_m = fam.table.sample_ln_mass(w[..., 0], xp=xp)
+    lo = math.exp(float(fam.table.left.min()))
+    hi = math.exp(float((fam.table.left + fam.table.width).max()))
+    mass = xp.clip(xp.exp(ln_m), lo, hi)
+    r = xp.asarray(fam.radii)[:, None] * xp.sqrt(w[..., 1])
+    phi = (2.0 * math.pi) * w[..., 2]
+    cy, cx = centre
+    yx = xp.stack([cy + r * xp.sin(phi), cx + r * xp.cos(phi)], axis=-1)
+    mask = xp.arange(cap)[None, :] < n[:, None]
+    if fam.thinning is not None:
+        mask = mask & (w[..., 3] < fam.thinning(mass))
+    z = xp.broadcast_to(xp.asarray(fam.redshifts, dtype=xp.float64)[:, None], (n_rows, cap))
+    if callable(fam.factor):
+        factor = fam.factor(mass, z)
+    else:
+        factor = xp.full((n_rows, cap), float(fam.factor))
+    values = {
+        "centre": yx,
+        "mass_at_200": mass,
+        "redshift_object": z,
+        "redshift_source": xp.full((n_rows, cap), float(z_source)),
+        "concentration_factor": factor,
+        "concentration_model": model,
+    }
+    values.update({k: xp.full((n_rows, cap), float(v)) for k, v in fam.fields.items()})
+    if not engine.is_jax(xp):  # validate the sampler's output on NumPy (shapes (P*C,))
+        fam.profile(**{k: (np.reshape(v, (-1, 2)) if k == "centre" else
+                           v if isinstance(v, str) else np.reshape(v, (-1,)))
+                       for k, v in values.items()})
+    batch = HaloBatch(profile=unchecked(fam.profile, values), mask=xp.astype(mask, xp.float64))
+    return batch, n, xp.sum(xp.astype(mask, xp.int64), axis=1)
+
+
+def sheet_profile(centre, kappa: float, xp=None) -> MassSheet:
+    """A MassSheet at the configured centre (validated) or at a given, possibly traced, one."""
+    if xp is None:
+        return MassSheet(centre=np.asarray(centre, dtype=np.float64),
+                         kappa=np.asarray(kappa, dtype=np.float64))
+    return unchecked(MassSheet, {"centre": xp.asarray(centre, dtype=xp.float64),
+                                  "kappa": xp.asarray(kappa, dtype=xp.float64)})
+
+
+def expected_rendered_mass(fam: Family, row: int, redshift: float, model: str) -> float:
+    """``int m_ren S dN`` over row ``row`` of ``fam`` [M_sun] (PHYSICS.md §13.2; NumPy).
+
+    ``m_ren = M200 m_inf(2c) / mu(c)`` is the mass the rendered truncated profile
+    carries (:func:`~xlens.halo_model.rendered_mass_ratio`) and S the family's
+    thinning probability; a negative sheet of ``-this / (Sigma_cr A)`` cancels the
+    mean convergence the haloes add.
+    """
+
+    def rendered(m):
+        keep = fam.thinning(m) if fam.thinning else 1.0
+        f = fam.factor(m, redshift) if callable(fam.factor) else fam.factor
+        return keep * m * rendered_mass_ratio(m, redshift, f, model)
+
+    return fam.table.integrate(rendered, row=row)
+
+
+def resolve_centre(centre, default, xp):
+    """``(y, x)`` float64 scalars of ``xp``: ``centre`` (may be traced) or the configured default."""
+    if centre is None:
+        return (xp.asarray(default[0], dtype=xp.float64), xp.asarray(default[1], dtype=xp.float64))
+    c = xp.asarray(centre, dtype=xp.float64)
+    if tuple(c.shape) != (2,):
+        raise ValueError(f"centre must be a (y, x) pair [arcsec]; got shape {tuple(c.shape)}")
+    return (c[0], c[1])
+
+
+def report_overflow(owner: str, info: PopulationInfo, capacities, labels, means, action: str) -> None:
+    """Outside jit: raise :class:`CapacityOverflowError` or warn if ``info`` shows an overflow.
+
+    The message names the family or plane (``labels``), the drawn count, the capacity
+    and a capacity that would hold it.
+    """
+    if action not in ("raise", "warn"):
+        raise ValueError(f"action must be 'raise' or 'warn'; got {action!r}")
+    drawn = np.asarray(info.n_drawn)
+    cap = np.asarray(capacities)
+    over = drawn > cap
+    if not np.any(over):
+        return
+    batch_shape = drawn.shape[:-1]
+    idx = tuple(int(i) for i in np.argwhere(over)[0])
+    msg = (f"{owner}: {labels[idx[-1]]} drew {int(drawn[idx])} haloes but its capacity is "
+           f"{int(cap[idx[-1]])}")
+    if batch_shape:
+        n_bad = int(np.sum(np.any(over, axis=-1)))
+        flat = int(np.ravel_multi_index(idx[:-1], batch_shape))
+        msg += f" (realisation {flat} of {int(np.prod(batch_shape))}; {n_bad} overflowed)"
+    worst = int(np.argmax(np.max(np.reshape(drawn - cap, (-1, cap.size)), axis=0)))
+    need = max(bucket_capacity(int(drawn[..., worst].max())), capacity_for_mean(float(means[worst])))
+    msg += (f". The extra haloes were dropped from that realisation; build the population "
+            f"with capacity={need} or more for {labels[worst]} (the default holds the mean "
+            f"{float(means[worst]):.1f} + 6 sigma), or discard the flagged realisations")
+    if action == "raise":
+        raise CapacityOverflowError(msg)
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)

@@ -1,0 +1,214 @@
+"""Subhaloes of the main lens, sampled on device as padded batches (PHYSICS.md §14.1-§14.3, §14.5).
+
+Why this module is built the way it is: a user draws a new realisation of the
+subhaloes for every simulated image, up to millions of times. Sampling therefore
+happens inside the same jitted (and vmapped) function as the ray tracing and
+produces padded :class:`~xlens.halos.HaloBatch` arrays of a fixed capacity. The
+set-up (NumPy, once) turns a :class:`~xlens.halos.SubhaloConfig` into one
+mass-function table per family (CDM/WDM: one; SIDM: cored and collapsed), the
+capacities and the negative-sheet convergence. ``sample(key)`` draws
+``N ~ Poisson(mean)``, masses by inverse CDF and positions uniform in a disc; the
+engine follows the key (a JAX key samples with ``jax.random`` under ``jit`` and
+``vmap``; an int, a ``SeedSequence`` or a ``numpy.random.Generator`` with NumPy).
+:meth:`SubhaloPopulation.plane_profiles` hands the tracer plain profiles.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import engine
+from ..cosmology import Planck15
+from ..halo_model.mass_function import SUBHALO_PIVOT_MASS, subhalo_host_scaling
+from ..profiles.base import MassProfile
+from ..profiles.mass.mcr import NFWTruncatedMCRLudlowSph, cNFWMCRLudlowSph
+from .batch import HaloBatch
+from .config import SubhaloConfig
+from .sampling import (
+    Family,
+    PopulationInfo,
+    capacity_for_mean,
+    check_capacity,
+    draw_family,
+    expected_rendered_mass,
+    report_overflow,
+    resolve_centre,
+    sheet_profile,
+    wdm_functions,
+)
+from .tables import CellTable, ln_mass_nodes
+
+__all__ = ["SubhaloPopulation"]
+
+
+class SubhaloPopulation:
+    """Subhaloes of the main lens, sampled as padded batches (PHYSICS.md §14.1-§14.3, §14.5).
+
+    Parameters
+    ----------
+    config : SubhaloConfig
+        The validated configuration.
+    capacity : int or dict, optional
+        Slots per family; default ``bucket_capacity(mean + 6 sqrt(mean))`` of each
+        family. A dict maps family names to capacities.
+
+    Attributes
+    ----------
+    family_names : tuple of str
+        ``("subhalos",)`` for CDM and WDM; ``("cored", "collapsed")`` for SIDM.
+    expected_counts : dict
+        Mean number of haloes per family (after WDM suppression).
+    capacities : dict
+        Slots per family.
+    tables : dict of str -> CellTable
+        The (one-row) mass-function table of each family, before WDM thinning.
+    sheet_kappa : float or None
+        Convergence of the optional negative sheet (None for SIDM).
+
+    Examples
+    --------
+    >>> from xlens.halos import SubhaloConfig, SubhaloPopulation
+    >>> pop = SubhaloPopulation(SubhaloConfig())
+    >>> round(pop.expected_counts["subhalos"], 1), pop.capacities["subhalos"]
+    (246.2, 512)
+    >>> batches, info = pop.sample(0)          # NumPy key; a jax.random.key uses JAX
+    >>> batches["subhalos"].capacity, bool(info.overflow)
+    (512, False)
+    """
+
+    def __init__(self, config: SubhaloConfig, capacity: int | dict | None = None):
+        if not isinstance(config, SubhaloConfig):
+            raise TypeError(f"SubhaloPopulation takes a SubhaloConfig; got {type(config).__name__}")
+        self.config = cfg = config
+        beta = cfg.alpha + 1.0
+        f_host = subhalo_host_scaling(cfg.host_mass, cfg.z_lens)
+        #: dN/dln m = norm m^beta over the disc
+        norm = cfg.sigma_sub * f_host * cfg.area_kpc2 * SUBHALO_PIVOT_MASS ** -beta
+        ln_lo, ln_hi = math.log(cfg.m_min), math.log(cfg.m_max)
+        z = np.array([cfg.z_lens])
+        radii = np.array([cfg.radius])
+        families: list[tuple[str, type, CellTable, Any, Any, dict]] = []
+        if cfg.dark_matter in ("cdm", "wdm"):
+            suppression, factor = wdm_functions(cfg)
+            thinning = None
+            table = CellTable.power_law([ln_lo, ln_hi], beta, norm)
+            if suppression is not None:
+                if cfg.wdm_sampling == "thinning":
+                    thinning = suppression
+                else:
+                    nodes = ln_mass_nodes(ln_lo, ln_hi)
+                    dens = norm * np.exp(beta * nodes) * suppression(np.exp(nodes))
+                    table = CellTable.from_nodes(nodes, dens[None])
+            families.append(("subhalos", NFWTruncatedMCRLudlowSph, table, thinning, factor, {}))
+        else:  # SIDM: independent Poisson populations of cored and collapsed haloes
+            breaks = [math.log(10.0**b) for b in cfg.p_cc_log10_breaks]
+            inner = [b for b in breaks if ln_lo < b < ln_hi]
+            edges = np.array([ln_lo, *inner, ln_hi])
+            mids = 0.5 * (edges[:-1] + edges[1:])
+            p = np.asarray(cfg.p_cc)[np.searchsorted(np.asarray(breaks), mids, side="right")]
+            families.append(("cored", cNFWMCRLudlowSph,
+                             CellTable.power_law(edges, beta, norm, 1.0 - p), None, 1.0,
+                             {"f_c": cfg.f_c}))
+            families.append(("collapsed", NFWTruncatedMCRLudlowSph,
+                             CellTable.power_law(edges, beta, norm, p), None, float(cfg.b_c), {}))
+        caps = self._capacities(capacity, {f[0]: float(f[2].total[0]) for f in families})
+        self._families = tuple(
+            Family(name, prof, table, caps[name], z, radii, thinning, factor, fields)
+            for name, prof, table, thinning, factor, fields in families
+        )
+        self.family_names = tuple(f.name for f in self._families)
+        self.tables = {f.name: f.table for f in self._families}
+        self.capacities = caps
+        self.expected_counts = {
+            f.name: (f.table.integrate(f.thinning) if f.thinning else float(f.table.total[0]))
+            for f in self._families
+        }
+        self.sheet_kappa = None if cfg.dark_matter == "sidm" else self._sheet_kappa()
+
+    def _capacities(self, capacity, means: dict) -> dict:
+        owner = type(self).__name__
+        if capacity is None:
+            return {k: capacity_for_mean(v) for k, v in means.items()}
+        if isinstance(capacity, dict):
+            unknown = set(capacity) - set(means)
+            if unknown:
+                raise ValueError(
+                    f"{owner}: unknown families {sorted(unknown)}; have {sorted(means)}")
+            return {k: (check_capacity(owner, capacity[k]) if k in capacity else capacity_for_mean(v))
+                    for k, v in means.items()}
+        cap = check_capacity(owner, capacity)
+        return dict.fromkeys(means, cap)
+
+    def _sheet_kappa(self) -> float:
+        """-(mean rendered mass) / (Sigma_cr A) of the tNFW subhaloes (PHYSICS.md §13.2)."""
+        cfg = self.config
+        fam = self._families[0]
+        mass = expected_rendered_mass(fam, 0, cfg.z_lens, cfg.concentration_model)
+        sigma_cr = float(Planck15.critical_surface_density_msun_per_kpc2(cfg.z_lens, cfg.z_source))
+        return -mass / (sigma_cr * cfg.area_kpc2)
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, key, centre=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
+        """Draw one realisation (jittable, vmappable over JAX keys).
+
+        Parameters
+        ----------
+        key : JAX key or NumPy key
+            Selects the engine (see :func:`xlens.engine.key_engine`).
+        centre : (y, x) array, optional
+            Disc centre [arcsec] (may be traced); default ``config.centre``.
+
+        Returns
+        -------
+        batches : dict of str -> HaloBatch
+            One padded batch of shape (capacity,) per family (``family_names``).
+        info : PopulationInfo
+            ``n_drawn`` and ``n_kept`` of shape (F,), ``overflow`` a bool scalar.
+        """
+        rnd = engine.random_ops(key)
+        xp = rnd.xp
+        yx = resolve_centre(centre, self.config.centre, xp)
+        # one uniform array for all families (one random-bits call to compile)
+        u = rnd.uniform(key, (sum(f.n_uniforms for f in self._families),))
+        batches, drawn, kept = {}, [], []
+        start = 0
+        for fam in self._families:
+            stop = start + fam.n_uniforms
+            batch, n, n_kept = draw_family(xp, u[start:stop], fam, self.config.z_source, yx,
+                                            self.config.concentration_model)
+            start = stop
+            batches[fam.name] = batch.plane(0)  # (1, C) -> (C,)
+            drawn.append(n[0])
+            kept.append(n_kept[0])
+        n_drawn, n_kept = xp.stack(drawn), xp.stack(kept)
+        cap = xp.asarray([f.capacity for f in self._families])
+        return batches, PopulationInfo(n_drawn, n_kept, xp.any(n_drawn > cap))
+
+    def plane_profiles(self, batches: dict[str, HaloBatch],
+                       centre=None) -> list[tuple[float, dict[str, MassProfile]]]:
+        """What the subhalo plane holds: ``[(z_lens, {name: profile})]``.
+
+        The batches of :meth:`sample` under their family names and, if ``config.sheet``,
+        the negative sheet as ``"subhalo_sheet"``. The profiles join the lens galaxy's
+        plane: ``Galaxy(z, mass=..., **profiles)``. ``centre`` (the one given to
+        :meth:`sample`, may be traced) centres the sheet; default ``config.centre``.
+        """
+        profiles: dict[str, MassProfile] = dict(batches)
+        if self.config.sheet:
+            xp = None if centre is None else engine.namespace(centre)
+            axis = self.config.centre if centre is None else centre
+            profiles["subhalo_sheet"] = sheet_profile(axis, self.sheet_kappa, xp)
+        return [(self.config.z_lens, profiles)]
+
+    def check(self, info: PopulationInfo, *, action: str = "raise") -> None:
+        """Outside jit: raise :class:`CapacityOverflowError` (or warn) if a draw overflowed.
+
+        Works on the info of one draw or of a vmapped batch of draws.
+        """
+        caps = [self.capacities[n] for n in self.family_names]
+        labels = [f"family {n!r}" for n in self.family_names]
+        means = [float(f.table.total.max()) for f in self._families]
+        report_overflow(type(self).__name__, info, caps, labels, means, action)
