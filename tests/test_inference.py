@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from helpers import count_diagnostics_traces
 
+from xlens import engine
 from xlens.errors import ParameterError
 from xlens.halos import SubhaloConfig
 from xlens.inference import Likelihood, ParameterSpace, likelihood
@@ -296,7 +297,8 @@ def test_nuts_posterior_contains_the_truth():
 
         return jax.lax.scan(draw, state, jax.random.split(k_draw, 300))[1]
 
-    samples, divergent = run(jax.random.key(0), like.space.from_unit_cube(np.array([0.3, 0.7])))
+    with engine.float64_scope():  # as docs/inference.md (a no-op here: conftest turns float64 on)
+        samples, divergent = run(jax.random.key(0), like.space.from_unit_cube(np.array([0.3, 0.7])))
     samples = np.asarray(samples)
     mean, std = samples.mean(axis=0), samples.std(axis=0)
     assert int(np.sum(divergent)) == 0

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from .backend import import_jax, jax_available
 
-__all__ = ["float64_scope", "scoped", "scoped_methods"]
+__all__ = ["check_not_traced", "float64_scope", "scoped", "scoped_methods"]
 
 
 def float64_scope():
@@ -58,10 +58,36 @@ def scoped(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if jax_available() and not import_jax().config.jax_enable_x64:
+            check_not_traced(fn, args, kwargs)
         with float64_scope():
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def check_not_traced(fn: Callable, args, kwargs) -> None:
+    """Refuse a call from inside a JAX transformation traced without float64.
+
+    Switching float64 on in the middle of someone else's trace mixes float32 and float64
+    constants inside JAX (its errors then name a ``reduce`` or a ``cond`` deep inside xlens),
+    and leaving it off would silently compute xlens's float64 parts in float32. So the
+    caller is asked, in words, to trace inside the scope.
+
+    Raises
+    ------
+    RuntimeError
+        If an argument of ``fn`` is a JAX tracer while ``jax_enable_x64`` is off.
+    """
+    jax = import_jax()
+    leaves = jax.tree_util.tree_leaves((args, kwargs))
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+        raise RuntimeError(
+            f"{fn.__qualname__} was called inside jax.jit/grad/vmap traced without float64. xlens computes "
+            "in float64 where its accuracy needs it: trace your function inside the scope "
+            "(`with xlens.engine.float64_scope(): jax.jit(f)(x)`), or with `xlens.engine.jit(f, 'jax')`, "
+            "or turn on jax_enable_x64 for your process"
+        )
 
 
 def scoped_methods(cls: type) -> type:
