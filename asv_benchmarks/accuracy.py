@@ -11,7 +11,7 @@ sum |fast - brute| / total flux, then the medians and the worst. ``--corrected 0
 off the fast path's correction near the strongest haloes (the previous fast path);
 ``--corrected``/``--window`` override :data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED` /
 :data:`xlens.tracer.fast_path.FAST_PATH_WINDOW`. The suite's
-``tests/test_fast_path.py::test_fast_path_matches_float64_brute_force_on_default_realisations``
+``tests/tracer/test_fast_path.py::test_fast_path_matches_float64_brute_force_on_default_realisations``
 runs the first 10 of these realisations.
 """
 

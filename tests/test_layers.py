@@ -34,8 +34,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__",),
 )
 
-#: Imports allowed inside functions: optional dependencies, imported where they are used.
-OPTIONAL = {"matplotlib", "dask", "distributed", "zarr", "tqdm", "jax", "jaxlib", "scipy"}
+#: Imports allowed inside functions: optional dependencies (extras of pyproject.toml), imported
+#: where they are used, and zarr (imported by the dataset functions only, so `import xlens` stays light).
+OPTIONAL = {"matplotlib", "dask", "distributed", "zarr", "jax", "jaxlib"}
 
 
 def _top(module: str) -> str:

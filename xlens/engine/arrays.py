@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import scipy.special
 
 from .backend import import_jax, is_jax
 
@@ -50,6 +51,4 @@ def gammaln(x, *, xp):
     """Natural log of the absolute value of the Gamma function, on either engine."""
     if is_jax(xp):
         return import_jax().scipy.special.gammaln(x)
-    import scipy.special
-
     return xp.asarray(scipy.special.gammaln(x))

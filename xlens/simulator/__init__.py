@@ -1,7 +1,7 @@
 """The simulators: :class:`Simulator` (the whole model, compiled once) and the
 PyAutoLens-style :class:`SimulatorImaging` for a user's own :class:`~xlens.Tracer`."""
 
-from .imaging import SimulatedImaging, SimulatorImaging
+from .imaging import Imaging, SimulatorImaging
 from .simulator import Example, Simulator
 
-__all__ = ["Example", "SimulatedImaging", "Simulator", "SimulatorImaging"]
+__all__ = ["Example", "Imaging", "Simulator", "SimulatorImaging"]

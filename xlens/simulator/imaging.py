@@ -11,10 +11,10 @@ from ..imaging.noise import add_poisson_noise, check_exposure
 from ..imaging.psf import Kernel2D, convolve_fft
 from ..tracer import Tracer
 
-__all__ = ["SimulatedImaging", "SimulatorImaging"]
+__all__ = ["Imaging", "SimulatorImaging"]
 
 
-class SimulatedImaging(NamedTuple):
+class Imaging(NamedTuple):
     """What :meth:`SimulatorImaging.via_tracer_from` returns (PyAutoLens ``Imaging``)."""
 
     data: ArrayLike  # (ny, nx) [e-/s]
@@ -48,7 +48,7 @@ class SimulatorImaging:
     def __post_init__(self) -> None:
         check_exposure(self.exposure_time, self.background_sky_level)
 
-    def via_tracer_from(self, tracer: Tracer, grid: Grid2D, key=None, exact: bool = True) -> SimulatedImaging:
+    def via_tracer_from(self, tracer: Tracer, grid: Grid2D, key=None, exact: bool = True) -> Imaging:
         """Image a tracer on ``grid`` (with its over-sampling), blur, and add noise.
 
         The grid is padded by the PSF half-size before imaging and cropped after
@@ -75,8 +75,8 @@ class SimulatorImaging:
         model = blurred[b : blurred.shape[0] - b, b : blurred.shape[1] - b] if b else blurred
         if not self.add_poisson_noise_to_data:
             noise = xp.sqrt(xp.abs(model + self.background_sky_level) * self.exposure_time) / self.exposure_time
-            return SimulatedImaging(model, noise, self.psf)
+            return Imaging(model, noise, self.psf)
         if key is None:
             raise ValueError("SimulatorImaging.via_tracer_from: a key is needed to draw Poisson noise")
         noisy = add_poisson_noise(model, key, self.exposure_time, self.background_sky_level)
-        return SimulatedImaging(noisy.data, noisy.noise_map, self.psf)
+        return Imaging(noisy.data, noisy.noise_map, self.psf)
