@@ -27,6 +27,8 @@ import numpy as np
 import xlens.tracer.fast_path
 from xlens import Simulator
 
+jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
+
 
 def main():
     parser = argparse.ArgumentParser()

@@ -50,6 +50,7 @@ def xlens_paths(params, repeats, numpy_too):
     import jax
 
     from xlens import Simulator, engine
+    jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
 
     rows = []
     cases = [("JAX", "float32", False), ("JAX", "float64", False), ("JAX", "float64", True)]

@@ -64,6 +64,7 @@ def default_model(quick: bool):
     import jax
 
     from xlens import Simulator, engine
+    jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
 
     print("\n## Default model (100x100 px, 4x4 over-sampling, ~21 subhaloes + ~1000 LOS haloes, 8 planes)")
     print("| engine | dtype | path | first call incl. compile [s] | steady [s/image] |")
@@ -91,7 +92,7 @@ def default_model(quick: bool):
 
 def peak_memory():
     code = (
-        "import numpy as np, jax, resource; from xlens import mp, engine;"
+        "import numpy as np, jax, resource; from xlens import mp, engine; jax.config.update(\"jax_enable_x64\", True);"
         "rng=np.random.default_rng(0); n=1000;"
         "p=mp.NFWTruncatedSph(centre=rng.uniform(-2.5,2.5,(n,2)),kappa_s=rng.uniform(0.001,0.02,n),"
         "scale_radius=rng.uniform(0.02,0.3,n),truncation_radius=rng.uniform(1,6,n));"

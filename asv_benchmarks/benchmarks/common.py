@@ -40,7 +40,7 @@ class EngineBenchmark:
     def compile_once(self):
         if self.engine != "jax":
             raise SkipNotImplemented("nothing to compile on NumPy")
-        jax = engine._jax()
+        jax = engine.import_jax()
         jax.clear_caches()
         jax.jit(self.fn).lower(*self.args).compile()
 

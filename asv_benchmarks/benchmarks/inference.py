@@ -28,7 +28,7 @@ class DefaultModelLikelihood:
         import xlens
         from xlens.inference import ParameterSpace
 
-        jax = engine._jax()
+        jax = engine.import_jax()
         sim = xlens.Simulator(engine="jax", dtype=dtype)
         truth, _ = sim.sample_params(0)
         out = sim.diagnostics(truth, jax.random.key(1))
@@ -72,7 +72,7 @@ class LikelihoodBatch:
         from xlens.halos import SubhaloConfig
         from xlens.inference import ParameterSpace
 
-        jax = engine._jax()
+        jax = engine.import_jax()
         cfg = xlens.SimulatorConfig(shape_native=(24, 24), pixel_scale=0.2, sub_size=2, psf_shape=(5, 5),
                                     subhalos=SubhaloConfig(sigma_sub=0.05, m_min=1e9, m_max=1e10, radius=2.0),
                                     line_of_sight=None)

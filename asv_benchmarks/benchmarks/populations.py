@@ -44,7 +44,7 @@ def _sampler(eng: str, n: int, dark_matter: str):
         return sub.sample(k_sub), los.sample(k_los)
 
     if eng == "jax":
-        jax = engine._jax()
+        jax = engine.import_jax()
         return jax.vmap(one), (jax.random.split(jax.random.key(0), n),)
     return engine.vmap(one, "numpy"), (np.arange(n, dtype=np.int64),)
 

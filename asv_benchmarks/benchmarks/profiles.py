@@ -22,7 +22,7 @@ def _tnfw_inputs(eng: str, n_points: int, n_halos: int, dtype: str = "float64"):
     )
     grid = xp.asarray(random_grid(n_points, 2.5), dtype=getattr(xp, dtype))
     if eng == "jax":
-        jax = engine._jax()
+        jax = engine.import_jax()
         prof = jax.tree_util.tree_map(lambda a: xp.asarray(a, dtype=getattr(xp, dtype)), prof)
     return prof, grid
 

@@ -24,7 +24,7 @@ class DefaultModel:
         if eng == "numpy" and dtype == "float32":
             raise SkipNotImplemented("NumPy runs float64")
         self.sim = Simulator(engine=eng, dtype=dtype)
-        self.key = engine._jax().random.key(0) if eng == "jax" else 0
+        self.key = engine.import_jax().random.key(0) if eng == "jax" else 0
         engine.block_until_ready(self.sim.sample(self.key).data)
 
     def time_sample(self, eng, dtype):
@@ -40,7 +40,7 @@ class DefaultModel:
             raise SkipNotImplemented("nothing to compile on NumPy")
         from xlens import Simulator
 
-        jax = engine._jax()
+        jax = engine.import_jax()
         sim = Simulator(engine=eng, dtype=dtype)
         jax.jit(lambda k: sim.sample_params(k)).lower(self.key).compile()
         jax.jit(lambda k: sim.forward(sim.sample_params(k)[0], k, False)["data"]).lower(self.key).compile()
@@ -61,7 +61,7 @@ class DefaultModelPaths:
             raise SkipNotImplemented("JAX is not installed")
         from xlens import Simulator
 
-        jax = engine._jax()
+        jax = engine.import_jax()
         kind, dtype = path.split("-")
         sim = Simulator(engine="jax", dtype=dtype, exact=kind == "brute")
         self.params = sim.to_engine(jax.jit(sim.sample_params)(jax.random.key(0))[0])
@@ -83,11 +83,11 @@ class DefaultModelBatch:
     def setup(self, batch, dtype):
         if not engine.jax_available():
             raise SkipNotImplemented("JAX is not installed")
-        if batch > 64 and not any(d.platform == "gpu" for d in engine._jax().devices()):
+        if batch > 64 and not any(d.platform == "gpu" for d in engine.import_jax().devices()):
             raise SkipNotImplemented("batches of 1024 are a GPU benchmark")
         from xlens import Simulator
 
-        jax = engine._jax()
+        jax = engine.import_jax()
         self.sim = Simulator(engine="jax", dtype=dtype)
         self.keys = jax.random.split(jax.random.key(0), batch)
         engine.block_until_ready(self.sim.sample_batch(self.keys).data)

@@ -11,7 +11,7 @@ def _default_inputs(eng: str, dtype: str, exact: bool):
     from xlens import Simulator
 
     sim = Simulator(engine=eng, dtype=dtype, exact=exact)
-    key = engine._jax().random.key(0) if eng == "jax" else 0
+    key = engine.import_jax().random.key(0) if eng == "jax" else 0
     params, _ = sim.sample_params(key)
     params = sim.to_engine(params)
     xp = engine.get_xp(eng)

@@ -14,6 +14,8 @@ import numpy as np
 
 from xlens import Simulator
 
+jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
+
 sim = Simulator(engine="jax", dtype="float32")
 print(f"backend {jax.default_backend()}, devices {jax.devices()}")
 for batch in [int(b) for b in sys.argv[1:]] or [1, 16, 64]:

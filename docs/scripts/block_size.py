@@ -14,6 +14,8 @@ import numpy as np
 import xlens.engine.reduction as reduction
 from xlens import Simulator
 
+jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
+
 reduction.HALO_BLOCK_ELEMENTS = int(sys.argv[1])
 sim = Simulator(engine="jax", dtype="float32")
 jax.block_until_ready(sim.sample(jax.random.key(0)).data)

@@ -15,6 +15,7 @@ CODE = """
 import time
 t0 = time.perf_counter()
 import jax, xlens
+xlens.engine.enable_compilation_cache()  # the folder of XLENS_COMPILATION_CACHE (what the command line does)
 sim = xlens.Simulator(engine="jax", dtype="float32")
 t1 = time.perf_counter()
 jax.block_until_ready(sim.sample(jax.random.key(0)).data)

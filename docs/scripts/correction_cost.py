@@ -17,6 +17,8 @@ import numpy as np
 import xlens.tracer.fast_path as tracer_module
 from xlens import Simulator
 
+jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
+
 
 def main():
     specs = sys.argv[1:] or ["0/5", "32/5"]

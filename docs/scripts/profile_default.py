@@ -17,6 +17,8 @@ import xlens.tracer.fast_path as T
 from xlens import Simulator
 from xlens.imaging.grid import bin_over_sampled
 
+jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
+
 
 def bench(name, fn, *args, n=15):
     f = jax.jit(fn)

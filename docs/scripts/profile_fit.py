@@ -45,6 +45,10 @@ import optax  # noqa: E402
 import xlens  # noqa: E402
 from xlens.inference import ParameterSpace  # noqa: E402
 
+jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
+if args.cache:
+    xlens.engine.enable_compilation_cache()
+
 # ------------------------------------------------------------------ compile events from JAX
 COMPILES: list[tuple[str, float]] = []  # (program, backend compile [s]) per executable
 TRACES: list[tuple[str, float]] = []  # (function, trace [s]) per jaxpr trace

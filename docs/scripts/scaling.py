@@ -28,6 +28,8 @@ import numpy as np
 from xlens import Simulator, SimulatorConfig
 from xlens.halos import LineOfSightConfig
 
+jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
+
 DEFAULT_M_MIN = 1.5e6
 #: m_min giving ~100 / ~1000 / ~5000 line-of-sight haloes (N ~ m_min^-0.9 on this mass function)
 M_MIN = {100: 2.0e7, 1000: DEFAULT_M_MIN, 5000: 2.5e5}

@@ -13,6 +13,8 @@ import numpy as np
 
 from xlens import Simulator, SimulatorConfig
 
+jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
+
 base = Simulator(engine="jax")
 for seed in (0, 1):
     params, _ = base.sample_params(jax.random.key(seed))

@@ -77,11 +77,6 @@ from .random import default_key, index_keys, key_engine, numpy_generator, random
 from .reduction import halo_sum
 from .transforms import block_until_ready, jit, scan, value_and_grad, vmap
 
-#: Old private spellings, kept so that code written against the single-module engine
-#: still runs; use :func:`import_jax` and :func:`check_engine`.
-_jax = import_jax
-_check_engine = check_engine
-
 __all__ = [
     "BATCH_AXIS",
     "ENGINES",
