@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
-from ..engine import ArrayLike, promoted_namespace, scoped_methods, tree_leaves
+from ..engine import ArrayLike, is_jax, promoted_namespace, scoped_methods, tree_leaves
 from ..imaging.grid import Grid2D, bin_over_sampled
 from ..imaging.noise import add_poisson_noise, check_exposure
 from ..imaging.psf import Kernel2D, convolve_fft
@@ -48,29 +48,55 @@ class SimulatorImaging:
     def __post_init__(self) -> None:
         check_exposure(self.exposure_time, self.background_sky_level)
 
-    def via_tracer_from(self, tracer: Tracer, grid: Grid2D, key=None, exact: bool = True) -> Imaging:
+    def via_tracer_from(self, tracer: Tracer, grid: Grid2D, key=None, exact: bool = True,
+                        dtype: str | None = None) -> Imaging:
         """Image a tracer on ``grid`` (with its over-sampling), blur, and add noise.
 
         The grid is padded by the PSF half-size before imaging and cropped after
         convolution, so flux from just outside the field is blurred in (PHYSICS.md §15).
-        ``key`` (JAX or NumPy key) is needed when ``add_poisson_noise_to_data``.
-        ``exact=False`` takes the fast path for the tracer's halo batches (use
-        ``tracer.padded()`` to gather single haloes into batches first).
+
+        Parameters
+        ----------
+        tracer : Tracer
+            The galaxies (NumPy or JAX parameters; JAX if any leaf is JAX).
+        grid : Grid2D
+            The image grid and its over-sampling.
+        key : JAX or NumPy key, optional
+            Needed when ``add_poisson_noise_to_data``.
+        exact : bool
+            True (default): every halo on every sub-pixel ray. False: the fast path for the
+            tracer's halo batches (use ``tracer.padded()`` to gather single haloes into
+            batches first).
+        dtype : {"float64", "float32"}, optional
+            The ray-tracing precision: the dtype of the rays, hence of every profile
+            evaluation (float32 is the JAX production precision, as ``Simulator(dtype=...)``;
+            halo conversions and distances stay float64). Default float64.
+
+        Returns
+        -------
+        Imaging
+            ``data`` and ``noise_map`` [e-/s], shape ``grid.shape_native``, in ``dtype``.
         """
+        dtype = "float64" if dtype is None else dtype
+        if dtype not in ("float64", "float32"):
+            raise ValueError(f"SimulatorImaging.via_tracer_from: dtype must be 'float64' or 'float32'; got {dtype!r}")
         border = self.psf.border
         if border[0] != border[1]:
             raise ValueError(f"SimulatorImaging: the PSF must be square; got {self.psf.shape_native}")
         padded = grid.padded(border[0])
         xp = promoted_namespace(*tree_leaves(tracer))
+        if dtype == "float32" and not is_jax(xp):
+            raise ValueError("SimulatorImaging.via_tracer_from: float32 is the JAX production precision; "
+                             "build the tracer from JAX arrays, or use dtype='float64' on NumPy")
         traced = tracer.traced_grid_2d_list_over_sampled_from(
-            xp.asarray(padded.over_sampled), grid.over_sample_size, exact=exact
+            xp.asarray(padded.over_sampled, dtype=getattr(xp, dtype)), grid.over_sample_size, exact=exact
         )
         light = xp.zeros(traced[0].shape[:-1], dtype=traced[0].dtype)
         for g, i in zip(tracer.galaxies, tracer.plane_of_galaxy, strict=True):
             if g.light_profiles:
                 light = light + g.image_2d_from(traced[i])
         image = bin_over_sampled(light, grid.over_sample_size)
-        blurred = convolve_fft(image, xp.asarray(self.psf.values))
+        blurred = convolve_fft(image, xp.asarray(self.psf.values, dtype=image.dtype))
         b = border[0]
         model = blurred[b : blurred.shape[0] - b, b : blurred.shape[1] - b] if b else blurred
         if not self.add_poisson_noise_to_data:
