@@ -109,7 +109,7 @@ def simulate_cmd(args: argparse.Namespace) -> int:
     n = args.n_images
     if n is None:
         out = Path(args.out)
-        n = Dataset(out).spec.n_images if out.exists() and is_store(out) and not args.overwrite else 256
+        n = Dataset(out, warn=False).spec.n_images if out.exists() and is_store(out) and not args.overwrite else 256
     client = None
     if args.dask:
         client = _dask_client(args.dask)
@@ -126,7 +126,7 @@ def simulate_cmd(args: argparse.Namespace) -> int:
             client.close()
             if cluster is not None:
                 cluster.close()
-    ds = Dataset(path)
+    ds = Dataset(path, warn=False)
     print(f"{path}: {ds.n_written} of {len(ds)} images {tuple(ds.root['images'].shape[1:])} "
           f"({ds.spec.engine} {ds.spec.dtype}, seed {ds.spec.seed}, chunks of {ds.spec.chunk_size})")
     return 0
@@ -160,11 +160,9 @@ def show_cmd(args: argparse.Namespace) -> int:
     target = Path(args.target)
     out = Path(args.output)
     if target.is_dir() and is_store(target):
-        ds = Dataset(target)
+        ds = Dataset(target, warn=False)  # only written images are drawn
         if args.grid:
-            written = np.flatnonzero(np.repeat(np.asarray(ds.root["done"][:], dtype=bool),
-                                               ds.spec.chunk_size)[: len(ds)])
-            idx = written[: args.n]
+            idx = ds.written()[: args.n]
             if idx.size == 0:
                 print(f"xlens show: {target} has no image written yet", file=sys.stderr)
                 return 2

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import pytest
 from xlens import engine
 from xlens.cli import main
 from xlens.config import config_from_dict, dumps
-from xlens.dataset import DatasetError, DatasetSpec, open_dataset, simulate, write_chunk
+from xlens.dataset import DatasetError, DatasetSpec, open_dataset, prepare, simulate, write_chunk
 from xlens.model import MACRO_PARAMETERS
 
 TINY = {
@@ -133,7 +134,8 @@ def test_a_chunk_interrupted_before_its_done_flag_is_recomputed(tmp_path, refere
     with pytest.raises(KeyboardInterrupt):
         simulate(path, 10, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
     monkeypatch.setattr(dsmod, "write_chunk", real)
-    ds = open_dataset(path)
+    with pytest.warns(RuntimeWarning, match="only 4 of 10 images are written"):
+        ds = open_dataset(path)
     assert not ds.complete and ds.n_written == 4
     with pytest.raises(IndexError, match="not written yet"):
         ds.params(5)
@@ -145,6 +147,43 @@ def test_a_chunk_interrupted_before_its_done_flag_is_recomputed(tmp_path, refere
     (path / "images" / "c" / "2" / "0.abc.partial").write_bytes(b"\x00" * 7)
     simulate(path, 10, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
     assert files(path) == files(reference)
+
+
+def test_an_incomplete_store_warns_and_only_its_written_chunks_are_read(tmp_path, reference, tiny_config):
+    """A run killed midway (chunks 0 and 2 of 3 written): opening it warns, written() lists
+    exactly the done chunks' images, and chunks() yields those and no NaN row."""
+    path = tmp_path / "half.zarr"
+    spec = prepare(path, DatasetSpec(10, tiny_config, engine="numpy", dtype="float64", seed=7, chunk_size=4))
+    for chunk in (0, 2):
+        write_chunk(path, spec, chunk)
+    with pytest.warns(RuntimeWarning, match=r"half.zarr is incomplete: only 6 of 10 images are written .*"
+                                            r"`xlens simulate .*half.zarr` finishes the run.*ds.chunks\(\)"):
+        ds = open_dataset(path)
+    assert len(ds) == 10 and not ds.complete
+    assert np.isnan(ds.root["images"][4:8]).all()  # what the warning is about
+    idx = ds.written()
+    assert idx.dtype == np.int64 and idx.tolist() == [0, 1, 2, 3, 8, 9]
+    full = open_dataset(reference).root
+    got = list(ds.chunks(("images", "parameters", "params/lens/einstein_radius")))
+    assert [c["index"].tolist() for c in got] == [[0, 1, 2, 3], [8, 9]]
+    for c in got:
+        assert not np.isnan(c["images"]).any() and not np.isnan(c["parameters"]).any()
+        for name in ("images", "parameters", "params/lens/einstein_radius"):
+            np.testing.assert_array_equal(c[name], full[name][c["index"]], err_msg=name)
+    # shuffled: the same chunks in an order fixed by the seed
+    orders = [[c["index"][0] for c in ds.chunks("images", shuffle=True, seed=s)] for s in range(8)]
+    assert all(sorted(o) == [0, 8] for o in orders) and len({tuple(o) for o in orders}) == 2
+    assert orders == [[c["index"][0] for c in ds.chunks("images", shuffle=True, seed=s)] for s in range(8)]
+    with pytest.raises(KeyError, match=r"arrays must be .*images, .*parameters.*; got \('image',\)"):
+        ds.chunks(("image",))
+    with pytest.raises(IndexError, match="not written yet"):
+        ds.params(5)
+    # no warning when asked not to, nor for a complete store
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert open_dataset(path, warn=False).n_written == 6
+        ds = open_dataset(reference)
+    assert ds.written().tolist() == list(range(10)) and sum(len(c["index"]) for c in ds.chunks()) == 10
 
 
 def test_sigkill_mid_run_then_the_same_command_gives_an_identical_store(tmp_path, config_file, tiny_config):
@@ -161,7 +200,7 @@ def test_sigkill_mid_run_then_the_same_command_gives_an_identical_store(tmp_path
     assert proc.poll() is None, "the run finished before it could be killed; make it longer"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    n_before = open_dataset(out).n_written
+    n_before = open_dataset(out, warn=False).n_written
     assert 0 < n_before < 30
     resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr

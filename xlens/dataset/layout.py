@@ -19,7 +19,18 @@ from ..profiles.base import unchecked
 from ..simulator import Simulator
 from .spec import DatasetError, DatasetSpec
 
-__all__ = ["create", "done_chunks", "is_store", "n_written", "read_attrs", "rebuild", "template", "walk"]
+__all__ = [
+    "create",
+    "done_chunks",
+    "image_arrays",
+    "is_store",
+    "n_rows",
+    "n_written",
+    "read_attrs",
+    "rebuild",
+    "template",
+    "walk",
+]
 
 
 def walk(tree, prefix: str = ""):
@@ -139,8 +150,26 @@ def remove_partials(path: Path) -> int:
     return n
 
 
-def done_chunks(root) -> np.ndarray:
-    return np.asarray(root["done"][:], dtype=bool)
+def done_chunks(root, n_chunks: int | None = None) -> np.ndarray:
+    """The ``done`` flags as booleans, the first ``n_chunks`` of them if given.
+
+    ``done`` is longer than the recorded number of chunks only while a growth is being
+    written (:func:`resize` runs before :func:`write_attrs` commits the new size).
+    """
+    return np.asarray(root["done"][:n_chunks], dtype=bool)
+
+
+def image_arrays(root) -> list[str]:
+    """Paths of every array with an image axis (all but ``done``), ``images`` first."""
+    names = [name for name, member in root.members(max_depth=None)
+             if hasattr(member, "shape") and name not in ("images", "done")]
+    return ["images", *sorted(names)]
+
+
+def n_rows(root) -> int:
+    """Length of the image axis of ``images``: the recorded ``n_images``, or the target of a growth
+    that was interrupted (:func:`resize` resizes ``images`` first)."""
+    return int(root["images"].shape[0])
 
 
 def n_written(spec: DatasetSpec, done: np.ndarray) -> int:
