@@ -104,12 +104,12 @@ def _load_config(path):
 
 
 def simulate_cmd(args: argparse.Namespace) -> int:
-    """``xlens simulate``: write (or resume) a dataset."""
+    """``xlens simulate``: write, resume or grow a dataset."""
 
     n = args.n_images
-    if n is None:
-        out = Path(args.out)
-        n = Dataset(out, warn=False).spec.n_images if out.exists() and is_store(out) and not args.overwrite else 256
+    out = Path(args.out)
+    if n is None and (args.overwrite or not is_store(out)):
+        n = 256  # a new store; an existing one keeps its number (simulate's n_images=None)
     client = None
     if args.dask:
         client = _dask_client(args.dask)
@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                        "after an interruption to resume; the result is identical to an uninterrupted run.")
     p.add_argument("out", help="the Zarr store to write (a directory), e.g. demo.zarr")
     p.add_argument("-n", "--n-images", type=int, default=None,
-                   help="number of images (default: the existing store's, else 256)")
+                   help="number of images (default: the existing store's, else 256); more than a store holds "
+                   "grows it, keeping its images")
     p.add_argument("--config", metavar="FILE.toml", help="model configuration (default: the default model; "
                    "see `xlens config --default`)")
     p.add_argument("--engine", choices=("jax", "numpy"), default="jax")

@@ -217,8 +217,6 @@ def test_a_different_run_over_an_existing_store_is_an_error_unless_overwrite(tmp
     other = config_from_dict({**TINY, "pixel_scale": 0.2})
     with pytest.raises(DatasetError, match=r"config.pixel_scale: store 0.25 != requested 0.2"):
         simulate(reference, 10, other, engine="numpy", batch_size=4, seed=7, progress=False)
-    with pytest.raises(DatasetError, match="n_images: store 10 != requested 12"):
-        simulate(reference, 12, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
     assert files(reference) == before  # nothing touched
     # a complete store with the same options: nothing to do; another batch size is a note
     notes = []
@@ -239,6 +237,121 @@ def test_a_different_run_over_an_existing_store_is_an_error_unless_overwrite(tmp
     # the CLI reports the error and exits 2
     assert main(["simulate", str(reference), "-n", "10", "--engine", "numpy", "--seed", "9", "--no-progress"]) == 2
     assert "different run" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- growing a finished store
+
+
+@pytest.fixture(scope="module")
+def from_scratch(tmp_path_factory, tiny_config):
+    """Uninterrupted runs of 12 and 15 images (chunks of 4, seed 7): what a grown store must equal."""
+    folder = tmp_path_factory.mktemp("scratch")
+    return {n: simulate(folder / f"s{n}.zarr", n, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+            for n in (12, 15)}
+
+
+def _store_of(n, tmp_path, reference, tiny_config):
+    """A finished store of n images (chunks of 4, seed 7) to grow: a copy of the reference for 10."""
+    import shutil
+
+    path = tmp_path / "grow.zarr"
+    if n == 10:
+        shutil.copytree(reference, path)
+    else:
+        simulate(path, n, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+    return path
+
+
+@pytest.mark.parametrize(("n1", "n2"), [(10, 15), (8, 12)], ids=["partial-last-chunk", "whole-chunks"])
+def test_a_larger_n_grows_a_finished_store_into_the_from_scratch_store(tmp_path, reference, tiny_config,
+                                                                       from_scratch, n1, n2):
+    path = _store_of(n1, tmp_path, reference, tiny_config)
+    before = open_dataset(path).root
+    kept = {name: before[name][:] for name in ("images", "noise_maps", "parameters", "params/subhalos/subhalos/mask")}
+    notes = []
+    simulate(path, n2, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False, log=notes.append)
+    assert any(f"growing from {n1} to {n2} images" in n for n in notes), notes
+    ds = open_dataset(path)
+    assert len(ds) == n2 and ds.complete and ds.spec.n_images == n2
+    for name, old in kept.items():  # the first n1 images are untouched
+        np.testing.assert_array_equal(ds.root[name][:n1], old, err_msg=name)
+    assert files(path) == files(from_scratch[n2])  # every array, attribute and flag, byte for byte
+
+
+def test_growing_needs_the_same_run_and_never_shrinks(tmp_path, reference, tiny_config):
+    path = _store_of(10, tmp_path, reference, tiny_config)
+    before = files(path)
+    with pytest.raises(DatasetError, match=r"holds 10 images; n_images=8 is smaller, and xlens never deletes "
+                                           r"written images. Ask for n_images >= 10"):
+        simulate(path, 8, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+    with pytest.raises(DatasetError, match=r"different run \(seed: store 7 != requested 8\)"):
+        simulate(path, 12, tiny_config, engine="numpy", batch_size=4, seed=8, progress=False)
+    other = config_from_dict({**TINY, "pixel_scale": 0.2})
+    with pytest.raises(DatasetError, match=r"config.pixel_scale: store 0.25 != requested 0.2"):
+        simulate(path, 12, other, engine="numpy", batch_size=4, seed=7, progress=False)
+    with pytest.raises(DatasetError, match="exact: store False != requested True"):
+        simulate(path, 12, tiny_config, engine="numpy", batch_size=4, seed=7, exact=True, progress=False)
+    assert files(path) == before  # nothing touched
+
+
+@pytest.mark.parametrize("crash_in", ["second-resize", "compute_chunk", "write_attrs"])
+def test_a_growth_killed_midway_is_finished_by_running_again(tmp_path, reference, tiny_config, from_scratch,
+                                                            monkeypatch, crash_in):
+    """Killed while the arrays are resized (after ``images``, the first), or after, before
+    (compute_chunk) or after (write_attrs) the old last chunk's new rows are written: the
+    store still records 10 images, warns, refuses a size below the growth's target, and the
+    rerun gives the from-scratch store."""
+    import zarr
+
+    import xlens.dataset.writer as dsmod
+
+    path = _store_of(10, tmp_path, reference, tiny_config)
+    kept = open_dataset(path).root["images"][:]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if crash_in == "second-resize":
+        real, calls = zarr.Array.resize, []
+
+        def resize_once(self, *args, **kwargs):
+            calls.append(self.path)
+            if len(calls) > 1:
+                raise KeyboardInterrupt
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(zarr.Array, "resize", resize_once)
+    else:
+        monkeypatch.setattr(dsmod, crash_in, killed)
+    with pytest.raises(KeyboardInterrupt):
+        simulate(path, 15, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+    monkeypatch.undo()
+    with pytest.warns(RuntimeWarning, match=r"growing it from 10 to 15 images was interrupted"):
+        ds = open_dataset(path)
+    assert len(ds) == 10 and ds.complete and ds.root["images"].shape[0] == 15
+    np.testing.assert_array_equal(ds.root["images"][:10], kept)
+    assert ds.written().tolist() == list(range(10))
+    for n in (10, 12):
+        with pytest.raises(DatasetError, match=r"growing .* from 10 to 15 images was interrupted; finish it with "
+                                               r"n_images=15"):
+            simulate(path, n, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+    simulate(path, None, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)  # `xlens simulate PATH`
+    assert files(path) == files(from_scratch[15])
+
+
+def test_cli_grows_a_finished_store(tmp_path, reference, config_file, from_scratch, capsys):
+    path = _store_of(10, tmp_path, reference, None)
+    common = ["--config", str(config_file), "--engine", "numpy", "--seed", "7", "--no-progress"]
+    assert main(["simulate", str(path), "-n", "8", *common]) == 2
+    assert "never deletes written images" in capsys.readouterr().err
+    assert main(["simulate", str(path), "-n", "15", *common]) == 0
+    captured = capsys.readouterr()
+    assert "growing from 10 to 15 images" in captured.err and ": 15 of 15 images (16, 16)" in captured.out
+    assert files(path) == files(from_scratch[15])
+    assert main(["simulate", str(path), *common]) == 0  # without -n: the store's 15, complete
+    assert "complete (15 images)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="n_images is required to create"):
+        simulate(tmp_path / "new.zarr", None, engine="numpy", progress=False)
 
 
 def test_bad_spec_values_are_errors():

@@ -28,8 +28,10 @@ __all__ = [
     "n_written",
     "read_attrs",
     "rebuild",
+    "resize",
     "template",
     "walk",
+    "write_attrs",
 ]
 
 
@@ -170,6 +172,28 @@ def n_rows(root) -> int:
     """Length of the image axis of ``images``: the recorded ``n_images``, or the target of a growth
     that was interrupted (:func:`resize` resizes ``images`` first)."""
     return int(root["images"].shape[0])
+
+
+def resize(root, n_images: int, n_chunks: int) -> None:
+    """Lengthen the image axis of every array to ``n_images`` and ``done`` to ``n_chunks``.
+
+    Idempotent and never shrinking: arrays already that long are left alone, so a growth
+    killed halfway is completed by running it again. ``images`` goes first, so that
+    ``n_rows(root) > n_images`` recorded in the attributes marks an unfinished growth.
+    New rows read as the fill value (NaN for floats, 0 otherwise) and new ``done``
+    flags as 0; no chunk file is written or removed.
+    """
+    for name in image_arrays(root):
+        array = root[name]
+        if array.shape[0] < n_images:
+            array.resize((n_images, *array.shape[1:]))
+    if root["done"].shape[0] < n_chunks:
+        root["done"].resize((n_chunks,))
+
+
+def write_attrs(root, attrs: dict[str, Any]) -> None:
+    """Replace the root attribute ``xlens`` (one atomic rewrite of the root ``zarr.json``)."""
+    root.attrs.update({"xlens": attrs})
 
 
 def n_written(spec: DatasetSpec, done: np.ndarray) -> int:
