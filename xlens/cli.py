@@ -104,12 +104,12 @@ def _load_config(path):
 
 
 def simulate_cmd(args: argparse.Namespace) -> int:
-    """``xlens simulate``: write (or resume) a dataset."""
+    """``xlens simulate``: write, resume or grow a dataset."""
 
     n = args.n_images
-    if n is None:
-        out = Path(args.out)
-        n = Dataset(out).spec.n_images if out.exists() and is_store(out) and not args.overwrite else 256
+    out = Path(args.out)
+    if n is None and (args.overwrite or not is_store(out)):
+        n = 256  # a new store; an existing one keeps its number (simulate's n_images=None)
     client = None
     if args.dask:
         client = _dask_client(args.dask)
@@ -126,7 +126,7 @@ def simulate_cmd(args: argparse.Namespace) -> int:
             client.close()
             if cluster is not None:
                 cluster.close()
-    ds = Dataset(path)
+    ds = Dataset(path, warn=False)
     print(f"{path}: {ds.n_written} of {len(ds)} images {tuple(ds.root['images'].shape[1:])} "
           f"({ds.spec.engine} {ds.spec.dtype}, seed {ds.spec.seed}, chunks of {ds.spec.chunk_size})")
     return 0
@@ -160,11 +160,9 @@ def show_cmd(args: argparse.Namespace) -> int:
     target = Path(args.target)
     out = Path(args.output)
     if target.is_dir() and is_store(target):
-        ds = Dataset(target)
+        ds = Dataset(target, warn=False)  # only written images are drawn
         if args.grid:
-            written = np.flatnonzero(np.repeat(np.asarray(ds.root["done"][:], dtype=bool),
-                                               ds.spec.chunk_size)[: len(ds)])
-            idx = written[: args.n]
+            idx = ds.written()[: args.n]
             if idx.size == 0:
                 print(f"xlens show: {target} has no image written yet", file=sys.stderr)
                 return 2
@@ -255,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                        "after an interruption to resume; the result is identical to an uninterrupted run.")
     p.add_argument("out", help="the Zarr store to write (a directory), e.g. demo.zarr")
     p.add_argument("-n", "--n-images", type=int, default=None,
-                   help="number of images (default: the existing store's, else 256)")
+                   help="number of images (default: the existing store's, else 256); more than a store holds "
+                   "grows it, keeping its images")
     p.add_argument("--config", metavar="FILE.toml", help="model configuration (default: the default model; "
                    "see `xlens config --default`)")
     p.add_argument("--engine", choices=("jax", "numpy"), default="jax")

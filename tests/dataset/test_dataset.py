@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import pytest
 from xlens import engine
 from xlens.cli import main
 from xlens.config import config_from_dict, dumps
-from xlens.dataset import DatasetError, DatasetSpec, open_dataset, simulate, write_chunk
+from xlens.dataset import DatasetError, DatasetSpec, open_dataset, prepare, simulate, write_chunk
 from xlens.model import MACRO_PARAMETERS
 
 TINY = {
@@ -133,7 +134,8 @@ def test_a_chunk_interrupted_before_its_done_flag_is_recomputed(tmp_path, refere
     with pytest.raises(KeyboardInterrupt):
         simulate(path, 10, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
     monkeypatch.setattr(dsmod, "write_chunk", real)
-    ds = open_dataset(path)
+    with pytest.warns(RuntimeWarning, match="only 4 of 10 images are written"):
+        ds = open_dataset(path)
     assert not ds.complete and ds.n_written == 4
     with pytest.raises(IndexError, match="not written yet"):
         ds.params(5)
@@ -145,6 +147,43 @@ def test_a_chunk_interrupted_before_its_done_flag_is_recomputed(tmp_path, refere
     (path / "images" / "c" / "2" / "0.abc.partial").write_bytes(b"\x00" * 7)
     simulate(path, 10, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
     assert files(path) == files(reference)
+
+
+def test_an_incomplete_store_warns_and_only_its_written_chunks_are_read(tmp_path, reference, tiny_config):
+    """A run killed midway (chunks 0 and 2 of 3 written): opening it warns, written() lists
+    exactly the done chunks' images, and chunks() yields those and no NaN row."""
+    path = tmp_path / "half.zarr"
+    spec = prepare(path, DatasetSpec(10, tiny_config, engine="numpy", dtype="float64", seed=7, chunk_size=4))
+    for chunk in (0, 2):
+        write_chunk(path, spec, chunk)
+    with pytest.warns(RuntimeWarning, match=r"half.zarr is incomplete: only 6 of 10 images are written .*"
+                                            r"`xlens simulate .*half.zarr` finishes the run.*ds.chunks\(\)"):
+        ds = open_dataset(path)
+    assert len(ds) == 10 and not ds.complete
+    assert np.isnan(ds.root["images"][4:8]).all()  # what the warning is about
+    idx = ds.written()
+    assert idx.dtype == np.int64 and idx.tolist() == [0, 1, 2, 3, 8, 9]
+    full = open_dataset(reference).root
+    got = list(ds.chunks(("images", "parameters", "params/lens/einstein_radius")))
+    assert [c["index"].tolist() for c in got] == [[0, 1, 2, 3], [8, 9]]
+    for c in got:
+        assert not np.isnan(c["images"]).any() and not np.isnan(c["parameters"]).any()
+        for name in ("images", "parameters", "params/lens/einstein_radius"):
+            np.testing.assert_array_equal(c[name], full[name][c["index"]], err_msg=name)
+    # shuffled: the same chunks in an order fixed by the seed
+    orders = [[c["index"][0] for c in ds.chunks("images", shuffle=True, seed=s)] for s in range(8)]
+    assert all(sorted(o) == [0, 8] for o in orders) and len({tuple(o) for o in orders}) == 2
+    assert orders == [[c["index"][0] for c in ds.chunks("images", shuffle=True, seed=s)] for s in range(8)]
+    with pytest.raises(KeyError, match=r"arrays must be .*images, .*parameters.*; got \('image',\)"):
+        ds.chunks(("image",))
+    with pytest.raises(IndexError, match="not written yet"):
+        ds.params(5)
+    # no warning when asked not to, nor for a complete store
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert open_dataset(path, warn=False).n_written == 6
+        ds = open_dataset(reference)
+    assert ds.written().tolist() == list(range(10)) and sum(len(c["index"]) for c in ds.chunks()) == 10
 
 
 def test_sigkill_mid_run_then_the_same_command_gives_an_identical_store(tmp_path, config_file, tiny_config):
@@ -161,7 +200,7 @@ def test_sigkill_mid_run_then_the_same_command_gives_an_identical_store(tmp_path
     assert proc.poll() is None, "the run finished before it could be killed; make it longer"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    n_before = open_dataset(out).n_written
+    n_before = open_dataset(out, warn=False).n_written
     assert 0 < n_before < 30
     resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
@@ -178,8 +217,6 @@ def test_a_different_run_over_an_existing_store_is_an_error_unless_overwrite(tmp
     other = config_from_dict({**TINY, "pixel_scale": 0.2})
     with pytest.raises(DatasetError, match=r"config.pixel_scale: store 0.25 != requested 0.2"):
         simulate(reference, 10, other, engine="numpy", batch_size=4, seed=7, progress=False)
-    with pytest.raises(DatasetError, match="n_images: store 10 != requested 12"):
-        simulate(reference, 12, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
     assert files(reference) == before  # nothing touched
     # a complete store with the same options: nothing to do; another batch size is a note
     notes = []
@@ -200,6 +237,121 @@ def test_a_different_run_over_an_existing_store_is_an_error_unless_overwrite(tmp
     # the CLI reports the error and exits 2
     assert main(["simulate", str(reference), "-n", "10", "--engine", "numpy", "--seed", "9", "--no-progress"]) == 2
     assert "different run" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- growing a finished store
+
+
+@pytest.fixture(scope="module")
+def from_scratch(tmp_path_factory, tiny_config):
+    """Uninterrupted runs of 12 and 15 images (chunks of 4, seed 7): what a grown store must equal."""
+    folder = tmp_path_factory.mktemp("scratch")
+    return {n: simulate(folder / f"s{n}.zarr", n, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+            for n in (12, 15)}
+
+
+def _store_of(n, tmp_path, reference, tiny_config):
+    """A finished store of n images (chunks of 4, seed 7) to grow: a copy of the reference for 10."""
+    import shutil
+
+    path = tmp_path / "grow.zarr"
+    if n == 10:
+        shutil.copytree(reference, path)
+    else:
+        simulate(path, n, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+    return path
+
+
+@pytest.mark.parametrize(("n1", "n2"), [(10, 15), (8, 12)], ids=["partial-last-chunk", "whole-chunks"])
+def test_a_larger_n_grows_a_finished_store_into_the_from_scratch_store(tmp_path, reference, tiny_config,
+                                                                       from_scratch, n1, n2):
+    path = _store_of(n1, tmp_path, reference, tiny_config)
+    before = open_dataset(path).root
+    kept = {name: before[name][:] for name in ("images", "noise_maps", "parameters", "params/subhalos/subhalos/mask")}
+    notes = []
+    simulate(path, n2, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False, log=notes.append)
+    assert any(f"growing from {n1} to {n2} images" in n for n in notes), notes
+    ds = open_dataset(path)
+    assert len(ds) == n2 and ds.complete and ds.spec.n_images == n2
+    for name, old in kept.items():  # the first n1 images are untouched
+        np.testing.assert_array_equal(ds.root[name][:n1], old, err_msg=name)
+    assert files(path) == files(from_scratch[n2])  # every array, attribute and flag, byte for byte
+
+
+def test_growing_needs_the_same_run_and_never_shrinks(tmp_path, reference, tiny_config):
+    path = _store_of(10, tmp_path, reference, tiny_config)
+    before = files(path)
+    with pytest.raises(DatasetError, match=r"holds 10 images; n_images=8 is smaller, and xlens never deletes "
+                                           r"written images. Ask for n_images >= 10"):
+        simulate(path, 8, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+    with pytest.raises(DatasetError, match=r"different run \(seed: store 7 != requested 8\)"):
+        simulate(path, 12, tiny_config, engine="numpy", batch_size=4, seed=8, progress=False)
+    other = config_from_dict({**TINY, "pixel_scale": 0.2})
+    with pytest.raises(DatasetError, match=r"config.pixel_scale: store 0.25 != requested 0.2"):
+        simulate(path, 12, other, engine="numpy", batch_size=4, seed=7, progress=False)
+    with pytest.raises(DatasetError, match="exact: store False != requested True"):
+        simulate(path, 12, tiny_config, engine="numpy", batch_size=4, seed=7, exact=True, progress=False)
+    assert files(path) == before  # nothing touched
+
+
+@pytest.mark.parametrize("crash_in", ["second-resize", "compute_chunk", "write_attrs"])
+def test_a_growth_killed_midway_is_finished_by_running_again(tmp_path, reference, tiny_config, from_scratch,
+                                                            monkeypatch, crash_in):
+    """Killed while the arrays are resized (after ``images``, the first), or after, before
+    (compute_chunk) or after (write_attrs) the old last chunk's new rows are written: the
+    store still records 10 images, warns, refuses a size below the growth's target, and the
+    rerun gives the from-scratch store."""
+    import zarr
+
+    import xlens.dataset.writer as dsmod
+
+    path = _store_of(10, tmp_path, reference, tiny_config)
+    kept = open_dataset(path).root["images"][:]
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if crash_in == "second-resize":
+        real, calls = zarr.Array.resize, []
+
+        def resize_once(self, *args, **kwargs):
+            calls.append(self.path)
+            if len(calls) > 1:
+                raise KeyboardInterrupt
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(zarr.Array, "resize", resize_once)
+    else:
+        monkeypatch.setattr(dsmod, crash_in, killed)
+    with pytest.raises(KeyboardInterrupt):
+        simulate(path, 15, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+    monkeypatch.undo()
+    with pytest.warns(RuntimeWarning, match=r"growing it from 10 to 15 images was interrupted"):
+        ds = open_dataset(path)
+    assert len(ds) == 10 and ds.complete and ds.root["images"].shape[0] == 15
+    np.testing.assert_array_equal(ds.root["images"][:10], kept)
+    assert ds.written().tolist() == list(range(10))
+    for n in (10, 12):
+        with pytest.raises(DatasetError, match=r"growing .* from 10 to 15 images was interrupted; finish it with "
+                                               r"n_images=15"):
+            simulate(path, n, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)
+    simulate(path, None, tiny_config, engine="numpy", batch_size=4, seed=7, progress=False)  # `xlens simulate PATH`
+    assert files(path) == files(from_scratch[15])
+
+
+def test_cli_grows_a_finished_store(tmp_path, reference, config_file, from_scratch, capsys):
+    path = _store_of(10, tmp_path, reference, None)
+    common = ["--config", str(config_file), "--engine", "numpy", "--seed", "7", "--no-progress"]
+    assert main(["simulate", str(path), "-n", "8", *common]) == 2
+    assert "never deletes written images" in capsys.readouterr().err
+    assert main(["simulate", str(path), "-n", "15", *common]) == 0
+    captured = capsys.readouterr()
+    assert "growing from 10 to 15 images" in captured.err and ": 15 of 15 images (16, 16)" in captured.out
+    assert files(path) == files(from_scratch[15])
+    assert main(["simulate", str(path), *common]) == 0  # without -n: the store's 15, complete
+    assert "complete (15 images)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="n_images is required to create"):
+        simulate(tmp_path / "new.zarr", None, engine="numpy", progress=False)
 
 
 def test_bad_spec_values_are_errors():

@@ -7,7 +7,7 @@ determinism and the crash safety); :func:`open_dataset` reads one.
 from .layout import is_store
 from .reader import Dataset, open_dataset
 from .spec import FORMAT, KEY_SCHEME, DatasetError, DatasetSpec, default_batch_size
-from .writer import compute_chunk, prepare, simulate, write_chunk
+from .writer import compute_chunk, grow, prepare, simulate, write_chunk
 
 __all__ = [
     "FORMAT",
@@ -17,6 +17,7 @@ __all__ = [
     "DatasetSpec",
     "compute_chunk",
     "default_batch_size",
+    "grow",
     "is_store",
     "open_dataset",
     "prepare",

@@ -19,7 +19,20 @@ from ..profiles.base import unchecked
 from ..simulator import Simulator
 from .spec import DatasetError, DatasetSpec
 
-__all__ = ["create", "done_chunks", "is_store", "n_written", "read_attrs", "rebuild", "template", "walk"]
+__all__ = [
+    "create",
+    "done_chunks",
+    "image_arrays",
+    "is_store",
+    "n_rows",
+    "n_written",
+    "read_attrs",
+    "rebuild",
+    "resize",
+    "template",
+    "walk",
+    "write_attrs",
+]
 
 
 def walk(tree, prefix: str = ""):
@@ -139,8 +152,48 @@ def remove_partials(path: Path) -> int:
     return n
 
 
-def done_chunks(root) -> np.ndarray:
-    return np.asarray(root["done"][:], dtype=bool)
+def done_chunks(root, n_chunks: int | None = None) -> np.ndarray:
+    """The ``done`` flags as booleans, the first ``n_chunks`` of them if given.
+
+    ``done`` is longer than the recorded number of chunks only while a growth is being
+    written (:func:`resize` runs before :func:`write_attrs` commits the new size).
+    """
+    return np.asarray(root["done"][:n_chunks], dtype=bool)
+
+
+def image_arrays(root) -> list[str]:
+    """Paths of every array with an image axis (all but ``done``), ``images`` first."""
+    names = [name for name, member in root.members(max_depth=None)
+             if hasattr(member, "shape") and name not in ("images", "done")]
+    return ["images", *sorted(names)]
+
+
+def n_rows(root) -> int:
+    """Length of the image axis of ``images``: the recorded ``n_images``, or the target of a growth
+    that was interrupted (:func:`resize` resizes ``images`` first)."""
+    return int(root["images"].shape[0])
+
+
+def resize(root, n_images: int, n_chunks: int) -> None:
+    """Lengthen the image axis of every array to ``n_images`` and ``done`` to ``n_chunks``.
+
+    Idempotent and never shrinking: arrays already that long are left alone, so a growth
+    killed halfway is completed by running it again. ``images`` goes first, so that
+    ``n_rows(root) > n_images`` recorded in the attributes marks an unfinished growth.
+    New rows read as the fill value (NaN for floats, 0 otherwise) and new ``done``
+    flags as 0; no chunk file is written or removed.
+    """
+    for name in image_arrays(root):
+        array = root[name]
+        if array.shape[0] < n_images:
+            array.resize((n_images, *array.shape[1:]))
+    if root["done"].shape[0] < n_chunks:
+        root["done"].resize((n_chunks,))
+
+
+def write_attrs(root, attrs: dict[str, Any]) -> None:
+    """Replace the root attribute ``xlens`` (one atomic rewrite of the root ``zarr.json``)."""
+    root.attrs.update({"xlens": attrs})
 
 
 def n_written(spec: DatasetSpec, done: np.ndarray) -> int:

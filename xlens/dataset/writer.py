@@ -33,6 +33,11 @@ through a temporary file and a rename). A run killed at any moment (SIGKILL
 included) and started again recomputes exactly the chunks without a ``done`` flag,
 so the finished store is identical to an uninterrupted run; stray ``*.partial``
 files of killed writes are removed on resume.
+
+Growth: asking for more images than a store of the same run holds lengthens it
+(:func:`grow`: resize, fill the old last chunk's new rows, then commit the new size in
+the attributes) into the store a run of that size would have written; a smaller
+number is an error, since written images are never deleted.
 """
 
 from __future__ import annotations
@@ -59,29 +64,54 @@ from .layout import (
     differences,
     done_chunks,
     is_store,
+    n_rows,
     n_written,
     read_attrs,
     remove_partials,
+    resize,
     walk,
+    write_attrs,
     zarr_module,
 )
 from .spec import DatasetError, DatasetSpec, default_batch_size, versions
 
-__all__ = ["compute_chunk", "prepare", "simulate", "simulator_for", "write_chunk"]
+__all__ = ["compute_chunk", "grow", "prepare", "simulate", "simulator_for", "write_chunk"]
 
 
 def prepare(path: str | os.PathLike, spec: DatasetSpec, overwrite: bool = False, *,
             batch_size_given: bool = True, log=print) -> DatasetSpec:
-    """Create the store, or check that an existing one belongs to the same run.
+    """Create the store, or check that an existing one belongs to the same run, growing it if asked.
 
-    Returns the spec to run (an existing store's chunk size wins over the requested
-    one, since the chunking is fixed at creation and does not change the data).
+    Parameters
+    ----------
+    path : path-like
+        The store.
+    spec : DatasetSpec
+        The run asked for.
+    overwrite : bool
+        Replace whatever is at ``path``.
+    batch_size_given : bool
+        Whether the chunk size was asked for (a different stored one is then a note).
+    log : callable
+        Where notes go.
+
+    Returns
+    -------
+    DatasetSpec
+        The spec to run (an existing store's chunk size wins over the requested one,
+        since the chunking is fixed at creation and does not change the data).
 
     Raises
     ------
     DatasetError
-        If ``path`` holds something else, or a dataset of a different run, and
-        ``overwrite`` is False.
+        If ``path`` holds something else, or a dataset of a different run, or fewer
+        images are asked for than the store holds, and ``overwrite`` is False.
+
+    Notes
+    -----
+    A larger ``spec.n_images`` than the store's, everything else equal, grows the store
+    (:func:`grow`): its images stay as they are and the new ones are those a run of
+    ``spec.n_images`` from scratch would have written.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -95,12 +125,14 @@ def prepare(path: str | os.PathLike, spec: DatasetSpec, overwrite: bool = False,
                 )
     if path.exists() and not overwrite:
         attrs = read_attrs(path)
-        found = differences({k: attrs.get(k, "<absent>") for k in spec.identity()}, spec.identity())
+        requested = {k: v for k, v in spec.identity().items() if k != "n_images"}
+        found = differences({k: attrs.get(k, "<absent>") for k in requested}, requested)
         if found:
             raise DatasetError(
                 f"{path} holds a dataset of a different run ({'; '.join(found[:5])}"
-                f"{'; ...' if len(found) > 5 else ''}). Resume it with the same options, choose "
-                "another path, or pass --overwrite (overwrite=True) to replace it"
+                f"{'; ...' if len(found) > 5 else ''}). Resume or grow it with the same options (only the "
+                "number of images may be larger), choose another path, or pass --overwrite (overwrite=True) "
+                "to replace it"
             )
         stored = int(attrs["chunk_size"])
         if batch_size_given and stored != spec.chunk_size:
@@ -115,10 +147,26 @@ def prepare(path: str | os.PathLike, spec: DatasetSpec, overwrite: bool = False,
                 RuntimeWarning,
                 stacklevel=2,
             )
+        spec = dataclasses.replace(spec, chunk_size=stored)
+        root = zarr_module().open_group(str(path), mode="r+")
+        n_stored, n_target = int(attrs["n_images"]), n_rows(root)
+        if spec.n_images < n_stored:
+            raise DatasetError(
+                f"{path} holds {n_stored} images; n_images={spec.n_images} is smaller, and xlens never deletes "
+                f"written images. Ask for n_images >= {n_stored} (more grows the store), choose another path, or "
+                "pass --overwrite (overwrite=True) to replace it"
+            )
+        if n_stored < n_target and spec.n_images < n_target:
+            raise DatasetError(
+                f"growing {path} from {n_stored} to {n_target} images was interrupted; finish it with "
+                f"n_images={n_target} (`xlens simulate {path}` with -n {n_target} or without -n) or more"
+            )
         removed = remove_partials(path)
         if removed:
             log(f"note: removed {removed} partial file(s) of an interrupted write")
-        return dataclasses.replace(spec, chunk_size=stored)
+        if spec.n_images > n_stored:
+            grow(path, spec, log=log)
+        return spec
     if path.exists():  # overwrite: the old store stays until the new one is in place
         trash = path.with_name(f".{path.name}.deleting-{uuid.uuid4().hex[:8]}")
         os.replace(path, trash)
@@ -132,6 +180,52 @@ def prepare(path: str | os.PathLike, spec: DatasetSpec, overwrite: bool = False,
         path.parent.mkdir(parents=True, exist_ok=True)
         create(path, spec)
     return spec
+
+
+def grow(path: str | os.PathLike, spec: DatasetSpec, *, log=print) -> None:
+    """Lengthen a store to ``spec.n_images`` images, keeping every image it holds.
+
+    :func:`prepare` calls it once it has checked that ``spec`` is the store's run with
+    more images; it does not check that itself.
+
+    Parameters
+    ----------
+    path : path-like
+        The store.
+    spec : DatasetSpec
+        The store's run with more images (and the store's chunk size).
+    log : callable
+        Where the note goes.
+
+    Notes
+    -----
+    Crash safety: the steps are ordered so that the recorded ``n_images`` changes last,
+    and each step can be run again:
+
+    1. every array is resized (``images`` first, then the others, then ``done``;
+       :func:`xlens.dataset.layout.resize` skips what is already long enough);
+    2. if the store's last chunk was partial and done, its new rows (images
+       ``n_old`` onwards) are computed and written; its old rows are not touched
+       (image ``i`` depends on ``(seed, i)`` only, so the chunk holds what a run of
+       ``spec.n_images`` would have written);
+    3. ``attrs["n_images"]`` is set to ``spec.n_images``: the commit.
+
+    Killed before step 3, the store still records the old size, its old images are
+    intact, and running the same command again (or ``xlens simulate PATH``, which
+    takes the longer arrays as the target) repeats the steps and finishes the growth.
+    The new chunks have no ``done`` flag; the caller computes them as in any resume.
+    """
+    attrs = read_attrs(Path(path))
+    root = zarr_module().open_group(str(path), mode="r+")
+    n_old, c = int(attrs["n_images"]), spec.chunk_size
+    log(f"{path}: growing from {n_old} to {spec.n_images} images (the first {n_old} are kept)")
+    resize(root, spec.n_images, spec.n_chunks)
+    last = n_old // c
+    if n_old % c and done_chunks(root)[last]:
+        start, stop = spec.chunk_range(last)
+        for name, values in compute_chunk(spec, last).items():
+            root[name][n_old:stop] = values[n_old - start:]
+    write_attrs(root, {**attrs, "n_images": int(spec.n_images)})
 
 
 _SIMULATORS: dict[str, Simulator] = {}
@@ -194,7 +288,7 @@ def _dask_task(path: str, attrs: dict[str, Any], chunk: int) -> int:
 
 def simulate(
     path: str | os.PathLike,
-    n_images: int,
+    n_images: int | None,
     config: SimulatorConfig | None = None,
     *,
     engine: str = "jax",
@@ -212,11 +306,16 @@ def simulate(
     Parameters
     ----------
     path : path-like
-        The store (a directory). If it holds an unfinished dataset of the same run
-        (same configuration, number of images, seed, engine, dtype and path), the
-        missing chunks are computed; a different run is an error unless ``overwrite``.
-    n_images : int
-        Number of images.
+        The store (a directory). If it holds a dataset of the same run (same
+        configuration, seed, engine, dtype and ``exact``), the missing chunks are
+        computed (after growing it, if ``n_images`` is larger); a different run is an
+        error unless ``overwrite``.
+    n_images : int or None
+        Number of images. More than an existing store of the same run holds grows it:
+        its images stay as they are and the new ones are those a run of ``n_images``
+        from scratch would have written. Fewer is an error (written images are never
+        deleted). None: the existing store's number (the target of an interrupted
+        growth included); a new store needs a number.
     config : SimulatorConfig, optional
         The model (default: the default model).
     engine : {"jax", "numpy"}
@@ -245,13 +344,17 @@ def simulate(
         The store.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
+    path = Path(path).absolute()
+    if n_images is None:
+        if overwrite or not is_store(path):
+            raise ValueError(f"simulate: n_images is required to create {path} (there is no store to resume); got None")
+        n_images = max(int(read_attrs(path)["n_images"]), n_rows(zarr_module().open_group(str(path), mode="r")))
     dtype = dtype or ("float32" if engine == "jax" else "float64")
     given = batch_size is not None
     spec = DatasetSpec(
         n_images=n_images, config=config or SimulatorConfig(), engine=engine, dtype=dtype, exact=exact,
         seed=seed, chunk_size=batch_size or min(default_batch_size(engine), max(int(n_images), 1)),
     )
-    path = Path(path).absolute()
     spec = prepare(path, spec, overwrite, batch_size_given=given, log=log)
     zarr = zarr_module()
     root = zarr.open_group(str(path), mode="r+")
