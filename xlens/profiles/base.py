@@ -56,6 +56,33 @@ _Q_SLACK = 1e-12
 VECTOR_FIELDS = ("centre", "ell_comps")
 
 
+def vector_from_sequence(owner: str, name: str, value) -> ArrayLike:
+    """A parameter given as a tuple or list, as one array.
+
+    Plain numbers and nested lists (``(0.1, -0.2)``, ``[[y1, x1], [y2, x2]]``) are read by
+    NumPy, row by row, as float64. A pair holding arrays or JAX tracers (``centre=(y, x)``
+    built inside ``jax.jit``/``grad``/``vmap``, or per-halo columns ``(y_array, x_array)``)
+    is broadcast and stacked on a last axis in the pair's namespace, so ``(y, x)`` gives
+    ``(..., 2)`` on either engine without converting a tracer to NumPy.
+
+    Raises
+    ------
+    ValueError
+        If a sequence holding arrays does not have exactly two entries (y, x).
+    """
+    if not any(hasattr(v, "shape") for v in value):
+        return np.asarray(value, dtype=np.float64)
+    if len(value) != 2:
+        raise ValueError(
+            f"{owner}.{name} given as a sequence of arrays must be a pair (y, x); got {len(value)} entries"
+        )
+    xp = engine.promoted_namespace(*value)
+    parts = [xp.asarray(v) for v in value]
+    if not engine.is_jax(xp):
+        parts = [xp.astype(v, xp.float64) for v in parts]
+    return xp.stack(xp.broadcast_arrays(*parts), axis=-1)
+
+
 def check_axis_ratio(owner: str, ell_comps: ArrayLike, q_min: float, *, hint: str = "") -> None:
     """Raise :class:`ParameterError` unless ``ell_comps`` gives ``0 < q`` and ``q >= q_min``.
 
@@ -107,7 +134,7 @@ class Profile:
             value = getattr(self, f.name)
             if isinstance(value, tuple | list):
                 # a (y, x) tuple is one parameter, not a pytree of two leaves
-                value = np.asarray(value, dtype=np.float64)
+                value = vector_from_sequence(owner, f.name, value)
                 object.__setattr__(self, f.name, value)
             shape = getattr(value, "shape", None)
             if shape is None:
