@@ -70,6 +70,13 @@ def test_enabled_false_removes_a_population_and_missing_tables_keep_the_default(
         ("[priors.lens]\nslope = [2.2, 2.0]", "priors.lens.slope", ["low <= high"]),
         ("[priors.source]\nsersic_index = 'two'", "priors.source.sersic_index", ["'two'"]),
         ("[priors.lens]\nell_comps_1 = [-0.6, 0.6]\nell_comps_2 = [-0.6, 0.6]", "priors", ["q = ", "0.2"]),
+        # fields the chosen dark matter does not use are still type-checked
+        ('[subhalos]\np_cc_log10_breaks = "x"', "subhalos.p_cc_log10_breaks", ["number", "'x'"]),
+        ("[subhalos]\np_cc_log10_breaks = [9.0, 8.0]", "subhalos.p_cc_log10_breaks", ["increase", "(9.0, 8.0)"]),
+        ('[subhalos]\nwdm_coefficients = [1.0, "a", 2.0]', "subhalos.wdm_coefficients", ["number", "'a'"]),
+        ('[subhalos]\ndark_matter = "sidm"\nf_c = "x"\np_cc = 0.1\nb_c = 2.0', "subhalos.f_c", ["number", "'x'"]),
+        ('[subhalos]\nf_c = "x"', "subhalos.f_c", ["number", "'x'"]),
+        ("[line_of_sight]\nwdm_concentration = 1", "line_of_sight.wdm_concentration", ["true or false"]),
     ],
 )
 def test_bad_configuration_names_the_key_the_value_and_the_range(tmp_path, text, key, fragments):
