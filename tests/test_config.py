@@ -11,6 +11,7 @@ from xlens import SimulatorConfig
 from xlens.cli import main
 from xlens.config import ConfigError, config_from_dict, config_to_dict, default_toml, dumps, load_config
 from xlens.halos import SubhaloConfig
+from xlens.model import DEFAULT_PRIORS, Fixed, LogUniform, TruncatedNormal, Uniform
 
 
 def test_default_file_is_the_default_model_and_every_key_is_documented():
@@ -39,8 +40,39 @@ def test_round_trip_of_a_modified_configuration(tmp_path):
     path.write_text(dumps(cfg))
     back = load_config(path)
     assert back == dataclasses.replace(cfg, priors=back.priors)
-    assert back.priors["shear"] == {"gamma_1": 0.01, "gamma_2": (-0.02, 0.02)}
+    assert back.priors["shear"] == {"gamma_1": Fixed(0.01), "gamma_2": Uniform(-0.02, 0.02)}
     assert config_to_dict(back) == config_to_dict(cfg)
+
+
+def test_round_trip_of_log_uniform_and_truncated_normal_priors(tmp_path):
+    text = ("[priors.lens]\neinstein_radius = {normal = [1.1, 0.1], bounds = [0.9, 1.4]}\n"
+            "[priors.source]\nintensity = { log_uniform = [0.3, 3.0] }\n")
+    (tmp_path / "model.toml").write_text(text)
+    cfg = load_config(tmp_path / "model.toml")
+    assert cfg.priors["lens"]["einstein_radius"] == TruncatedNormal(1.1, 0.1, 0.9, 1.4)
+    assert cfg.priors["source"]["intensity"] == LogUniform(0.3, 3.0)
+    written = dumps(cfg)
+    assert "einstein_radius = {normal = [1.1, 0.1], bounds = [0.9, 1.4]}\n" in written
+    assert "intensity = {log_uniform = [0.3, 3.0]}\n" in written
+    (tmp_path / "back.toml").write_text(written)
+    back = load_config(tmp_path / "back.toml")
+    assert back == cfg and config_to_dict(back) == config_to_dict(cfg)
+    # the Python forms give the same configuration
+    priors = {g: dict(v) for g, v in SimulatorConfig().priors.items()}
+    priors["lens"]["einstein_radius"] = {"normal": (1.1, 0.1), "bounds": (0.9, 1.4)}
+    priors["source"]["intensity"] = LogUniform(0.3, 3.0)
+    assert SimulatorConfig(priors=priors) == cfg
+
+
+def test_default_priors_are_normalised_to_prior_objects():
+    cfg = SimulatorConfig()
+    assert cfg.priors["lens"]["slope"] == Uniform(1.9, 2.2) and cfg.priors["source"]["alpha"] == Fixed(2.0)
+    assert SimulatorConfig(priors=DEFAULT_PRIORS) == cfg
+    bad = r"priors\['lens'\]\['slope'\] = \(2.2, 2.0\): \[low, high\] must be low <= high"
+    with pytest.raises(ValueError, match=bad):
+        SimulatorConfig(priors={**DEFAULT_PRIORS, "lens": {**DEFAULT_PRIORS["lens"], "slope": (2.2, 2.0)}})
+    with pytest.raises(ValueError, match="unknown group 'halo'"):
+        SimulatorConfig(priors={**DEFAULT_PRIORS, "halo": {}})
 
 
 def test_enabled_false_removes_a_population_and_missing_tables_keep_the_default():
@@ -70,6 +102,23 @@ def test_enabled_false_removes_a_population_and_missing_tables_keep_the_default(
         ("[priors.lens]\nslope = [2.2, 2.0]", "priors.lens.slope", ["low <= high"]),
         ("[priors.source]\nsersic_index = 'two'", "priors.source.sersic_index", ["'two'"]),
         ("[priors.lens]\nell_comps_1 = [-0.6, 0.6]\nell_comps_2 = [-0.6, 0.6]", "priors", ["q = ", "0.2"]),
+        ("[priors.lens]\neinstein_radius = {normal = [1.1, -0.1], bounds = [0.9, 1.4]}", "priors.lens.einstein_radius",
+         ["priors.lens.einstein_radius = {normal = [1.1, -0.1], bounds = [0.9, 1.4]}: sd must be > 0; got -0.1"]),
+        ("[priors.lens]\nslope = {normal = [2.0, 0.1], bounds = [2.1, 2.0]}", "priors.lens.slope",
+         ["low < high", "[2.1, 2.0]"]),
+        ("[priors.lens]\nslope = {normal = [2.0, 0.1]}", "priors.lens.slope", ["needs bounds = [low, high]"]),
+        ("[priors.lens]\nslope = {normal = [2.0, 0.2], bounds = [1.5, 3.5]}", "priors.lens.slope", ["3.5", "(1, 3)"]),
+        ("[priors.source]\nintensity = {log_uniform = [-1.0, 2.0]}", "priors.source.intensity",
+         ["= {log_uniform = [-1.0, 2.0]}", "0 < low <= high", "[-1.0, 2.0]"]),
+        ("[priors.source]\nintensity = {uniform = [1.0, 2.0]}", "priors.source.intensity",
+         ["a prior must be", "log_uniform", "normal"]),
+        # fields the chosen dark matter does not use are still type-checked
+        ('[subhalos]\np_cc_log10_breaks = "x"', "subhalos.p_cc_log10_breaks", ["number", "'x'"]),
+        ("[subhalos]\np_cc_log10_breaks = [9.0, 8.0]", "subhalos.p_cc_log10_breaks", ["increase", "(9.0, 8.0)"]),
+        ('[subhalos]\nwdm_coefficients = [1.0, "a", 2.0]', "subhalos.wdm_coefficients", ["number", "'a'"]),
+        ('[subhalos]\ndark_matter = "sidm"\nf_c = "x"\np_cc = 0.1\nb_c = 2.0', "subhalos.f_c", ["number", "'x'"]),
+        ('[subhalos]\nf_c = "x"', "subhalos.f_c", ["number", "'x'"]),
+        ("[line_of_sight]\nwdm_concentration = 1", "line_of_sight.wdm_concentration", ["true or false"]),
     ],
 )
 def test_bad_configuration_names_the_key_the_value_and_the_range(tmp_path, text, key, fragments):

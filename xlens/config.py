@@ -3,8 +3,11 @@
 A configuration file holds every field of :class:`~xlens.SimulatorConfig`: the
 image, PSF and noise settings at the top level, the populations in the tables
 ``[subhalos]`` and ``[line_of_sight]`` (``enabled = false`` for none) and the
-uniform priors in ``[priors.lens]``, ``[priors.shear]`` and ``[priors.source]``
-(``[low, high]``, or a number for a fixed value). A missing key takes its
+priors in ``[priors.lens]``, ``[priors.shear]`` and ``[priors.source]``: a number
+keeps the field fixed, ``[low, high]`` is uniform, ``{log_uniform = [low, high]}``
+is uniform in the logarithm (``0 < low <= high``) and
+``{normal = [mean, sd], bounds = [low, high]}`` a truncated normal (``sd > 0``,
+``low < high``); see :class:`~xlens.model.Prior`. A missing key takes its
 default, so an empty file is the default model; ``xlens config --default``
 prints the default file with the units and allowed ranges of every key.
 
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .halos.config import LineOfSightConfig, SubhaloConfig
-from .model import DEFAULT_PRIORS, SimulatorConfig
+from .model import DEFAULT_PRIORS, Prior, PriorError, SimulatorConfig
 
 __all__ = ["ConfigError", "config_from_dict", "config_to_dict", "default_toml", "dumps", "load_config"]
 
@@ -82,7 +85,7 @@ def config_to_dict(config: SimulatorConfig) -> dict[str, Any]:
                         table[g.name] = _plain(v)
             out[f.name] = table
         elif f.name == "priors":
-            out["priors"] = {group: dict(_plain(value[group])) for group in DEFAULT_PRIORS}
+            out["priors"] = {group: {n: p.to_toml() for n, p in value[group].items()} for group in DEFAULT_PRIORS}
         else:
             out[f.name] = _plain(value)
     return out
@@ -241,23 +244,19 @@ def _priors(source: str, table: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _prior(source: str, key: str, spec: Any):
-    if isinstance(spec, bool):
-        raise ConfigError(f"{_where(source, key)} must be a number or [low, high]; got {spec!r}", key=key)
-    if isinstance(spec, int | float):
-        value = float(spec)
-        if not math.isfinite(value):
-            raise ConfigError(f"{_where(source, key)} must be finite; got {spec!r}", key=key)
-        return value
-    if (isinstance(spec, list | tuple) and len(spec) == 2
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in spec)):
-        lo, hi = float(spec[0]), float(spec[1])
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
-            raise ConfigError(f"{_where(source, key)} must be [low, high] with finite low <= high; got {spec!r}",
-                              key=key)
-        return (lo, hi)
-    raise ConfigError(
-        f"{_where(source, key)} must be a number (fixed) or [low, high] (uniform prior); got {spec!r}", key=key)
+def _prior(source: str, key: str, spec: Any) -> Prior:
+    try:
+        return Prior.from_spec(spec)
+    except PriorError as err:
+        raise ConfigError(f"{_where(source, key)} = {_shown(spec)}: {err.reason}", key=key) from None
+
+
+def _shown(value: Any) -> str:
+    """A value as the TOML text a user wrote (repr where TOML has no form for it)."""
+    try:
+        return _toml_value(value)
+    except TypeError:
+        return repr(value)
 
 
 def load_config(path: str | Path) -> SimulatorConfig:
@@ -296,6 +295,8 @@ def _toml_value(value: Any) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping) and all(isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_-]+", k) for k in value):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"  # an inline table
     raise TypeError(f"cannot write {value!r} ({type(value).__name__}) to TOML")
 
 
@@ -392,7 +393,9 @@ def dumps(config: SimulatorConfig | None = None, comments: bool = True) -> str:
     for group in DEFAULT_PRIORS:
         out += ["", f"[priors.{group}]"]
         if comments and group == "lens":
-            out += _comment("Uniform priors [low, high], or a number for a fixed value. lens: PowerLaw "
+            out += _comment("Priors: a number keeps the field fixed; [low, high] is uniform; {log_uniform = "
+                            "[low, high]} is uniform in log (0 < low <= high); {normal = [mean, sd], bounds = "
+                            "[low, high]} is a truncated normal (sd > 0, low < high). lens: PowerLaw "
                             "(centre [arcsec], ell_comps, einstein_radius [arcsec], slope); shear: "
                             "ExternalShear; source: SersicCore (centre, effective_radius and radius_break "
                             "[arcsec], intensity [e-/s], sersic_index, gamma, alpha).")

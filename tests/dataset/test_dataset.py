@@ -72,7 +72,7 @@ def test_store_layout_parameters_and_catalogues(reference, tiny_config):
     assert ds.parameter_names == [p.label for p in MACRO_PARAMETERS]
     assert root["parameters"].attrs["units"][ds.parameter_names.index("lens.einstein_radius")] == "arcsec"
     table = root["parameters"][:]
-    lo, hi = tiny_config.priors["lens"]["einstein_radius"]
+    lo, hi = tiny_config.priors["lens"]["einstein_radius"].support
     assert np.all((lo <= table[:, 4]) & (table[:, 4] <= hi))
     assert len(np.unique(table[:, 4])) == 10
     # halo catalogues: padded arrays whose masks count the kept haloes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special
 
 from xlens import engine
 
@@ -43,3 +44,16 @@ def test_gammaln_both_engines(backend):
         [np.log(np.sqrt(np.pi)), np.log(2.0), np.log(362880.0)],
         rtol=1e-14,
     )
+
+
+def test_ndtr_and_ndtri_both_engines_match_scipy_in_both_tails(backend):
+    x = np.array([-30.0, -8.0, -1.0, 0.0, 0.5, 3.0, 8.0])
+    p = np.array([1e-200, 1e-20, 0.025, 0.5, 0.9, 1.0 - 1e-12])
+    phi = np.asarray(engine.ndtr(backend.asarray(x), xp=backend.xp))
+    q = np.asarray(engine.ndtri(backend.asarray(p), xp=backend.xp))
+    # a few ulp: XLA's and cephes' erfc/ndtri differ in their last bits
+    np.testing.assert_allclose(phi, scipy.special.ndtr(x), rtol=1e-13, err_msg="ndtr, relative in the lower tail")
+    np.testing.assert_allclose(q, scipy.special.ndtri(p), rtol=1e-12, err_msg="ndtri")
+    np.testing.assert_allclose(np.asarray(engine.ndtr(backend.asarray(q), xp=backend.xp)), p, rtol=1e-10,
+                               err_msg="ndtr(ndtri(p)) = p")
+    assert type(engine.ndtr(backend.asarray(x), xp=backend.xp)) is type(backend.xp.asarray(x))

@@ -13,13 +13,14 @@ import dataclasses
 
 import numpy as np
 import pytest
+import scipy.stats
 from helpers import count_diagnostics_traces
 
 from xlens import engine
 from xlens.errors import ParameterError
 from xlens.halos import SubhaloConfig
 from xlens.inference import Likelihood, ParameterSpace, likelihood
-from xlens.model import SimulatorConfig
+from xlens.model import LogUniform, SimulatorConfig, TruncatedNormal
 from xlens.simulator import Simulator
 
 jax = pytest.importorskip("jax")
@@ -142,6 +143,29 @@ def test_parameter_space_round_trip_units_and_priors():
     np.testing.assert_array_equal(smooth.to_vector(smooth.reference), 0.5 * (smooth.low + smooth.high),
                                   err_msg="the default reference is the prior midpoint")
     assert float(np.sum(smooth.reference.subhalos["subhalos"].mask)) == 0.0
+
+
+def test_parameter_space_uses_each_prior_density_and_inverse_cdf():
+    priors = {g: dict(v) for g, v in SMALL.priors.items()}
+    priors["lens"]["einstein_radius"] = TruncatedNormal(1.1, 0.1, 0.9, 1.4)
+    priors["source"]["intensity"] = LogUniform(0.3, 3.0)
+    sim = Simulator(dataclasses.replace(SMALL, priors=priors), engine="numpy")
+    space = ParameterSpace(sim)
+    i, j = space.index("lens.einstein_radius"), space.index("source.intensity")
+    np.testing.assert_array_equal(space.bounds[[i, j]], [[0.9, 1.4], [0.3, 3.0]], err_msg="the supports")
+    refs = {i: scipy.stats.truncnorm(-2.0, 3.0, 1.1, 0.1), j: scipy.stats.loguniform(0.3, 3.0)}
+    u = np.random.default_rng(5).uniform(size=(20, space.size))
+    theta = space.from_unit_cube(u)
+    for k in range(space.size):
+        expected = refs[k].ppf(u[:, k]) if k in refs else space.low[k] + (space.high[k] - space.low[k]) * u[:, k]
+        np.testing.assert_allclose(theta[:, k], expected, rtol=1e-12, atol=0, err_msg=space.names[k])
+    np.testing.assert_allclose(space.to_unit_cube(theta), u, rtol=1e-9, atol=1e-14, err_msg="CDF o inverse CDF")
+    uniform = [k for k in range(space.size) if k not in refs]
+    expected = (refs[i].logpdf(theta[:, i]) + refs[j].logpdf(theta[:, j])
+                - np.sum(np.log(space.high[uniform] - space.low[uniform])))
+    np.testing.assert_allclose(space.log_prior(theta), expected, rtol=1e-13, err_msg="sum of the log densities")
+    assert space.log_prior(np.where(np.arange(space.size) == j, 3.5, theta[0])) == -np.inf
+    assert bool(np.all(space.contains(space.sample(np.random.default_rng(1), (50,)))))
 
 
 def test_parameter_space_errors_name_the_parameter():

@@ -6,12 +6,14 @@ import dataclasses
 
 import numpy as np
 import pytest
+import scipy.stats
 from helpers import count_diagnostics_traces, load
 
 from xlens import Galaxy, Tracer, lp, mp
+from xlens.engine import random_ops
 from xlens.halos import LineOfSightConfig, SubhaloConfig
 from xlens.imaging import Grid2D, Kernel2D
-from xlens.model import SimulatorConfig
+from xlens.model import DEFAULT_PRIORS, MACRO_PARAMETERS, LogUniform, SimulatorConfig, parameter_table
 from xlens.simulator import Simulator, SimulatorImaging
 
 # a small configuration: every stage, few rays and haloes (the default model belongs in benchmarks)
@@ -260,3 +262,52 @@ def jax_key(seed: int):
     import jax
 
     return jax.random.key(seed)
+
+
+# ---------------------------------------------------------------- priors
+
+
+@pytest.mark.parametrize("engine", ["numpy", pytest.param("jax", marks=pytest.mark.jax)])
+def test_default_model_draws_one_uniform_per_parameter_mapped_as_lo_plus_width_u(engine):
+    """The default model's macro draws are lo + (hi - lo) u, bit for bit, with u the same uniforms
+    (one per parameter, in table order) that sample_params drew before the priors were objects."""
+    if engine == "jax":
+        pytest.importorskip("jax")
+    sim = Simulator(dataclasses.replace(SMALL, subhalos=None, line_of_sight=None), engine=engine)
+    for seed in (0, 5):
+        key = _key(engine, seed)
+        params, _ = sim.sample_params(key)
+        ops = random_ops(key)
+        u = np.asarray(ops.uniform(ops.split(key, 3)[0], (len(MACRO_PARAMETERS),)))
+        drawn = parameter_table(params)
+        for i, p in enumerate(MACRO_PARAMETERS):
+            spec = DEFAULT_PRIORS[p.group][p.name]
+            lo, hi = (spec, spec) if np.isscalar(spec) else spec
+            assert drawn[i] == lo + (hi - lo) * u[i], (engine, seed, p.label)
+
+
+@pytest.mark.parametrize("engine", ["numpy", pytest.param("jax", marks=pytest.mark.jax)])
+def test_log_uniform_and_truncated_normal_priors_run_and_stay_in_their_bounds(engine):
+    if engine == "jax":
+        pytest.importorskip("jax")
+    priors = {g: dict(v) for g, v in DEFAULT_PRIORS.items()}
+    priors["lens"]["einstein_radius"] = {"normal": (1.1, 0.1), "bounds": (0.9, 1.4)}
+    priors["source"]["intensity"] = LogUniform(0.3, 3.0)
+    cfg = SimulatorConfig(shape_native=(16, 16), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1,
+                          subhalos=None, line_of_sight=None, priors=priors)
+    sim = Simulator(cfg, engine=engine)
+    radius, intensity = [], []
+    for seed in range(4):
+        example = sim.sample(_key(engine, seed))
+        assert np.all(np.isfinite(np.asarray(example.data)))
+        radius.append(float(example.params.lens.einstein_radius))
+        intensity.append(float(example.params.source.intensity))
+    assert all(0.9 <= r <= 1.4 for r in radius) and all(0.3 <= i <= 3.0 for i in intensity), (radius, intensity)
+    assert len(set(radius)) == 4 and len(set(intensity)) == 4
+    # the draws are the priors' inverse CDFs of the simulator's uniforms (indices 4 and 12 of the table)
+    params, _ = sim.sample_params(_key(engine, 0))
+    ops = random_ops(_key(engine, 0))
+    u = np.asarray(ops.uniform(ops.split(_key(engine, 0), 3)[0], (len(MACRO_PARAMETERS),)))
+    np.testing.assert_allclose([float(params.lens.einstein_radius), float(params.source.intensity)],
+                               [scipy.stats.truncnorm(-2.0, 3.0, 1.1, 0.1).ppf(u[4]),
+                                scipy.stats.loguniform(0.3, 3.0).ppf(u[12])], rtol=1e-12)

@@ -19,7 +19,7 @@ Modules
 ``reduction``          ``halo_sum``, the chunked sum over haloes (``HALO_BLOCK_ELEMENTS``)
 ``pytrees``            ``pytree_dataclass`` and tree utilities that work without JAX
 ``random``             keys on both engines
-``arrays``             ``at_set``, ``at_add``, ``where_finite``, ``gammaln``
+``arrays``             ``at_set``, ``at_add``, ``where_finite``, ``gammaln``, ``ndtr``, ``ndtri``
 
 Every public name is importable from ``xlens.engine`` itself, which is how the rest
 of xlens uses them (``from xlens import engine; engine.jit(...)``).
@@ -42,7 +42,7 @@ around xlens's own work, with JAX's thread-local ``jax.enable_x64`` context
 
 from __future__ import annotations
 
-from .arrays import at_add, at_set, gammaln, where_finite
+from .arrays import at_add, at_set, gammaln, ndtr, ndtri, where_finite
 from .backend import (
     ENGINES,
     ArrayLike,
@@ -109,6 +109,8 @@ __all__ = [
     "key_engine",
     "map_batch",
     "namespace",
+    "ndtr",
+    "ndtri",
     "numpy_generator",
     "promoted_namespace",
     "pytree_dataclass",

@@ -1,4 +1,4 @@
-"""Array helpers whose NumPy and JAX spellings differ: functional updates, safe branches, gammaln.
+"""Array helpers whose NumPy and JAX spellings differ: functional updates, safe branches, special functions.
 
 Physics code never writes in place (JAX arrays are immutable) and never lets the
 unselected branch of a ``where`` see an argument it cannot handle (its gradient
@@ -15,7 +15,7 @@ import scipy.special
 
 from .backend import import_jax, is_jax
 
-__all__ = ["at_add", "at_set", "gammaln", "where_finite"]
+__all__ = ["at_add", "at_set", "gammaln", "ndtr", "ndtri", "where_finite"]
 
 
 def where_finite(cond, value_fn: Callable, arg, safe, *, xp):
@@ -52,3 +52,25 @@ def gammaln(x, *, xp):
     if is_jax(xp):
         return import_jax().scipy.special.gammaln(x)
     return xp.asarray(scipy.special.gammaln(x))
+
+
+def ndtr(x, *, xp):
+    """The standard normal CDF, Phi(x) = (1 + erf(x / sqrt(2))) / 2, on either engine.
+
+    Accurate in relative terms in the lower tail (Phi(-30) ~ 4.9e-198); use
+    ``1 - ndtr(x) = ndtr(-x)`` for the upper tail.
+    """
+    if is_jax(xp):
+        return import_jax().scipy.special.ndtr(x)
+    return xp.asarray(scipy.special.ndtr(x))
+
+
+def ndtri(p, *, xp):
+    """The inverse of :func:`ndtr`: the standard normal quantile of ``p`` in [0, 1], on either engine.
+
+    ``ndtri(0) = -inf`` and ``ndtri(1) = inf``; for p close to 1 use ``-ndtri(1 - p)`` with
+    ``1 - p`` computed without cancellation.
+    """
+    if is_jax(xp):
+        return import_jax().scipy.special.ndtri(p)
+    return xp.asarray(scipy.special.ndtri(p))

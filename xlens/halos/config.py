@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,27 @@ _WDM_SAMPLING = ("thinning", "direct")
 def _choice(owner: str, name: str, value, options) -> None:
     if value not in options:
         raise ValueError(f"{owner}.{name} must be one of {options}; got {value!r}")
+
+
+def _check_flag(owner: str, name: str, value) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{owner}.{name} must be True or False; got {value!r}")
+
+
+def _check_number(owner: str, name: str, value, units: str) -> None:
+    """A field given as something other than a real number (checked whatever the dark matter)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Real):
+        raise ValueError(f"{owner}.{name} must be a number {units}; got {value!r}")
+
+
+def _numbers(owner: str, name: str, value, units: str) -> tuple[float, ...]:
+    """A number or a sequence of finite numbers, as a tuple of floats."""
+    items = list(value) if isinstance(value, list | tuple | np.ndarray) else [value]
+    if not all(isinstance(v, Real) and not isinstance(v, bool | np.bool_) for v in items):
+        raise ValueError(f"{owner}.{name} must be a number or a sequence of numbers {units}; got {value!r}")
+    out = tuple(float(v) for v in items)
+    check_range(owner, name, np.asarray(out, dtype=np.float64), units=units)
+    return out
 
 
 def _check_masses(owner: str, m_min, m_max) -> None:
@@ -59,8 +81,11 @@ def _check_centre(owner: str, centre) -> tuple[float, float]:
 
 
 def _wdm_fields(owner: str, cfg) -> None:
-    """Validate the WDM fields shared by both configurations."""
+    """Validate the WDM fields shared by both configurations (types whatever the dark matter)."""
     _choice(owner, "wdm_a_placement", cfg.wdm_a_placement, _PLACEMENTS)
+    _check_flag(owner, "wdm_concentration", cfg.wdm_concentration)
+    if cfg.m_hm is not None:
+        _check_number(owner, "m_hm", cfg.m_hm, "[M_sun]")
     coeffs = cfg.wdm_coefficients
     if isinstance(coeffs, str):
         if coeffs not in WDM_COEFFICIENTS:
@@ -69,7 +94,7 @@ def _wdm_fields(owner: str, cfg) -> None:
                 f"got {coeffs!r}"
             )
     else:
-        values = tuple(float(v) for v in coeffs)
+        values = _numbers(owner, "wdm_coefficients", coeffs, "(a, b, c)")
         if len(values) != 3:
             raise ValueError(f"{owner}.wdm_coefficients must be (a, b, c); got {coeffs!r}")
         check_range(owner, "wdm_coefficients[0] (a)", values[0], 0.0)
@@ -188,11 +213,23 @@ class SubhaloConfig:
         _check_redshifts(owner, self.z_lens, self.z_source)
         object.__setattr__(self, "centre", _check_centre(owner, self.centre))
         if self.host_mass is not None:
+            _check_number(owner, "host_mass", self.host_mass, "[M_sun]")
             check_range(owner, "host_mass", self.host_mass, 0.0, units="[M_sun]")
+        _check_flag(owner, "sheet", self.sheet)
         _choice(owner, "dark_matter", self.dark_matter, _DARK_MATTER)
         _choice(owner, "wdm_sampling", self.wdm_sampling, _WDM_SAMPLING)
         _choice(owner, "concentration_model", self.concentration_model, MODELS)
         _wdm_fields(owner, self)
+        # the SIDM fields are type-checked whatever the dark matter (a typo must not pass as CDM)
+        for name in ("f_c", "b_c"):
+            if getattr(self, name) is not None:
+                _check_number(owner, name, getattr(self, name), "(dimensionless)")
+        if self.p_cc is not None:
+            _numbers(owner, "p_cc", self.p_cc, "(probability)")
+        breaks = _numbers(owner, "p_cc_log10_breaks", self.p_cc_log10_breaks, "[log10 M_sun]")
+        if any(b2 <= b1 for b1, b2 in zip(breaks[:-1], breaks[1:], strict=True)):
+            raise ValueError(f"{owner}.p_cc_log10_breaks must increase; got {breaks}")
+        object.__setattr__(self, "p_cc_log10_breaks", breaks)
         sidm = {"f_c": self.f_c, "p_cc": self.p_cc, "b_c": self.b_c}
         if self.dark_matter == "sidm":
             for name, value in sidm.items():
@@ -206,16 +243,12 @@ class SubhaloConfig:
             p = tuple(float(v) for v in np.atleast_1d(np.asarray(self.p_cc, dtype=np.float64)))
             check_range(owner, "p_cc", np.asarray(p), 0.0, 1.0, low_inclusive=True,
                         high_inclusive=True, units="(probability)")
-            breaks = tuple(float(b) for b in self.p_cc_log10_breaks)
             if len(breaks) != len(p) - 1:
                 raise ValueError(
                     f"{owner}.p_cc_log10_breaks must hold len(p_cc) - 1 = {len(p) - 1} bin edges; "
                     f"got {len(breaks)}"
                 )
-            if any(b2 <= b1 for b1, b2 in zip(breaks[:-1], breaks[1:], strict=True)):
-                raise ValueError(f"{owner}.p_cc_log10_breaks must increase; got {breaks}")
             object.__setattr__(self, "p_cc", p)
-            object.__setattr__(self, "p_cc_log10_breaks", breaks)
             if self.sheet:
                 raise ValueError(
                     f"{owner}.sheet=True needs haloes of finite mass; the cored SIDM haloes "
@@ -301,6 +334,7 @@ class LineOfSightConfig:
         _check_redshifts(owner, self.z_lens, self.z_source)
         check_range(owner, "delta_los", self.delta_los, 0.0, low_inclusive=True,
                     units="(dimensionless)")
+        _check_flag(owner, "sheets", self.sheets)
         object.__setattr__(self, "centre", _check_centre(owner, self.centre))
         if self.dark_matter == "sidm":
             raise ValueError(

@@ -136,7 +136,7 @@ class Likelihood:
         # evaluate the model inside the box only (a double where keeps gradients finite)
         inside = self.space.contains(theta)
         safe = xp.clip(theta, xp.asarray(self.space.low), xp.asarray(self.space.high))
-        value = self._log_likelihood(safe, reference, data, inv_sigma, log_norm) + self.space.log_prior_density
+        value = self._log_likelihood(safe, reference, data, inv_sigma, log_norm) + self.space.log_prior(safe)
         return xp.where(inside, value, -math.inf)
 
     def log_likelihood(self, theta: ArrayLike) -> ArrayLike:
@@ -144,7 +144,7 @@ class Likelihood:
         return self._log_likelihood(theta, *self._args)
 
     def log_prior(self, theta: ArrayLike) -> ArrayLike:
-        """Log density of the uniform prior (pure): constant inside the box, -inf outside."""
+        """Log density of the priors (pure): :meth:`ParameterSpace.log_prior`, -inf outside the box."""
         return self.space.log_prior(theta)
 
     def log_posterior(self, theta: ArrayLike) -> ArrayLike:

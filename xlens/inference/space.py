@@ -8,8 +8,9 @@ own pipeline (:meth:`Simulator.forward`, the same code as ``sim(params, key)`` w
 the noise), so there is one model for every backend:
 
 * :class:`ParameterSpace` maps a flat vector ``theta`` (names in a fixed order) to a
-  :class:`~xlens.model.SimParams` and back, with the uniform priors of
-  ``SimulatorConfig.priors`` and their unit cube. Every map is a pure function of
+  :class:`~xlens.model.SimParams` and back, with the priors of
+  ``SimulatorConfig.priors`` (uniform, log-uniform, truncated normal), their densities
+  and their unit cube (the inverse CDFs). Every map is a pure function of
   arrays: it runs under ``jit``, ``grad`` and ``vmap`` and on either engine.
 * :class:`Likelihood` is the Gaussian log-likelihood of an image. Its *pure* methods
   (:meth:`~Likelihood.log_likelihood`, :meth:`~Likelihood.log_prior`,
@@ -50,7 +51,7 @@ from ..engine import (
 )
 from ..errors import check_range
 from ..halos.batch import HaloBatch
-from ..model import MACRO_PARAMETERS, MACRO_PROFILES, SimParams, macro_profiles
+from ..model import MACRO_PARAMETERS, MACRO_PROFILES, Prior, SimParams, Uniform, macro_profiles
 from ..profiles.base import unchecked
 from ..simulator import Simulator
 
@@ -65,23 +66,33 @@ _HALO_NAME = re.compile(r"^subhalos\.(?P<family>[^.]+)\.(?P<field>\w+)\[(?P<slot
 
 @dataclasses.dataclass(frozen=True)
 class Parameter:
-    """One free parameter: its name, uniform prior bounds and units.
+    """One free parameter: its name, prior support, units and prior.
 
     Attributes
     ----------
     name : str
         ``group.field`` (``lens.einstein_radius``) or ``subhalos.<family>.<field>[slot]``.
     low, high : float
-        Uniform prior bounds, ``low < high``, in ``units``.
+        The prior's support, ``low < high`` for a free parameter, in ``units``.
     units : str
         ``arcsec``, ``e-/s``, ``log10 M_sun`` (log10 of M200c in solar masses) or
         ``dimensionless``.
+    prior : Prior
+        The prior (default: ``Uniform(low, high)``); its support is ``(low, high)``.
     """
 
     name: str
     low: float
     high: float
     units: str
+    prior: Prior | None = None
+
+    def __post_init__(self) -> None:
+        if self.prior is None:
+            object.__setattr__(self, "prior", Uniform(self.low, self.high))
+        elif tuple(self.prior.support) != (self.low, self.high):
+            raise ValueError(f"Parameter {self.name}: low, high = ({self.low!r}, {self.high!r}) must be the "
+                             f"support of its prior {self.prior!r}")
 
 
 def _host(leaf) -> np.ndarray:
@@ -90,14 +101,9 @@ def _host(leaf) -> np.ndarray:
     return arr.astype(np.float64) if np.issubdtype(arr.dtype, np.floating) else arr
 
 
-def _bounds(spec) -> tuple[float, float]:
-    lo, hi = (spec, spec) if np.isscalar(spec) else spec
-    return float(lo), float(hi)
-
-
 @scoped_methods
 class ParameterSpace:
-    """Flat parameter vectors <-> :class:`~xlens.model.SimParams`, with uniform priors.
+    """Flat parameter vectors <-> :class:`~xlens.model.SimParams`, with their priors.
 
     Parameters
     ----------
@@ -111,8 +117,8 @@ class ParameterSpace:
         subhalo and line-of-sight slot empty (a smooth lens).
     free : sequence of str, optional
         Names of the free parameters (see :attr:`candidates`); they keep the canonical
-        order whatever the order given. Default: every macro parameter whose prior is a
-        ``(low, high)`` range with ``low < high``, plus the subhalo parameters when
+        order whatever the order given. Default: every macro parameter whose prior is not
+        a point (support ``low < high``), plus the subhalo parameters when
         ``subhalos=True``.
     subhalos : bool
         With ``free=None``, also free the mass and position of every real (``mask == 1``)
@@ -127,7 +133,7 @@ class ParameterSpace:
     parameters : tuple of Parameter
         Name, bounds and units of each entry of ``theta``.
     low, high : ndarray, shape (n,)
-        Uniform prior bounds.
+        The priors' supports.
     reference : SimParams
         The reference, on the simulator's engine (float64 leaves).
     candidates : tuple of str
@@ -138,7 +144,8 @@ class ParameterSpace:
     Macro names are ``lens.{centre_y, centre_x, ell_comps_1, ell_comps_2, einstein_radius,
     slope}``, ``shear.{gamma_1, gamma_2}`` and ``source.{centre_y, centre_x, ell_comps_1,
     ell_comps_2, intensity, effective_radius, sersic_index, radius_break, gamma, alpha}``,
-    with the units of :data:`~xlens.model.DEFAULT_PRIORS`. Subhalo masses are
+    with the units of :data:`~xlens.model.DEFAULT_PRIORS` and the priors of
+    ``sim.config.priors`` (:class:`~xlens.model.Prior`). Subhalo masses are
     parametrised by ``log10(M200c / M_sun)``: the masses span decades, and an O(1)
     coordinate suits optimisers, samplers and finite differences alike. Their prior is
     uniform in log10 mass over ``[m_min, m_max]`` of ``sim.config.subhalos``, and the
@@ -191,7 +198,7 @@ class ParameterSpace:
                 if not p.low < p.high:
                     raise ValueError(
                         f"ParameterSpace.free: {name} has the fixed prior {p.low!r} in SimulatorConfig.priors; "
-                        "give it a (low, high) range to free it"
+                        "give it a (low, high) range or another prior to free it"
                     )
             if len(set(free)) != len(free):
                 raise ValueError(f"ParameterSpace.free: repeated names in {free}")
@@ -218,8 +225,9 @@ class ParameterSpace:
         priors = sim.config.priors
         macro = []
         for p in MACRO_PARAMETERS:
-            lo, hi = _bounds(priors[p.group][p.name])
-            macro.append(Parameter(p.label, lo, hi, p.units))
+            prior = priors[p.group][p.name]
+            lo, hi = prior.support
+            macro.append(Parameter(p.label, lo, hi, p.units, prior))
         halo = []
         cfg = sim.config.subhalos
         lens_centre = np.asarray(ref.lens.centre, dtype=np.float64).reshape(2)
@@ -380,16 +388,22 @@ class ParameterSpace:
 
     # ------------------------------------------------------------------ priors
     def from_unit_cube(self, u: ArrayLike) -> ArrayLike:
-        """``low + (high - low) u``: the prior transform of nested samplers (shape (..., n))."""
+        """Each prior's inverse CDF: the prior transform of nested samplers (shape (..., n)).
+
+        ``low + (high - low) u`` for a uniform prior (:meth:`~xlens.model.Prior.from_unit`).
+        """
         xp = namespace(u)
         u = xp.asarray(u, dtype=xp.float64)
-        return xp.asarray(self.low) + xp.asarray(self.high - self.low) * u
+        return xp.stack([p.prior.from_unit(u[..., i], xp=xp) for i, p in enumerate(self.parameters)], axis=-1)
 
     def to_unit_cube(self, theta: ArrayLike) -> ArrayLike:
-        """``(theta - low) / (high - low)``, the inverse of :meth:`from_unit_cube` (shape (..., n))."""
+        """Each prior's CDF, the inverse of :meth:`from_unit_cube` (shape (..., n)).
+
+        ``(theta - low) / (high - low)`` for a uniform prior.
+        """
         xp = namespace(theta)
         theta = xp.asarray(theta, dtype=xp.float64)
-        return (theta - xp.asarray(self.low)) / xp.asarray(self.high - self.low)
+        return xp.stack([p.prior.to_unit(theta[..., i], xp=xp) for i, p in enumerate(self.parameters)], axis=-1)
 
     def contains(self, theta: ArrayLike) -> ArrayLike:
         """True where every entry lies in ``[low, high]`` (shape (...) for theta (..., n))."""
@@ -399,16 +413,24 @@ class ParameterSpace:
 
     @property
     def log_prior_density(self) -> float:
-        """``-sum(log(high - low))``: the log density of the uniform prior inside its box."""
-        return -float(np.sum(np.log(self.high - self.low)))
+        """``-sum(log(high - low))`` over the uniform priors: their constant log density inside
+        the box (the whole log prior when every prior is uniform)."""
+        uniform = np.array([isinstance(p.prior, Uniform) for p in self.parameters], dtype=bool)
+        return -float(np.sum(np.log(self.high[uniform] - self.low[uniform])))
 
     def log_prior(self, theta: ArrayLike) -> ArrayLike:
-        """Log density of the uniform prior: :attr:`log_prior_density` inside the box, -inf outside."""
+        """Log prior density (pure): the sum of each prior's log density inside the box
+        (:attr:`log_prior_density` plus the non-uniform priors' terms), -inf outside."""
         xp = namespace(theta)
-        return xp.where(self.contains(theta), self.log_prior_density, -math.inf)
+        theta = xp.asarray(theta, dtype=xp.float64)
+        value = self.log_prior_density
+        for i, p in enumerate(self.parameters):
+            if not isinstance(p.prior, Uniform):
+                value = value + p.prior.log_density(theta[..., i], xp=xp)
+        return xp.where(self.contains(theta), value, -math.inf)
 
     def sample(self, key, shape: tuple[int, ...] = ()) -> ArrayLike:
-        """Draws from the uniform prior, shape ``(*shape, n)``, from a JAX or NumPy key."""
+        """Draws from the priors, shape ``(*shape, n)``, from a JAX or NumPy key."""
         ops = random_ops(key)
         return self.from_unit_cube(ops.uniform(key, (*tuple(shape), self.size)))
 
@@ -419,7 +441,7 @@ def _default_reference(sim: Simulator) -> SimParams:
     priors = sim.config.priors
     mid: dict[str, dict[str, Any]] = {group: {} for group in MACRO_PROFILES}
     for p in MACRO_PARAMETERS:
-        mid[p.group][p.name] = np.asarray(0.5 * sum(_bounds(priors[p.group][p.name])))
+        mid[p.group][p.name] = np.asarray(0.5 * sum(priors[p.group][p.name].support))
     groups = macro_profiles(mid, xp=NUMPY)
 
     def empty(batch):

@@ -12,14 +12,21 @@ from .parameters import (
     parameter_names,
     parameter_table,
 )
+from .priors import Fixed, LogUniform, Prior, PriorError, TruncatedNormal, Uniform
 
 __all__ = [
     "DEFAULT_PRIORS",
     "MACRO_PARAMETERS",
     "MACRO_PROFILES",
+    "Fixed",
+    "LogUniform",
     "MacroParameter",
+    "Prior",
+    "PriorError",
     "SimParams",
     "SimulatorConfig",
+    "TruncatedNormal",
+    "Uniform",
     "macro_profiles",
     "parameter_names",
     "parameter_table",

@@ -7,7 +7,6 @@ constants); everything drawn per image is data (:class:`~xlens.model.SimParams`)
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +18,7 @@ from ..imaging.noise import check_exposure
 from ..imaging.psf import Kernel2D
 from ..profiles.base import unchecked
 from .parameters import DEFAULT_PRIORS, MACRO_PARAMETERS, MACRO_PROFILES, parameter_names
+from .priors import Prior, PriorError
 
 __all__ = ["SimulatorConfig"]
 
@@ -60,7 +60,12 @@ class SimulatorConfig:
     line_of_sight : LineOfSightConfig or None
         Line-of-sight population (default: ~1000 haloes of 1.5e6-1e10 M_sun on 8 planes).
     priors : mapping
-        Priors of the macro parameters (see :data:`DEFAULT_PRIORS`).
+        Priors of the macro parameters, ``{group: {name: prior}}`` with every name of
+        :data:`~xlens.model.MACRO_PARAMETERS` (default :data:`DEFAULT_PRIORS`). A prior is a
+        :class:`~xlens.model.priors.Prior` or its Python form (:meth:`Prior.from_spec`): a
+        number (fixed), ``(low, high)`` (uniform), ``{"log_uniform": (low, high)}`` or
+        ``{"normal": (mean, sd), "bounds": (low, high)}`` (truncated normal). Stored as
+        :class:`Prior` objects, in the canonical order.
     """
 
     shape_native: tuple[int, int] = (100, 100)
@@ -97,25 +102,42 @@ class SimulatorConfig:
                     f"SimulatorConfig.{name} has z_lens={pop.z_lens}, z_source={pop.z_source}; "
                     f"the simulator has z_lens={self.z_lens}, z_source={self.z_source}"
                 )
-        for group in MACRO_PROFILES:
-            names = parameter_names(group)
-            given = self.priors.get(group, {})
-            missing = [n for n in names if n not in given]
-            unknown = [n for n in given if n not in names]
-            if missing or unknown:
-                raise ValueError(f"SimulatorConfig.priors[{group!r}]: missing {missing}, unknown {unknown}")
-            for n, v in given.items():
-                lo, hi = (v, v) if np.isscalar(v) else v
-                if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
-                    raise ValueError(f"SimulatorConfig.priors[{group!r}][{n!r}] must be low <= high; got {v!r}")
+        object.__setattr__(self, "priors", _normalised_priors(self.priors))
         _check_prior_support(self.priors)
 
 
-def _check_prior_support(priors) -> None:
+def _normalised_priors(priors) -> dict[str, dict[str, Prior]]:
+    """The priors as :class:`Prior` objects by group, in canonical order: the one place where
+    the Python forms are read (errors name the group, the name, the value and the rule)."""
+    if not isinstance(priors, Mapping):
+        raise ValueError(f"SimulatorConfig.priors must be a mapping {{group: {{name: prior}}}}; got {priors!r}")
+    unknown = [g for g in priors if g not in MACRO_PROFILES]
+    if unknown:
+        raise ValueError(
+            f"SimulatorConfig.priors: unknown group {unknown[0]!r}; the groups are {tuple(MACRO_PROFILES)}"
+        )
+    out: dict[str, dict[str, Prior]] = {}
+    for group in MACRO_PROFILES:
+        names = parameter_names(group)
+        given = priors.get(group, {})
+        missing = [n for n in names if n not in given]
+        unknown = [n for n in given if n not in names]
+        if missing or unknown:
+            raise ValueError(f"SimulatorConfig.priors[{group!r}]: missing {missing}, unknown {unknown}")
+        out[group] = {}
+        for n in names:
+            try:
+                out[group][n] = Prior.from_spec(given[n])
+            except PriorError as err:
+                raise ValueError(f"SimulatorConfig.priors[{group!r}][{n!r}] = {given[n]!r}: {err.reason}") from None
+    return out
+
+
+def _check_prior_support(priors: Mapping[str, Mapping[str, Prior]]) -> None:
     """Every corner of the prior box must be a valid profile (errors name the prior and the range)."""
     fields = {(p.group, p.name): p.field for p in MACRO_PARAMETERS}
     for group, cls in MACRO_PROFILES.items():
-        spec = {n: (v, v) if np.isscalar(v) else tuple(v) for n, v in priors[group].items()}
+        spec = {n: v.support for n, v in priors[group].items()}
         for n, (lo, hi) in spec.items():
             field = fields[group, n]
             rng = cls.ranges.get(field)
@@ -128,7 +150,7 @@ def _check_prior_support(priors) -> None:
                     lb = "[" if rng.low_inclusive else "("
                     hb = "]" if rng.high_inclusive else ")"
                     raise ValueError(
-                        f"SimulatorConfig.priors[{group!r}][{n!r}] = {priors[group][n]!r} reaches {value!r}, "
+                        f"SimulatorConfig.priors[{group!r}][{n!r}] = {priors[group][n].to_toml()!r} reaches {value!r}, "
                         f"outside the allowed range {lb}{rng.low:g}, {rng.high:g}{hb} {rng.units} of "
                         f"{cls.__name__}.{field}"
                     )

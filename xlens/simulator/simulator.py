@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from ..engine import (
     ENGINES,
     ArrayLike,
@@ -134,6 +132,9 @@ class Simulator:
     def sample_params(self, key) -> tuple[SimParams, Any]:
         """Draw macro parameters from the priors and a dark-matter realisation.
 
+        One uniform per macro parameter (in the order of :data:`~xlens.model.MACRO_PARAMETERS`)
+        is mapped through its prior's inverse CDF (:meth:`~xlens.model.Prior.from_unit`).
+
         Returns ``(params, info)`` where ``info`` holds the populations' drawn counts
         and overflow flags (check them with :meth:`check`).
         """
@@ -142,10 +143,8 @@ class Simulator:
         pri = self.config.priors
         u = ops.uniform(k_macro, (len(MACRO_PARAMETERS),))
         values: dict[str, dict[str, Any]] = {group: {} for group in MACRO_PROFILES}
-        for i, p in enumerate(MACRO_PARAMETERS):
-            spec = pri[p.group][p.name]
-            lo, hi = (spec, spec) if np.isscalar(spec) else spec
-            values[p.group][p.name] = lo + (hi - lo) * u[i]
+        for i, p in enumerate(MACRO_PARAMETERS):  # one uniform per parameter, mapped by its inverse CDF
+            values[p.group][p.name] = pri[p.group][p.name].from_unit(u[i], xp=ops.xp)
         macro = macro_profiles(values, xp=ops.xp)
         subhalos, los, info = {}, None, {}
         if self.subhalo_population is not None:

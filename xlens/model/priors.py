@@ -1,0 +1,346 @@
+"""Priors of one scalar: fixed, uniform, log-uniform and truncated normal.
+
+Why this module exists: every prior of xlens (the macro parameters today, the
+populations and redshifts later) is written the same way in Python and in the TOML
+file, is checked once with errors that name the rule and the value, and is used in
+three places that must agree: the simulator maps a uniform draw ``u`` in [0, 1) to a
+value (:meth:`Prior.from_unit`, the inverse CDF), :class:`~xlens.ParameterSpace` needs
+its density and its CDF (:meth:`Prior.log_density`, :meth:`Prior.to_unit`), and the
+configuration checks its support against the profiles' ranges (:attr:`Prior.support`).
+
+The forms, in Python and TOML (:meth:`Prior.from_spec`, :meth:`Prior.to_toml`):
+
+========================================  ===========================================
+``2.0``                                    :class:`Fixed` (the field is not drawn)
+``[lo, hi]`` (a tuple in Python)           :class:`Uniform`, ``lo <= hi``
+``{ log_uniform = [lo, hi] }``             :class:`LogUniform`, ``0 < lo <= hi``
+``{ normal = [mean, sd], bounds = [lo, hi] }``  :class:`TruncatedNormal`, ``sd > 0``, ``lo < hi``
+========================================  ===========================================
+
+The parameters of a prior are Python floats (static configuration); only ``u`` and
+``x`` are arrays, of either engine, possibly traced. The maps are pure functions of
+them (``jit``, ``grad``, ``vmap``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from numbers import Real
+from typing import Any
+
+from ..engine import ndtr, ndtri
+from ..errors import ParameterError
+
+__all__ = ["Fixed", "LogUniform", "Prior", "PriorError", "TruncatedNormal", "Uniform"]
+
+#: A truncated normal's bounds must reach within this many sd of its mean: farther out
+#: its mass Phi(-a) underflows float64 (at ~37.5 sd) and the draws lose their meaning.
+MAX_BOUND_SIGMAS = 30.0
+_FORMS = ("a number (fixed), [low, high] (uniform), { log_uniform = [low, high] } or "
+          "{ normal = [mean, sd], bounds = [low, high] }")
+
+
+class PriorError(ParameterError):
+    """A prior specification that breaks its rule.
+
+    Attributes
+    ----------
+    reason : str
+        The rule and the value, without the owner (``"sd must be > 0; got -0.1"``):
+        callers prefix it with the key of the prior (``priors.lens.slope = ...: reason``).
+    """
+
+    def __init__(self, owner: str, field: str, reason: str, *, value: Any, low: float = -math.inf,
+                 high: float = math.inf):
+        super().__init__(f"{owner}: {reason}", name=f"{owner}.{field}", value=value, low=low, high=high)
+        self.reason = reason
+
+
+def _real(owner: str, field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        raise PriorError(owner, field, f"{field} must be a finite number; got {value!r}", value=value)
+    return float(value)
+
+
+def _phi(x: float) -> float:
+    """Phi(x) in Python floats, accurate in the lower tail (erfc)."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+class Prior:
+    """Base class of the priors (frozen dataclasses of Python floats)."""
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """``(low, high)``: the smallest and largest value a draw can take (units of the field)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def from_spec(spec: Any) -> Prior:
+        """The prior of a Python or TOML specification (see the module table).
+
+        Parameters
+        ----------
+        spec : Prior, number, (low, high) or mapping
+            A prior (returned as is), a number (:class:`Fixed`), a pair of numbers
+            (:class:`Uniform`), ``{"log_uniform": (low, high)}`` or
+            ``{"normal": (mean, sd), "bounds": (low, high)}``.
+
+        Raises
+        ------
+        PriorError
+            For another form or a broken rule; ``reason`` names the rule and the value.
+        """
+        if isinstance(spec, Prior):
+            return spec
+        if isinstance(spec, Real) and not isinstance(spec, bool):
+            return Fixed(spec)
+        if isinstance(spec, list | tuple) and len(spec) == 2:
+            lo, hi = (_real("Uniform", n, v) for n, v in zip(("low", "high"), spec, strict=True))
+            return Uniform(lo, hi)
+        if isinstance(spec, Mapping):
+            keys = set(spec)
+            if keys == {"log_uniform"}:
+                return LogUniform(*_pair("LogUniform", "log_uniform", spec["log_uniform"], ("low", "high")))
+            if keys == {"normal", "bounds"}:
+                mean, sd = _pair("TruncatedNormal", "normal", spec["normal"], ("mean", "sd"))
+                lo, hi = _pair("TruncatedNormal", "bounds", spec["bounds"], ("low", "high"))
+                return TruncatedNormal(mean, sd, lo, hi)
+            if keys == {"normal"}:
+                raise PriorError("TruncatedNormal", "bounds", "a normal prior needs bounds = [low, high] "
+                                 "(every prior has a finite support)", value=dict(spec))
+        raise PriorError("Prior", "spec", f"a prior must be {_FORMS}; got {spec!r}", value=spec)
+
+    def to_toml(self) -> Any:
+        """The TOML/JSON form: a float, ``[low, high]`` or a table (see the module table)."""
+        raise NotImplementedError
+
+    def from_unit(self, u, *, xp):
+        """The inverse CDF: ``u`` in [0, 1) (array of ``xp``) -> values of the prior, same shape."""
+        raise NotImplementedError
+
+    def to_unit(self, x, *, xp):
+        """The CDF, the inverse of :meth:`from_unit`: values -> [0, 1] (array of ``xp``)."""
+        raise NotImplementedError
+
+    def log_density(self, x, *, xp):
+        """The log probability density at ``x`` [log(1 / units)]; -inf outside :attr:`support`."""
+        raise NotImplementedError
+
+
+def _pair(owner: str, key: str, value: Any, names: tuple[str, str]) -> tuple[float, float]:
+    if not (isinstance(value, list | tuple) and len(value) == 2):
+        raise PriorError(owner, key, f"{key} must be [{names[0]}, {names[1]}] (two numbers); got {value!r}",
+                         value=value)
+    return _real(owner, names[0], value[0]), _real(owner, names[1], value[1])
+
+
+@dataclasses.dataclass(frozen=True)
+class Fixed(Prior):
+    """A fixed value: the field is not drawn.
+
+    Parameters
+    ----------
+    value : float
+        The value, finite, in the units of the field.
+    """
+
+    value: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", _real("Fixed", "value", self.value))
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (self.value, self.value)
+
+    def to_toml(self) -> float:
+        return self.value
+
+    def from_unit(self, u, *, xp):
+        # value + (value - value) u, as a uniform prior of zero width: an array of u's namespace
+        return self.value + (self.value - self.value) * u
+
+    def to_unit(self, x, *, xp):
+        return xp.zeros_like(x)
+
+    def log_density(self, x, *, xp):
+        """log P(x): 0 at the value and -inf elsewhere (a point mass has no density)."""
+        return xp.where(x == self.value, 0.0, -math.inf)
+
+
+@dataclasses.dataclass(frozen=True)
+class Uniform(Prior):
+    """Uniform between ``low`` and ``high`` (a point mass when they are equal).
+
+    Parameters
+    ----------
+    low, high : float
+        Finite bounds, ``low <= high``, in the units of the field.
+    """
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        lo, hi = _real("Uniform", "low", self.low), _real("Uniform", "high", self.high)
+        if not lo <= hi:
+            raise PriorError("Uniform", "high", f"[low, high] must be low <= high; got [{lo!r}, {hi!r}]",
+                             value=hi, low=lo)
+        object.__setattr__(self, "low", lo)
+        object.__setattr__(self, "high", hi)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+    def to_toml(self) -> list[float]:
+        return [self.low, self.high]
+
+    def from_unit(self, u, *, xp):
+        return self.low + (self.high - self.low) * u
+
+    def to_unit(self, x, *, xp):
+        return (x - self.low) / (self.high - self.low)
+
+    def log_density(self, x, *, xp):
+        inside = (x >= self.low) & (x <= self.high)
+        return xp.where(inside, -math.log(self.high - self.low), -math.inf)
+
+
+@dataclasses.dataclass(frozen=True)
+class LogUniform(Prior):
+    """Uniform in ``log x`` between ``low`` and ``high`` (masses, scales).
+
+    Parameters
+    ----------
+    low, high : float
+        Finite bounds, ``0 < low <= high``, in the units of the field.
+    """
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        lo, hi = _real("LogUniform", "low", self.low), _real("LogUniform", "high", self.high)
+        if not 0.0 < lo <= hi:
+            raise PriorError("LogUniform", "low", f"log_uniform = [low, high] must have 0 < low <= high; "
+                             f"got [{lo!r}, {hi!r}]", value=lo, low=0.0, high=hi)
+        object.__setattr__(self, "low", lo)
+        object.__setattr__(self, "high", hi)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+    def to_toml(self) -> dict[str, list[float]]:
+        return {"log_uniform": [self.low, self.high]}
+
+    def from_unit(self, u, *, xp):
+        log_lo, log_hi = math.log(self.low), math.log(self.high)
+        # clip: exp(log(high)) may round one ulp past high, outside a range checked at its corners
+        return xp.clip(xp.exp(log_lo + (log_hi - log_lo) * u), self.low, self.high)
+
+    def to_unit(self, x, *, xp):
+        log_lo, log_hi = math.log(self.low), math.log(self.high)
+        safe = xp.where(x > 0, x, self.low)
+        return (xp.log(safe) - log_lo) / (log_hi - log_lo)
+
+    def log_density(self, x, *, xp):
+        """``-log(x) - log(log(high / low))`` inside, -inf outside."""
+        inside = (x >= self.low) & (x <= self.high)
+        safe = xp.where(inside, x, self.low)  # double where: log never sees x <= 0
+        width = math.log(self.high) - math.log(self.low)
+        log_width = math.log(width) if width > 0 else -math.inf
+        return xp.where(inside, -xp.log(safe) - log_width, -math.inf)
+
+
+@dataclasses.dataclass(frozen=True)
+class TruncatedNormal(Prior):
+    """A normal of ``mean`` and ``sd`` truncated to ``[low, high]``.
+
+    Parameters
+    ----------
+    mean : float
+        Mean of the untruncated normal, in the units of the field.
+    sd : float
+        Its standard deviation, > 0, same units.
+    low, high : float
+        Finite bounds, ``low < high``, that reach within ``MAX_BOUND_SIGMAS`` (30) sd of the mean.
+
+    Notes
+    -----
+    With a = (low - mean) / sd and b = (high - mean) / sd, the inverse CDF is
+    x = mean + sd ndtri(Phi(a) + u Z), Z = Phi(b) - Phi(a). Neither form of it loses
+    digits to cancellation: ``Phi(a) + u Z`` is used where x <= mean and
+    ``-ndtri(Phi(-b) + (1 - u) Z)`` where x > mean (sums of positive numbers; ``1 - u``
+    is exact for u >= 1/2), and Phi(a), Phi(-b) and Z are computed once in Python with
+    ``erfc``, accurate deep in either tail.
+    """
+
+    mean: float
+    sd: float
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        owner = "TruncatedNormal"
+        mean, sd = _real(owner, "mean", self.mean), _real(owner, "sd", self.sd)
+        lo, hi = _real(owner, "low", self.low), _real(owner, "high", self.high)
+        if not sd > 0:
+            raise PriorError(owner, "sd", f"sd must be > 0; got {sd!r}", value=sd, low=0.0)
+        if not lo < hi:
+            raise PriorError(owner, "high", f"bounds = [low, high] must have low < high; got [{lo!r}, {hi!r}]",
+                             value=hi, low=lo)
+        a, b = (lo - mean) / sd, (hi - mean) / sd
+        if a >= MAX_BOUND_SIGMAS or b <= -MAX_BOUND_SIGMAS:
+            raise PriorError(owner, "bounds", f"bounds = [{lo!r}, {hi!r}] must reach within {MAX_BOUND_SIGMAS:g} "
+                             f"sd of the mean {mean!r} (sd {sd!r}); they are {min(abs(a), abs(b)):.3g} sd away. "
+                             "Use a uniform or log_uniform prior for so far a tail", value=(lo, hi))
+        for name, v in (("mean", mean), ("sd", sd), ("low", lo), ("high", hi)):
+            object.__setattr__(self, name, v)
+
+    # constants of the standardised bounds (Python floats; cheap, so not cached on the frozen class)
+    def _tails(self) -> tuple[float, float, float]:
+        """``(Phi(a), Phi(-b), Z)``: the mass below ``low``, above ``high`` and between them."""
+        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
+        below, above = _phi(a), _phi(-b)
+        if b <= 0:
+            mass = _phi(b) - below
+        elif a >= 0:
+            mass = _phi(-a) - above
+        else:
+            mass = 1.0 - below - above
+        return below, above, mass
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+    def to_toml(self) -> dict[str, list[float]]:
+        return {"normal": [self.mean, self.sd], "bounds": [self.low, self.high]}
+
+    def from_unit(self, u, *, xp):
+        below, above, mass = self._tails()
+        p = below + u * mass  # Phi(z), accurate where z <= 0
+        q = above + (1.0 - u) * mass  # Phi(-z), accurate where z > 0
+        left = p <= q
+        z = xp.where(left, ndtri(xp.where(left, p, 0.5), xp=xp), -ndtri(xp.where(left, 0.5, q), xp=xp))
+        return xp.clip(self.mean + self.sd * z, self.low, self.high)
+
+    def to_unit(self, x, *, xp):
+        below, above, mass = self._tails()
+        z = (xp.clip(x, self.low, self.high) - self.mean) / self.sd
+        left = z <= 0
+        lower = (ndtr(xp.where(left, z, 0.0), xp=xp) - below) / mass
+        upper = 1.0 - (ndtr(-xp.where(left, 0.0, z), xp=xp) - above) / mass
+        return xp.clip(xp.where(left, lower, upper), 0.0, 1.0)
+
+    def log_density(self, x, *, xp):
+        _, _, mass = self._tails()
+        z = (x - self.mean) / self.sd
+        inside = (x >= self.low) & (x <= self.high)
+        value = -0.5 * z * z - math.log(self.sd) - 0.5 * math.log(2.0 * math.pi) - math.log(mass)
+        return xp.where(inside, value, -math.inf)
