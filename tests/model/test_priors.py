@@ -126,3 +126,13 @@ def test_bad_specs_name_the_rule_and_the_value(spec, fragments):
     for fragment in fragments:
         assert fragment in info.value.reason, (fragment, info.value.reason)
     assert isinstance(info.value, ValueError)
+
+
+def test_a_uniform_point_mass_has_no_density_error():
+    """Uniform(a, a) (a range that collapsed to a point) behaves as Fixed(a): log density 0 at a and
+    -inf elsewhere, CDF a step at a, every draw a (no division by the zero width)."""
+    point = Uniform(1.5, 1.5)
+    x = np.array([1.0, 1.5, 2.0])
+    np.testing.assert_array_equal(point.log_density(x, xp=np), Fixed(1.5).log_density(x, xp=np))
+    np.testing.assert_array_equal(point.to_unit(x, xp=np), [0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(point.from_unit(np.array([0.0, 0.3, 0.99]), xp=np), [1.5, 1.5, 1.5])

@@ -203,10 +203,14 @@ class Uniform(Prior):
         return self.low + (self.high - self.low) * u
 
     def to_unit(self, x, *, xp):
+        if self.high == self.low:  # a point mass: its whole CDF jump at low (a static check)
+            return xp.where(x >= self.low, 1.0, 0.0)
         return (x - self.low) / (self.high - self.low)
 
     def log_density(self, x, *, xp):
         inside = (x >= self.low) & (x <= self.high)
+        if self.high == self.low:  # a point mass: no density, 0 at the point by convention (as Fixed)
+            return xp.where(inside, 0.0, -math.inf)
         return xp.where(inside, -math.log(self.high - self.low), -math.inf)
 
 
