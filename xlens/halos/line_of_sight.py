@@ -32,6 +32,7 @@ from .sampling import (
     expected_rendered_mass,
     report_overflow,
     resolve_centre,
+    scale_to_reference,
     sheet_profile,
     wdm_functions,
 )
@@ -174,7 +175,7 @@ class LineOfSightPopulation:
         return int(self.plane_redshifts.size)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, key, centre=None) -> tuple[HaloBatch, PopulationInfo]:
+    def sample(self, key, centre=None, delta_los=None) -> tuple[HaloBatch, PopulationInfo]:
         """Draw one realisation of every plane (jittable, vmappable over JAX keys).
 
         Parameters
@@ -183,6 +184,13 @@ class LineOfSightPopulation:
             Selects the engine (see :func:`xlens.engine.key_engine`).
         centre : (y, x) array, optional
             Cone axis [arcsec] (may be traced); default ``config.centre``.
+        delta_los : scalar array, optional
+            delta_los of this realisation (dimensionless), >= 0 (may be traced, e.g. drawn
+            from a prior): every plane's mean count is scaled by
+            ``delta_los / config.delta_los`` and the counts are drawn from a traced Poisson
+            CDF. The capacity is that of ``config.delta_los``, so build the population at
+            the largest value you pass (the :class:`~xlens.Simulator` builds it at the
+            prior's upper end). Default: the configured value, drawn from the static tables.
 
         Returns
         -------
@@ -195,13 +203,14 @@ class LineOfSightPopulation:
         rnd = engine.random_ops(key)
         xp = rnd.xp
         yx = resolve_centre(centre, self.config.centre, xp)
+        scale = None if delta_los is None else scale_to_reference(delta_los, self.config.delta_los, xp)
         u = rnd.uniform(key, (self._family.n_uniforms,))
         batch, n, n_kept = draw_family(xp, u, self._family, self.config.z_source, yx,
-                                        self.config.concentration_model)
+                                        self.config.concentration_model, scale)
         return batch, PopulationInfo(n, n_kept, xp.any(n > self.capacity))
 
-    def plane_profiles(self, batch: HaloBatch,
-                       centre=None) -> list[tuple[float, dict[str, MassProfile]]]:
+    def plane_profiles(self, batch: HaloBatch, centre=None,
+                       delta_los=None) -> list[tuple[float, dict[str, MassProfile]]]:
         """What each plane holds: ``[(z_i, {"los_halos": ..., "los_sheet": ...}), ...]``.
 
         Plane i holds its haloes (``batch.plane(i)``) and, if ``config.sheets``, its
@@ -209,15 +218,20 @@ class LineOfSightPopulation:
         (the plane at ``z_lens`` joins the lens galaxy's plane); build galaxies with
         ``[Galaxy(z, **profiles) for z, profiles in population.plane_profiles(batch)]``.
         ``centre`` places the sheets' centre (it only shifts the deflection of a
-        constant sheet by a constant; default the configured cone axis).
+        constant sheet by a constant; default the configured cone axis). ``delta_los`` (the
+        one given to :meth:`sample`, may be traced) scales every sheet's convergence by
+        ``delta_los / config.delta_los``; default the configured value.
         """
-        xp = None if centre is None else engine.namespace(centre, batch.mask)
+        given = [v for v in (centre, delta_los) if v is not None]
+        xp = engine.namespace(*given, batch.mask) if given else None
         axis = self.config.centre if centre is None else centre
+        scale = None if delta_los is None else scale_to_reference(delta_los, self.config.delta_los, xp)
         out = []
         for i, z in enumerate(self.plane_redshifts):
             profiles: dict[str, MassProfile] = {"los_halos": batch.plane(i)}
             if self.config.sheets:
-                profiles["los_sheet"] = sheet_profile(axis, self.sheet_kappa[i], xp)
+                kappa = self.sheet_kappa[i] if scale is None else float(self.sheet_kappa[i]) * scale
+                profiles["los_sheet"] = sheet_profile(axis, kappa, xp)
             out.append((float(z), profiles))
         return out
 

@@ -36,8 +36,10 @@ __all__ = [
     "check_capacity",
     "draw_family",
     "expected_rendered_mass",
+    "poisson_cdf_traced",
     "report_overflow",
     "resolve_centre",
+    "scale_to_reference",
     "sheet_profile",
     "wdm_functions",
 ]
@@ -116,17 +118,56 @@ class Family:
         return self.table.shape[0] * (1 + 4 * self.capacity)
 
 
-def draw_family(xp, u, fam: Family, z_source: float, centre, model: str):
+def poisson_cdf_traced(means, n_terms: int, *, xp):
+    """CDF of Poisson(mean) at k = 0 .. n_terms - 1 per row, for means that may be traced.
+
+    Parameters
+    ----------
+    means : array of ``xp``, shape (P,)
+        Expected counts, >= 0 (a mean of 0 gives the CDF 1 from k = 0: no haloes).
+    n_terms : int
+        Static number of terms K + 1 (the length of the family's static CDF table,
+        :func:`~xlens.halos.tables.poisson_cdf_table`, which lies > 10 sigma above
+        the largest mean the capacity was sized for).
+
+    Returns
+    -------
+    array of ``xp``, shape (P, n_terms)
+        ``cumsum_k exp(k log(mean) - mean - gammaln(k + 1))``; searched with
+        :func:`~xlens.halos.tables.row_searchsorted` it is inverse-CDF sampling of the
+        Poisson law, like the static table.
+    """
+    lam = xp.asarray(means, dtype=xp.float64)[:, None]  # (P, 1)
+    k = xp.asarray(np.arange(n_terms, dtype=np.float64))[None, :]  # (1, K + 1)
+    positive = lam > 0.0
+    log_lam = xp.log(xp.where(positive, lam, 1.0))  # double where: log never sees 0
+    log_pmf = k * log_lam - lam - engine.gammaln(k + 1.0, xp=xp)
+    # mean 0: the point mass at k = 0 (k log 0 would be 0 * -inf = NaN)
+    pmf = xp.where(positive, xp.exp(log_pmf), xp.where(k == 0.0, 1.0, 0.0))
+    return xp.cumsum(pmf, axis=1)
+
+
+def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=None):
     """Draw one family on all its rows: (HaloBatch with (P, C) fields, n_drawn, n_kept).
 
     ``u`` holds ``fam.n_uniforms`` uniforms: per row, one for the Poisson count (by
     inverse CDF) and four per slot (mass, radius, angle, WDM thinning). The same key
     therefore gives the same haloes whatever the thinning, so a WDM realisation is a
     subset of the CDM realisation of that key.
+
+    ``scale`` (None, or a scalar >= 0 of ``xp``, may be traced) multiplies every row's
+    mean count (``fam.table.total``) and leaves the mass function's shape alone: the
+    counts then come from :func:`poisson_cdf_traced`. None uses the static table
+    (``fam.count_cdf``). A scale above 1 may overflow ``fam.capacity``.
     """
     n_rows, cap = fam.table.shape[0], fam.capacity
     u = xp.reshape(u, (n_rows, 1 + 4 * cap))
-    n = row_searchsorted(fam.count_cdf, u[:, :1], xp=xp, compare_all=True)[:, 0]  # (P,)
+    if scale is None:
+        cdf = fam.count_cdf
+    else:
+        means = xp.asarray(fam.table.total) * xp.asarray(scale, dtype=xp.float64)
+        cdf = poisson_cdf_traced(means, fam.count_cdf.shape[1], xp=xp)
+    n = row_searchsorted(cdf, u[:, :1], xp=xp, compare_all=True)[:, 0]  # (P,)
     w = xp.reshape(u[:, 1:], (n_rows, cap, 4))
     ln_m = fam.table.sample_ln_mass(w[..., 0], xp=xp)
     lo = math.exp(float(fam.table.left.min()))
@@ -185,6 +226,20 @@ def expected_rendered_mass(fam: Family, row: int, redshift: float, model: str) -
         return keep * m * rendered_mass_ratio(m, redshift, f, model)
 
     return fam.table.integrate(rendered, row=row)
+
+
+def scale_to_reference(value, reference: float, xp):
+    """``value / reference`` as a float64 scalar of ``xp`` (``value`` may be traced).
+
+    The factor by which a population built at ``reference`` (its configured
+    ``sigma_sub`` or ``delta_los``) scales its mean counts and sheets for ``value``.
+    A reference of 0 has empty tables and zero sheets, so any factor gives no haloes:
+    0 is returned (never 0/0).
+    """
+    v = xp.asarray(value, dtype=xp.float64)
+    if tuple(v.shape) != ():
+        raise ValueError(f"a population normalisation must be a scalar; got shape {tuple(v.shape)}")
+    return v / reference if reference > 0 else v * 0.0
 
 
 def resolve_centre(centre, default, xp):

@@ -36,6 +36,7 @@ from .sampling import (
     expected_rendered_mass,
     report_overflow,
     resolve_centre,
+    scale_to_reference,
     sheet_profile,
     wdm_functions,
 )
@@ -151,7 +152,7 @@ class SubhaloPopulation:
         return -mass / (sigma_cr * cfg.area_kpc2)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, key, centre=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
+    def sample(self, key, centre=None, sigma_sub=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
         """Draw one realisation (jittable, vmappable over JAX keys).
 
         Parameters
@@ -160,6 +161,13 @@ class SubhaloPopulation:
             Selects the engine (see :func:`xlens.engine.key_engine`).
         centre : (y, x) array, optional
             Disc centre [arcsec] (may be traced); default ``config.centre``.
+        sigma_sub : scalar array, optional
+            Sigma_sub of this realisation [kpc^-2], >= 0 (may be traced, e.g. drawn from a
+            prior): every family's mean count is scaled by ``sigma_sub / config.sigma_sub``
+            and the counts are drawn from a traced Poisson CDF. The capacities are those of
+            ``config.sigma_sub``, so build the population at the largest value you pass (the
+            :class:`~xlens.Simulator` builds it at the prior's upper end). Default: the
+            configured value, drawn from the static tables.
 
         Returns
         -------
@@ -172,13 +180,14 @@ class SubhaloPopulation:
         xp = rnd.xp
         yx = resolve_centre(centre, self.config.centre, xp)
         # one uniform array for all families (one random-bits call to compile)
+        scale = None if sigma_sub is None else scale_to_reference(sigma_sub, self.config.sigma_sub, xp)
         u = rnd.uniform(key, (sum(f.n_uniforms for f in self._families),))
         batches, drawn, kept = {}, [], []
         start = 0
         for fam in self._families:
             stop = start + fam.n_uniforms
             batch, n, n_kept = draw_family(xp, u[start:stop], fam, self.config.z_source, yx,
-                                            self.config.concentration_model)
+                                            self.config.concentration_model, scale)
             start = stop
             batches[fam.name] = batch.plane(0)  # (1, C) -> (C,)
             drawn.append(n[0])
@@ -187,20 +196,27 @@ class SubhaloPopulation:
         cap = xp.asarray([f.capacity for f in self._families])
         return batches, PopulationInfo(n_drawn, n_kept, xp.any(n_drawn > cap))
 
-    def plane_profiles(self, batches: dict[str, HaloBatch],
-                       centre=None) -> list[tuple[float, dict[str, MassProfile]]]:
+    def plane_profiles(self, batches: dict[str, HaloBatch], centre=None,
+                       sigma_sub=None) -> list[tuple[float, dict[str, MassProfile]]]:
         """What the subhalo plane holds: ``[(z_lens, {name: profile})]``.
 
         The batches of :meth:`sample` under their family names and, if ``config.sheet``,
         the negative sheet as ``"subhalo_sheet"``. The profiles join the lens galaxy's
         plane: ``Galaxy(z, mass=..., **profiles)``. ``centre`` (the one given to
         :meth:`sample`, may be traced) centres the sheet; default ``config.centre``.
+        ``sigma_sub`` [kpc^-2] (the one given to :meth:`sample`, may be traced) scales the
+        sheet's convergence by ``sigma_sub / config.sigma_sub`` (it is linear in the mean
+        mass); default the configured value.
         """
         profiles: dict[str, MassProfile] = dict(batches)
         if self.config.sheet:
-            xp = None if centre is None else engine.namespace(centre)
+            given = [v for v in (centre, sigma_sub) if v is not None]
+            xp = engine.namespace(*given) if given else None
             axis = self.config.centre if centre is None else centre
-            profiles["subhalo_sheet"] = sheet_profile(axis, self.sheet_kappa, xp)
+            kappa = self.sheet_kappa
+            if sigma_sub is not None:
+                kappa = kappa * scale_to_reference(sigma_sub, self.config.sigma_sub, xp)
+            profiles["subhalo_sheet"] = sheet_profile(axis, kappa, xp)
         return [(self.config.z_lens, profiles)]
 
     def check(self, info: PopulationInfo, *, action: str = "raise") -> None:

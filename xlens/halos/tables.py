@@ -45,7 +45,8 @@ _COMPARE_ALL_MAX = 32
 def row_searchsorted(table, u, *, xp, compare_all: bool | None = None):
     """Per row p, the number of entries of ``table[p]`` that are <= ``u[p, :]`` (jittable).
 
-    ``table`` (NumPy, shape (P, L)) holds non-decreasing values in [0, 1] per row;
+    ``table`` (NumPy, shape (P, L); with ``compare_all`` also an array of ``xp``, possibly
+    traced) holds non-decreasing values in [0, 1] per row;
     ``u`` has shape (P, C) with values in [0, 1). Short tables (or ``compare_all``)
     compare every entry; long ones use one ``searchsorted`` over all rows, row p
     shifted by p so that rows do not mix (the shift costs ~3 bits of the resolution
