@@ -7,7 +7,9 @@ priors in ``[priors.lens]``, ``[priors.shear]`` and ``[priors.source]``: a numbe
 keeps the field fixed, ``[low, high]`` is uniform, ``{log_uniform = [low, high]}``
 is uniform in the logarithm (``0 < low <= high``) and
 ``{normal = [mean, sd], bounds = [low, high]}`` a truncated normal (``sd > 0``,
-``low < high``); see :class:`~xlens.model.Prior`. A missing key takes its
+``low < high``); see :class:`~xlens.model.Prior`. ``[priors.subhalos]`` (``sigma_sub``)
+and ``[priors.line_of_sight]`` (``delta_los``) draw those population fields per image
+with the same forms; absent, the population's value is used. A missing key takes its
 default, so an empty file is the default model; ``xlens config --default``
 prints the default file with the units and allowed ranges of every key.
 
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .halos.config import LineOfSightConfig, SubhaloConfig
-from .model import DEFAULT_PRIORS, Prior, PriorError, SimulatorConfig
+from .model import DEFAULT_PRIORS, POPULATION_PARAMETERS, Prior, PriorError, SimulatorConfig
 
 __all__ = ["ConfigError", "config_from_dict", "config_to_dict", "default_toml", "dumps", "load_config"]
 
@@ -85,7 +87,8 @@ def config_to_dict(config: SimulatorConfig) -> dict[str, Any]:
                         table[g.name] = _plain(v)
             out[f.name] = table
         elif f.name == "priors":
-            out["priors"] = {group: {n: p.to_toml() for n, p in value[group].items()} for group in DEFAULT_PRIORS}
+            groups = [*DEFAULT_PRIORS, *(g for g in POPULATION_PARAMETERS if g in value)]
+            out["priors"] = {group: {n: p.to_toml() for n, p in value[group].items()} for group in groups}
         else:
             out[f.name] = _plain(value)
     return out
@@ -229,7 +232,7 @@ def _default_population(name: str):
 def _priors(source: str, table: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{_where(source, 'priors')} must be a table; got {table!r}", key="priors")
-    _unknown(source, "priors.", table, DEFAULT_PRIORS)
+    _unknown(source, "priors.", table, [*DEFAULT_PRIORS, *POPULATION_PARAMETERS])
     out: dict[str, dict[str, Any]] = {}
     for group, defaults in DEFAULT_PRIORS.items():
         given = table.get(group, {})
@@ -241,6 +244,15 @@ def _priors(source: str, table: Any) -> dict[str, dict[str, Any]]:
         for name, spec in given.items():
             key = f"priors.{group}.{name}"
             out[group][name] = _prior(source, key, spec)
+    for group, allowed in POPULATION_PARAMETERS.items():
+        if group not in table:
+            continue
+        given = table[group]
+        if not isinstance(given, Mapping):
+            raise ConfigError(f"{_where(source, 'priors.' + group)} must be a table; got {given!r}",
+                              key=f"priors.{group}")
+        _unknown(source, f"priors.{group}.", given, allowed)
+        out[group] = {name: _prior(source, f"priors.{group}.{name}", spec) for name, spec in given.items()}
     return out
 
 
@@ -390,7 +402,7 @@ def dumps(config: SimulatorConfig | None = None, comments: bool = True) -> str:
                 out.append(f"{g.name} = {_toml_value(table[g.name])}")
             elif comments:
                 out.append(f"# {g.name} = (unset)")
-    for group in DEFAULT_PRIORS:
+    for group in data["priors"]:
         out += ["", f"[priors.{group}]"]
         if comments and group == "lens":
             out += _comment("Priors: a number keeps the field fixed; [low, high] is uniform; {log_uniform = "
@@ -398,7 +410,9 @@ def dumps(config: SimulatorConfig | None = None, comments: bool = True) -> str:
                             "[low, high]} is a truncated normal (sd > 0, low < high). lens: PowerLaw "
                             "(centre [arcsec], ell_comps, einstein_radius [arcsec], slope); shear: "
                             "ExternalShear; source: SersicCore (centre, effective_radius and radius_break "
-                            "[arcsec], intensity [e-/s], sersic_index, gamma, alpha).")
+                            "[arcsec], intensity [e-/s], sersic_index, gamma, alpha). Optional "
+                            "[priors.subhalos] sigma_sub [kpc^-2] and [priors.line_of_sight] delta_los draw "
+                            "those population fields per image (supports >= 0).")
         for name, spec in data["priors"][group].items():
             out.append(f"{name} = {_toml_value(spec)}")
     return "\n".join(out) + "\n"

@@ -39,7 +39,7 @@ def _extent(shape, pixel_scale: float) -> list[float]:
 def _without_subhalos(params: SimParams) -> SimParams:
     """The same parameters with every subhalo slot masked (same shapes: no recompilation)."""
     subs = {k: HaloBatch(profile=b.profile, mask=np.zeros_like(np.asarray(b.mask))) for k, b in params.subhalos.items()}
-    return SimParams(params.lens, params.shear, params.source, subs, params.line_of_sight)
+    return SimParams(params.lens, params.shear, params.source, subs, params.line_of_sight, params.hyper)
 
 
 def _halo_positions(params: SimParams):

@@ -384,7 +384,7 @@ class ParameterSpace:
                     centre = at_set(centre, (slots, k), column, xp=xp)
             values["mass_at_200"], values["centre"] = mass, centre
             subhalos[family] = unchecked(HaloBatch, {"profile": unchecked(type(prof), values), "mask": batch.mask})
-        return SimParams(groups["lens"], groups["shear"], groups["source"], subhalos, ref.line_of_sight)
+        return SimParams(groups["lens"], groups["shear"], groups["source"], subhalos, ref.line_of_sight, ref.hyper)
 
     # ------------------------------------------------------------------ priors
     def from_unit_cube(self, u: ArrayLike) -> ArrayLike:
@@ -436,7 +436,7 @@ class ParameterSpace:
 
 
 def _default_reference(sim: Simulator) -> SimParams:
-    """Prior midpoints of the macro model; every halo slot empty (a smooth lens)."""
+    """Prior midpoints of the macro model (and of the population priors); every halo slot empty."""
     params, _ = sim.sample_params(0)  # a NumPy key: drawn eagerly on NumPy, nothing compiles
     priors = sim.config.priors
     mid: dict[str, dict[str, Any]] = {group: {} for group in MACRO_PROFILES}
@@ -449,4 +449,6 @@ def _default_reference(sim: Simulator) -> SimParams:
 
     subhalos = {k: empty(b) for k, b in params.subhalos.items()}
     los = None if params.line_of_sight is None else empty(params.line_of_sight)
-    return SimParams(groups["lens"], groups["shear"], groups["source"], subhalos, los)
+    hyper = {g: {n: np.asarray(0.5 * sum(prior.support)) for n, prior in group.items()}
+             for g, group in sim.population_priors.items()}  # the population priors' midpoints
+    return SimParams(groups["lens"], groups["shear"], groups["source"], subhalos, los, hyper)

@@ -7,6 +7,7 @@ constants); everything drawn per image is data (:class:`~xlens.model.SimParams`)
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..imaging.grid import Grid2D
 from ..imaging.noise import check_exposure
 from ..imaging.psf import Kernel2D
 from ..profiles.base import unchecked
-from .parameters import DEFAULT_PRIORS, MACRO_PARAMETERS, MACRO_PROFILES, parameter_names
+from .parameters import DEFAULT_PRIORS, MACRO_PARAMETERS, MACRO_PROFILES, POPULATION_PARAMETERS, parameter_names
 from .priors import Prior, PriorError
 
 __all__ = ["SimulatorConfig"]
@@ -66,6 +67,13 @@ class SimulatorConfig:
         number (fixed), ``(low, high)`` (uniform), ``{"log_uniform": (low, high)}`` or
         ``{"normal": (mean, sd), "bounds": (low, high)}`` (truncated normal). Stored as
         :class:`Prior` objects, in the canonical order.
+
+        Optional groups ``"subhalos"`` and ``"line_of_sight"`` draw population fields per
+        image (:data:`~xlens.model.POPULATION_PARAMETERS`: ``sigma_sub`` [kpc^-2] and
+        ``delta_los`` (dimensionless), supports in [0, inf)); e.g.
+        ``{"subhalos": {"sigma_sub": (0.0, 0.1)}}``. A prior replaces the population's
+        configured value (a fixed number simply sets it); an absent group or key keeps it.
+        Empty groups are dropped.
     """
 
     shape_native: tuple[int, int] = (100, 100)
@@ -104,6 +112,7 @@ class SimulatorConfig:
                 )
         object.__setattr__(self, "priors", _normalised_priors(self.priors))
         _check_prior_support(self.priors)
+        _check_population_priors(self)
 
 
 def _normalised_priors(priors) -> dict[str, dict[str, Prior]]:
@@ -111,10 +120,11 @@ def _normalised_priors(priors) -> dict[str, dict[str, Prior]]:
     the Python forms are read (errors name the group, the name, the value and the rule)."""
     if not isinstance(priors, Mapping):
         raise ValueError(f"SimulatorConfig.priors must be a mapping {{group: {{name: prior}}}}; got {priors!r}")
-    unknown = [g for g in priors if g not in MACRO_PROFILES]
+    unknown = [g for g in priors if g not in MACRO_PROFILES and g not in POPULATION_PARAMETERS]
     if unknown:
         raise ValueError(
-            f"SimulatorConfig.priors: unknown group {unknown[0]!r}; the groups are {tuple(MACRO_PROFILES)}"
+            f"SimulatorConfig.priors: unknown group {unknown[0]!r}; the groups are "
+            f"{tuple(MACRO_PROFILES) + tuple(POPULATION_PARAMETERS)}"
         )
     out: dict[str, dict[str, Prior]] = {}
     for group in MACRO_PROFILES:
@@ -130,7 +140,52 @@ def _normalised_priors(priors) -> dict[str, dict[str, Prior]]:
                 out[group][n] = Prior.from_spec(given[n])
             except PriorError as err:
                 raise ValueError(f"SimulatorConfig.priors[{group!r}][{n!r}] = {given[n]!r}: {err.reason}") from None
+    for group, allowed in POPULATION_PARAMETERS.items():
+        given = priors.get(group, {})
+        if not isinstance(given, Mapping):
+            raise ValueError(f"SimulatorConfig.priors[{group!r}] must be a mapping {{name: prior}}; got {given!r}")
+        unknown = [n for n in given if n not in allowed]
+        if unknown:
+            raise ValueError(
+                f"SimulatorConfig.priors[{group!r}]: unknown key {unknown[0]!r}; the population fields that "
+                f"can be drawn are {tuple(allowed)}"
+            )
+        if given:
+            out[group] = {}
+        for n in allowed:  # canonical order
+            if n not in given:
+                continue
+            try:
+                out[group][n] = Prior.from_spec(given[n])
+            except PriorError as err:
+                raise ValueError(f"SimulatorConfig.priors[{group!r}][{n!r}] = {given[n]!r}: {err.reason}") from None
     return out
+
+
+def _check_population_priors(config: SimulatorConfig) -> None:
+    """A population prior needs its population and a support inside the field's range."""
+    for group, allowed in POPULATION_PARAMETERS.items():
+        for n, prior in config.priors.get(group, {}).items():
+            if getattr(config, group) is None:
+                raise ValueError(
+                    f"SimulatorConfig.priors[{group!r}][{n!r}] = {prior.to_toml()!r} draws a field of the "
+                    f"{group} population, but SimulatorConfig.{group} is None; enable the population or "
+                    "remove the prior"
+                )
+            units, low, high = allowed[n]
+            lo, hi = prior.support
+            if not math.isfinite(hi):
+                raise ValueError(
+                    f"SimulatorConfig.priors[{group!r}][{n!r}] = {prior.to_toml()!r} is unbounded above; the "
+                    "population's capacity is sized for the largest value a draw can take, so the prior "
+                    "needs a finite upper bound"
+                )
+            if lo < low or hi > high:
+                raise ValueError(
+                    f"SimulatorConfig.priors[{group!r}][{n!r}] = {prior.to_toml()!r} reaches "
+                    f"{lo if lo < low else hi!r}, outside the allowed range [{low:g}, {high:g}{')' if math.isinf(high) else ']'} {units} of "
+                    f"{type(getattr(config, group)).__name__}.{n}"
+                )
 
 
 def _check_prior_support(priors: Mapping[str, Mapping[str, Prior]]) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "MACRO_PARAMETERS",
     "MACRO_PROFILES",
     "MacroParameter",
+    "POPULATION_PARAMETERS",
     "SimParams",
     "macro_profiles",
     "parameter_names",
@@ -100,6 +101,15 @@ MACRO_PARAMETERS: tuple[MacroParameter, ...] = (
     _p("source", "gamma"),
     _p("source", "alpha"),
 )
+
+
+#: Population fields that may be drawn per image from ``priors.<population>.<name>``, with
+#: their units and allowed range (low, high): ``{population: {name: (units, low, high)}}``.
+#: A prior's support must lie in the range; an absent key keeps the population's value.
+POPULATION_PARAMETERS: dict[str, dict[str, tuple[str, float, float]]] = {
+    "subhalos": {"sigma_sub": ("[kpc^-2]", 0.0, float("inf"))},
+    "line_of_sight": {"delta_los": ("(dimensionless)", 0.0, float("inf"))},
+}
 
 
 def parameter_names(group: str) -> tuple[str, ...]:
@@ -182,6 +192,12 @@ class SimParams:
         Subhalo batches by family (e.g. ``{"cdm": ...}``), at ``z_lens``.
     line_of_sight : HaloBatch or None
         A ``(planes, capacity)`` batch of line-of-sight haloes.
+    hyper : dict
+        The population parameters drawn for this image from their priors
+        (:data:`POPULATION_PARAMETERS`): ``{"subhalos": {"sigma_sub": scalar [kpc^-2]},
+        "line_of_sight": {"delta_los": scalar (dimensionless)}}``, only the drawn ones;
+        empty (the default) when the configuration draws none. The tracer's sheets use
+        them; a population without an entry uses its configured value.
     """
 
     lens: PowerLaw
@@ -189,6 +205,7 @@ class SimParams:
     source: SersicCore
     subhalos: dict
     line_of_sight: Any
+    hyper: dict = dataclasses.field(default_factory=dict)
 
 
 def parameter_table(params: SimParams) -> np.ndarray:

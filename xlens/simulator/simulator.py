@@ -15,6 +15,7 @@ Shapes (grid, over-sampling, PSF, planes, halo capacities, dtype) are the static
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 from ..engine import (
@@ -36,10 +37,22 @@ from ..imaging.grid import Grid2D, bin_over_sampled
 from ..imaging.noise import add_poisson_noise
 from ..imaging.psf import Kernel2D, convolve_fft
 from ..model.config import SimulatorConfig
-from ..model.parameters import MACRO_PARAMETERS, MACRO_PROFILES, SimParams, macro_profiles
+from ..model.parameters import MACRO_PARAMETERS, MACRO_PROFILES, POPULATION_PARAMETERS, SimParams, macro_profiles
+from ..model.priors import Fixed
 from ..tracer import Galaxy, Tracer
 
 __all__ = ["Example", "Simulator"]
+
+
+def _population_config(config: SimulatorConfig, group: str):
+    """The population's configuration as the simulator builds it: a fixed prior sets the field;
+    a drawn one sets it to the prior's upper end, the reference whose tables the draws scale
+    and whose capacity (``mean + 6 sqrt(mean)`` at the largest mean) they fit."""
+    pop = getattr(config, group)
+    values = {}
+    for name, prior in config.priors.get(group, {}).items():
+        values[name] = prior.value if isinstance(prior, Fixed) else prior.support[1]
+    return dataclasses.replace(pop, **values) if values else pop
 
 
 class Example(NamedTuple):
@@ -113,8 +126,16 @@ class Simulator:
             (cfg.shape_native[0] + 2 * self._border[0], cfg.shape_native[1] + 2 * self._border[1]),
             cfg.pixel_scale, cfg.sub_size,
         )
-        self.subhalo_population = None if cfg.subhalos is None else SubhaloPopulation(cfg.subhalos)
-        self.los_population = None if cfg.line_of_sight is None else LineOfSightPopulation(cfg.line_of_sight)
+        #: population priors drawn per image, {group: {name: Prior}} (fixed ones only set the value)
+        self.population_priors = {
+            group: {n: p for n, p in cfg.priors[group].items() if not isinstance(p, Fixed)}
+            for group in POPULATION_PARAMETERS if group in cfg.priors
+        }
+        self.population_priors = {g: v for g, v in self.population_priors.items() if v}
+        self.subhalo_population = (None if cfg.subhalos is None
+                                   else SubhaloPopulation(_population_config(cfg, "subhalos")))
+        self.los_population = (None if cfg.line_of_sight is None
+                               else LineOfSightPopulation(_population_config(cfg, "line_of_sight")))
         self._jit_cache: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ params
@@ -134,6 +155,10 @@ class Simulator:
 
         One uniform per macro parameter (in the order of :data:`~xlens.model.MACRO_PARAMETERS`)
         is mapped through its prior's inverse CDF (:meth:`~xlens.model.Prior.from_unit`).
+        Population priors (``priors.subhalos.sigma_sub``, ``priors.line_of_sight.delta_los``)
+        are drawn the same way from a fourth key, split off only when there is one to draw
+        (so the macro draws and the haloes of a configuration without them are unchanged),
+        and held in ``params.hyper``.
 
         Returns ``(params, info)`` where ``info`` holds the populations' drawn counts
         and overflow flags (check them with :meth:`check`).
@@ -146,12 +171,28 @@ class Simulator:
         for i, p in enumerate(MACRO_PARAMETERS):  # one uniform per parameter, mapped by its inverse CDF
             values[p.group][p.name] = pri[p.group][p.name].from_unit(u[i], xp=ops.xp)
         macro = macro_profiles(values, xp=ops.xp)
+        hyper = self._draw_population_priors(ops, key)
+        sigma_sub = hyper.get("subhalos", {}).get("sigma_sub")
+        delta_los = hyper.get("line_of_sight", {}).get("delta_los")
         subhalos, los, info = {}, None, {}
         if self.subhalo_population is not None:
-            subhalos, info["subhalos"] = self.subhalo_population.sample(k_sub, centre=macro["lens"].centre)
+            subhalos, info["subhalos"] = self.subhalo_population.sample(
+                k_sub, centre=macro["lens"].centre, sigma_sub=sigma_sub)
         if self.los_population is not None:
-            los, info["line_of_sight"] = self.los_population.sample(k_los)
-        return SimParams(macro["lens"], macro["shear"], macro["source"], subhalos, los), info
+            los, info["line_of_sight"] = self.los_population.sample(k_los, delta_los=delta_los)
+        return SimParams(macro["lens"], macro["shear"], macro["source"], subhalos, los, hyper), info
+
+    def _draw_population_priors(self, ops, key) -> dict[str, dict[str, Any]]:
+        """``{group: {name: scalar}}`` drawn from the population priors (empty without them)."""
+        names = [(g, n) for g, priors in self.population_priors.items() for n in priors]
+        if not names:
+            return {}
+        k_hyper = ops.split(key, 4)[3]  # a key of its own: the three keys above are unchanged
+        u = ops.uniform(k_hyper, (len(names),))
+        hyper: dict[str, dict[str, Any]] = {}
+        for i, (g, n) in enumerate(names):
+            hyper.setdefault(g, {})[n] = self.population_priors[g][n].from_unit(u[i], xp=ops.xp)
+        return hyper
 
     def check(self, info, action: str = "raise") -> None:
         """Outside jit: raise (``action="raise"``) or warn (``"warn"``) if a population
@@ -170,13 +211,28 @@ class Simulator:
         """The :class:`Tracer` of one parameter set (macro lens, subhaloes, line of sight, source)."""
         cfg = self.config
         subhalos = params.subhalos
+        hyper = params.hyper
+        self._check_hyper(hyper)
         if self.subhalo_population is not None:  # the subhaloes and their sheet join the lens plane
-            [(_, subhalos)] = self.subhalo_population.plane_profiles(subhalos, centre=params.lens.centre)
+            [(_, subhalos)] = self.subhalo_population.plane_profiles(
+                subhalos, centre=params.lens.centre, sigma_sub=hyper.get("subhalos", {}).get("sigma_sub"))
         galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **subhalos)]
         if params.line_of_sight is not None:
-            galaxies += [Galaxy(z, **p) for z, p in self.los_population.plane_profiles(params.line_of_sight)]
+            planes = self.los_population.plane_profiles(
+                params.line_of_sight, delta_los=hyper.get("line_of_sight", {}).get("delta_los"))
+            galaxies += [Galaxy(z, **p) for z, p in planes]
         galaxies.append(Galaxy(cfg.z_source, light=params.source))
         return Tracer(galaxies)
+
+    def _check_hyper(self, hyper) -> None:
+        """``params.hyper`` must hold exactly the drawn population fields (shapes are static)."""
+        want = {g: sorted(p) for g, p in self.population_priors.items()}
+        got = {g: sorted(v) for g, v in hyper.items()}
+        if got != want:
+            raise ValueError(
+                f"Simulator: params.hyper holds {got}, but this configuration draws {want} "
+                "(SimulatorConfig.priors of the populations); pass the hyper of sample_params"
+            )
 
     def forward(self, params: SimParams, key, diagnostics: bool = False) -> dict[str, ArrayLike]:
         """The pure forward model (not jitted): what every compiled method of the simulator runs.
