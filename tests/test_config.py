@@ -150,3 +150,37 @@ def test_config_command_checks_a_file(tmp_path, capsys):
     bad.write_text("sub_size = 0\n")
     assert main(["config", str(bad)]) == 2
     assert "sub_size" in capsys.readouterr().err
+
+
+def test_round_trip_of_population_priors(tmp_path):
+    path = tmp_path / "hyper.toml"
+    path.write_text("[priors.subhalos]\nsigma_sub = [0.0, 0.1]\n"
+                    "[priors.line_of_sight]\ndelta_los = {normal = [1.0, 0.3], bounds = [0.5, 2.0]}\n")
+    config = load_config(path)
+    assert config.priors["subhalos"] == {"sigma_sub": Uniform(0.0, 0.1)}
+    assert config.priors["line_of_sight"] == {"delta_los": TruncatedNormal(1.0, 0.3, 0.5, 2.0)}
+    text = dumps(config)
+    assert "[priors.subhalos]\nsigma_sub = [0.0, 0.1]" in text
+    again = tmp_path / "again.toml"
+    again.write_text(text)
+    assert load_config(again) == config
+    assert "\n[priors.subhalos]" not in dumps(None)  # the default model draws no population field
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        ("[priors.subhalos]\nalpha = -1.9\n", "priors.subhalos.alpha", "allowed in \\[priors.subhalos\\] are: sigma_sub"),
+        ("[priors.line_of_sight]\ndelta_los = [-0.5, 2.0]\n", "priors.line_of_sight.delta_los",
+         r"reaches -0.5, outside the allowed range \[0, inf\)"),
+        ("[subhalos]\nenabled = false\n[priors.subhalos]\nsigma_sub = [0.0, 0.1]\n", "priors.subhalos.sigma_sub",
+         "SimulatorConfig.subhalos is None"),
+        ("[priors.subhalos]\nsigma_sub = {normal = [0.02, 0.01]}\n", "priors.subhalos.sigma_sub", "needs bounds"),
+    ],
+)
+def test_population_prior_errors_name_the_key(tmp_path, text, key, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config(path)
+    assert err.value.key == key
