@@ -19,7 +19,7 @@ from . import engine, plotting
 from .config import ConfigError, default_toml, dumps, load_config
 from .dataset import Dataset, DatasetError, default_batch_size, is_store, simulate
 from .halos import HaloBatch
-from .model import SimulatorConfig, parameter_table
+from .model import SimulatorConfig, parameter_columns, parameter_table
 from .profiles import light as lp
 from .profiles import mass as mp
 from .simulator import Simulator
@@ -159,6 +159,7 @@ def show_cmd(args: argparse.Namespace) -> int:
 
     target = Path(args.target)
     out = Path(args.output)
+    lines: list[str] = []  # the labels of a single image, printed after the figure is written
     if target.is_dir() and is_store(target):
         ds = Dataset(target, warn=False)  # only written images are drawn
         if args.grid:
@@ -167,7 +168,8 @@ def show_cmd(args: argparse.Namespace) -> int:
                 print(f"xlens show: {target} has no image written yet", file=sys.stderr)
                 return 2
             images = ds.root["images"].get_orthogonal_selection((idx,))
-            labels = plotting.grid_labels(ds.root["parameters"].get_orthogonal_selection((idx,)), idx)
+            labels = plotting.grid_labels(ds.root["parameters"].get_orthogonal_selection((idx,)), idx,
+                                          names=ds.parameter_names)
             fig = plotting.plot_grid(images, labels=labels, pixel_scale=ds.spec.config.pixel_scale,
                                      title=f"{target.name}: {idx.size} of {len(ds)} images")
         else:
@@ -176,6 +178,8 @@ def show_cmd(args: argparse.Namespace) -> int:
             noise_key = engine.split_key(ds.key(i), 2)[1]
             fig = plotting.plot_example(sim, ds.params(i), noise_key, data=ds.root["images"][i],
                                         noise_map=ds.root["noise_maps"][i], title=f"{target.name} #{i}")
+            units = ds.parameter_units
+            lines = plotting.label_lines(list(units), list(units.values()), ds.root["parameters"][i])
     else:
         if target.suffix != ".toml" and not target.is_file():
             print(f"xlens show: {target} is neither a dataset (Zarr store) nor a configuration file",
@@ -189,16 +193,21 @@ def show_cmd(args: argparse.Namespace) -> int:
             ex = sim.sample_batch(keys, overflow="warn")
 
             table = parameter_table(engine.tree_map(np.asarray, ex.params))
-            fig = plotting.plot_grid(np.asarray(ex.data), labels=plotting.grid_labels(table, range(args.n)),
+            names = [name for name, _ in parameter_columns(sim.config.priors)]
+            fig = plotting.plot_grid(np.asarray(ex.data), labels=plotting.grid_labels(table, range(args.n), names),
                                      pixel_scale=sim.config.pixel_scale, title=f"{target.name}: {args.n} draws")
         else:
             _, k_noise = engine.split_key(keys[0], 2)
             ex = sim.sample(keys[0])
-            fig = plotting.plot_example(sim, engine.tree_map(np.asarray, ex.params), k_noise,
-                                        title=f"{target.name}, seed {args.seed}")
+            params = engine.tree_map(np.asarray, ex.params)
+            fig = plotting.plot_example(sim, params, k_noise, title=f"{target.name}, seed {args.seed}")
+            columns = parameter_columns(sim.config.priors)
+            lines = plotting.label_lines([n for n, _ in columns], [u for _, u in columns], parameter_table(params))
     plotting.save(fig, out)
     w, h = (int(v) for v in fig.get_size_inches() * fig.dpi)
     print(f"wrote {out} ({w} x {h} px)")
+    for line in lines:
+        print(f"  {line}")
     return 0
 
 

@@ -196,11 +196,22 @@ def plot_grid(images, *, labels=None, ncols: int | None = None, pixel_scale: flo
     return fig
 
 
-def grid_labels(table: np.ndarray, indices) -> list[str]:
-    """Captions ``#i  theta_E=..`` from rows of the dataset's parameter table."""
-    names = [p.label for p in MACRO_PARAMETERS]
+def grid_labels(table: np.ndarray, indices, names: list[str] | None = None) -> list[str]:
+    """Captions ``#i  theta_E=..`` from rows of the dataset's parameter table; with the
+    table's column ``names``, the population parameters drawn per image follow
+    (e.g. ``sigma_sub=0.031``)."""
+    names = [p.label for p in MACRO_PARAMETERS] if names is None else list(names)
     j = names.index("lens.einstein_radius")
-    return [f"#{i}  theta_E={row[j]:.2f}\"" for i, row in zip(indices, table, strict=True)]
+    macro = {p.label for p in MACRO_PARAMETERS}
+    extra = [(k, n.split(".")[-1]) for k, n in enumerate(names) if n not in macro]
+    return [f"#{i}  theta_E={row[j]:.2f}\"" + "".join(f"\n{short}={row[k]:.3g}" for k, short in extra)
+            for i, row in zip(indices, table, strict=True)]
+
+
+def label_lines(names: list[str], units: list[str], row: np.ndarray) -> list[str]:
+    """One ``name = value units`` line per column of a parameter-table row (for ``xlens show``)."""
+    width = max((len(n) for n in names), default=0)
+    return [f"{n:<{width}} = {v:.6g} {u}" for n, u, v in zip(names, units, row, strict=True)]
 
 
 def save(fig, path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import data_fields, meta_fields
-from ..model import MACRO_PARAMETERS
+from ..model import parameter_columns
 from ..profiles.base import unchecked
 from ..simulator import Simulator
 from .spec import DatasetError, DatasetSpec
@@ -97,11 +97,12 @@ def create(path: Path, spec: DatasetSpec) -> None:
         for name in ("images", "noise_maps"):
             root.create_array(name, shape=(n, ny, nx), chunks=(c, ny, nx), dtype="float32", fill_value=np.nan,
                               dimension_names=_DIMS[name])
-        n_par = len(MACRO_PARAMETERS)
+        columns = parameter_columns(spec.config.priors)
+        n_par = len(columns)
         root.create_array("parameters", shape=(n, n_par), chunks=(c, n_par),
                           dtype="float64", fill_value=np.nan, dimension_names=_DIMS["parameters"])
-        root["parameters"].attrs.update({"names": [p.label for p in MACRO_PARAMETERS],
-                                         "units": [p.units for p in MACRO_PARAMETERS]})
+        root["parameters"].attrs.update({"names": [name for name, _ in columns],
+                                         "units": [units for _, units in columns]})
         params, info = template(spec)
         for group, tree in (("params", params), ("info", info)):
             for leaf_path, leaf in walk(tree):

@@ -89,8 +89,43 @@ class Dataset:
 
     @property
     def parameter_names(self) -> list[str]:
-        """Column names of ``root["parameters"]``."""
+        """Column names of ``root["parameters"]``: the macro labels (``"lens.einstein_radius"``),
+        then the population parameters drawn per image (``"subhalos.sigma_sub"``,
+        ``"line_of_sight.delta_los"``), if the configuration draws them."""
         return list(self.root["parameters"].attrs["names"])
+
+    @property
+    def parameter_units(self) -> dict[str, str]:
+        """``{column name: units}`` of ``root["parameters"]`` (e.g. ``"kpc^-2"``)."""
+        return dict(zip(self.parameter_names, self.root["parameters"].attrs["units"], strict=True))
+
+    def labels(self, names: str | Sequence[str] | None = None,
+               indices: Sequence[int] | np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Columns of the ``parameters`` array by name, for the written images.
+
+        Parameters
+        ----------
+        names : str or sequence of str, optional
+            Column names (:attr:`parameter_names`), e.g. ``"subhalos.sigma_sub"``; all by default.
+        indices : sequence of int, optional
+            Image indices, each written; :meth:`written` by default.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray, shape (len(indices),), float64
+            One array per name, in the units of :attr:`parameter_units`.
+        """
+        columns = self.parameter_names
+        names = columns if names is None else [names] if isinstance(names, str) else list(names)
+        unknown = [n for n in names if n not in columns]
+        if unknown:
+            raise KeyError(f"names: {unknown} are not columns of {self.path}'s parameters; "
+                           f"it has {columns}")
+        idx = self.written() if indices is None else np.array(
+            [self.check_index(i) for i in np.asarray(indices, dtype=np.int64).ravel().tolist()], dtype=np.int64)
+        table = (self.root["parameters"].get_orthogonal_selection((idx,)) if idx.size
+                 else np.zeros((0, len(columns))))
+        return {n: np.asarray(table[:, columns.index(n)], dtype=np.float64) for n in names}
 
     def written(self) -> np.ndarray:
         """Indices of the written images.

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import config_from_dict, config_to_dict, dumps
 from ..engine import ENGINES, backend_info, jax_available
-from ..model import MACRO_PARAMETERS, SimulatorConfig
+from ..model import SimulatorConfig, parameter_columns
 from ..version import __version__
 
 __all__ = ["FORMAT", "KEY_SCHEME", "DatasetError", "DatasetSpec", "default_batch_size", "versions"]
@@ -105,7 +105,7 @@ class DatasetSpec:
             "config_toml": dumps(self.config, comments=False),
             "key_scheme": KEY_SCHEME[self.engine],
             "versions": versions(self.engine),
-            "parameters": [p.label for p in MACRO_PARAMETERS],
+            "parameters": [name for name, _ in parameter_columns(self.config.priors)],
         }
 
     @classmethod

@@ -12,12 +12,17 @@ array                         shape, dtype           content
 ============================  =====================  ==========================================
 ``images``                    (n, ny, nx) float32    noisy images [e-/s]
 ``noise_maps``                (n, ny, nx) float32    per-pixel noise sigma [e-/s]
-``parameters``                (n, P) float64         macro parameters; names and units in attrs
+``parameters``                (n, P) float64         the labels: macro parameters, then the
+                                                     population parameters drawn per image
+                                                     (``subhalos.sigma_sub`` [kpc^-2],
+                                                     ``line_of_sight.delta_los``); names and
+                                                     units in attrs (:meth:`Dataset.labels`)
 ``params/...``                (n, ...)               every leaf of :class:`~xlens.model.SimParams`:
                                                      the macro profiles and the padded halo
                                                      catalogues (``params/subhalos/<family>/``
                                                      ``centre``, ``mass_at_200``, ..., ``mask``;
-                                                     ``params/line_of_sight/...`` per plane)
+                                                     ``params/line_of_sight/...`` per plane;
+                                                     ``params/hyper/<population>/<name>``)
 ``info/...``                  (n, ...)               population draws: ``n_drawn``, ``n_kept``,
                                                      ``overflow``
 ``done``                      (n_chunks,) int8       1 once every array of that chunk is written

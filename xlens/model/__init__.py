@@ -6,10 +6,12 @@ from .parameters import (
     DEFAULT_PRIORS,
     MACRO_PARAMETERS,
     MACRO_PROFILES,
-    MacroParameter,
     POPULATION_PARAMETERS,
+    MacroParameter,
     SimParams,
+    drawn_population_priors,
     macro_profiles,
+    parameter_columns,
     parameter_names,
     parameter_table,
 )
@@ -29,7 +31,9 @@ __all__ = [
     "SimulatorConfig",
     "TruncatedNormal",
     "Uniform",
+    "drawn_population_priors",
     "macro_profiles",
+    "parameter_columns",
     "parameter_names",
     "parameter_table",
 ]

@@ -183,7 +183,8 @@ def _check_population_priors(config: SimulatorConfig) -> None:
             if lo < low or hi > high:
                 raise ValueError(
                     f"SimulatorConfig.priors[{group!r}][{n!r}] = {prior.to_toml()!r} reaches "
-                    f"{lo if lo < low else hi!r}, outside the allowed range [{low:g}, {high:g}{')' if math.isinf(high) else ']'} {units} of "
+                    f"{lo if lo < low else hi!r}, outside the allowed range "
+                    f"[{low:g}, {high:g}{')' if math.isinf(high) else ']'} {units} of "
                     f"{type(getattr(config, group)).__name__}.{n}"
                 )
 

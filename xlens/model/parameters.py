@@ -24,6 +24,7 @@ from ..profiles.base import unchecked
 from ..profiles.light.sersic import SersicCore
 from ..profiles.mass.power_law import PowerLaw
 from ..profiles.mass.sheets import ExternalShear
+from .priors import Fixed, Prior
 
 __all__ = [
     "DEFAULT_PRIORS",
@@ -32,7 +33,9 @@ __all__ = [
     "MacroParameter",
     "POPULATION_PARAMETERS",
     "SimParams",
+    "drawn_population_priors",
     "macro_profiles",
+    "parameter_columns",
     "parameter_names",
     "parameter_table",
 ]
@@ -107,9 +110,36 @@ MACRO_PARAMETERS: tuple[MacroParameter, ...] = (
 #: their units and allowed range (low, high): ``{population: {name: (units, low, high)}}``.
 #: A prior's support must lie in the range; an absent key keeps the population's value.
 POPULATION_PARAMETERS: dict[str, dict[str, tuple[str, float, float]]] = {
-    "subhalos": {"sigma_sub": ("[kpc^-2]", 0.0, float("inf"))},
-    "line_of_sight": {"delta_los": ("(dimensionless)", 0.0, float("inf"))},
+    "subhalos": {"sigma_sub": ("kpc^-2", 0.0, float("inf"))},
+    "line_of_sight": {"delta_los": ("dimensionless", 0.0, float("inf"))},
 }
+
+
+def drawn_population_priors(priors: Mapping[str, Mapping[str, Prior]]) -> dict[str, dict[str, Prior]]:
+    """The population priors drawn per image: ``{population: {name: Prior}}`` in the order of
+    :data:`POPULATION_PARAMETERS`, without :class:`~xlens.model.Fixed` ones (those only set
+    the population's value) and without empty populations."""
+    out: dict[str, dict[str, Prior]] = {}
+    for group, allowed in POPULATION_PARAMETERS.items():
+        drawn = {n: priors[group][n] for n in allowed
+                 if n in priors.get(group, {}) and not isinstance(priors[group][n], Fixed)}
+        if drawn:
+            out[group] = drawn
+    return out
+
+
+def parameter_columns(priors: Mapping[str, Mapping[str, Prior]]) -> tuple[tuple[str, str], ...]:
+    """``(label, units)`` of each column of :func:`parameter_table` for a configuration's priors.
+
+    The columns are :data:`MACRO_PARAMETERS` (e.g. ``("lens.einstein_radius", "arcsec")``),
+    then the population parameters drawn per image, labelled ``<population>.<name>``
+    (``("subhalos.sigma_sub", "kpc^-2")``, ``("line_of_sight.delta_los", "dimensionless")``);
+    a population parameter with a fixed value has no column.
+    """
+    macro = tuple((p.label, p.units) for p in MACRO_PARAMETERS)
+    drawn = tuple((f"{g}.{n}", POPULATION_PARAMETERS[g][n][0])
+                  for g, names in drawn_population_priors(priors).items() for n in names)
+    return macro + drawn
 
 
 def parameter_names(group: str) -> tuple[str, ...]:
@@ -209,9 +239,15 @@ class SimParams:
 
 
 def parameter_table(params: SimParams) -> np.ndarray:
-    """The ``(..., P)`` float64 table of :data:`MACRO_PARAMETERS` from (a batch of) params."""
+    """The ``(..., P)`` float64 table of (a batch of) params, one column per label of
+    :func:`parameter_columns`: the :data:`MACRO_PARAMETERS`, then the population
+    parameters drawn per image (``params.hyper``) in the order of :data:`POPULATION_PARAMETERS`."""
     cols = []
     for p in MACRO_PARAMETERS:
         value: ArrayLike = np.asarray(getattr(getattr(params, p.group), p.field), dtype=np.float64)
         cols.append(value[..., p.component] if p.component is not None else value)
+    for group, allowed in POPULATION_PARAMETERS.items():
+        for name in allowed:
+            if name in params.hyper.get(group, {}):
+                cols.append(np.asarray(params.hyper[group][name], dtype=np.float64))
     return np.stack(cols, axis=-1)

@@ -37,7 +37,13 @@ from ..imaging.grid import Grid2D, bin_over_sampled
 from ..imaging.noise import add_poisson_noise
 from ..imaging.psf import Kernel2D, convolve_fft
 from ..model.config import SimulatorConfig
-from ..model.parameters import MACRO_PARAMETERS, MACRO_PROFILES, POPULATION_PARAMETERS, SimParams, macro_profiles
+from ..model.parameters import (
+    MACRO_PARAMETERS,
+    MACRO_PROFILES,
+    SimParams,
+    drawn_population_priors,
+    macro_profiles,
+)
 from ..model.priors import Fixed
 from ..tracer import Galaxy, Tracer
 
@@ -127,11 +133,7 @@ class Simulator:
             cfg.pixel_scale, cfg.sub_size,
         )
         #: population priors drawn per image, {group: {name: Prior}} (fixed ones only set the value)
-        self.population_priors = {
-            group: {n: p for n, p in cfg.priors[group].items() if not isinstance(p, Fixed)}
-            for group in POPULATION_PARAMETERS if group in cfg.priors
-        }
-        self.population_priors = {g: v for g, v in self.population_priors.items() if v}
+        self.population_priors = drawn_population_priors(cfg.priors)
         self.subhalo_population = (None if cfg.subhalos is None
                                    else SubhaloPopulation(_population_config(cfg, "subhalos")))
         self.los_population = (None if cfg.line_of_sight is None
