@@ -15,6 +15,7 @@ from .conversions import (
     nfw_mass_factor,
     nfw_parameters_from_m200,
     rendered_mass_ratio,
+    rendered_mass_ratio_of_concentration,
     truncated_nfw_mass_ratio,
 )
 from .linear import PLANCK15_LINEAR, LinearCosmology, linear_growth_factor, sigma_of_mass
@@ -36,6 +37,7 @@ __all__ = [
     "nfw_mass_factor",
     "nfw_parameters_from_m200",
     "rendered_mass_ratio",
+    "rendered_mass_ratio_of_concentration",
     "sheth_tormen_dndlnm",
     "sigma_of_mass",
     "subhalo_host_scaling",

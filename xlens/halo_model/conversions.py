@@ -30,6 +30,7 @@ __all__ = [
     "nfw_mass_factor",
     "nfw_parameters_from_m200",
     "rendered_mass_ratio",
+    "rendered_mass_ratio_of_concentration",
     "truncated_nfw_mass_ratio",
 ]
 
@@ -246,4 +247,11 @@ def rendered_mass_ratio(mass_msun, redshift, concentration_factor, model: str) -
     1.3-1.6 M200, the mass the populations' negative sheets cancel.
     """
     c = np.asarray(ludlow16_concentration(mass_msun, redshift, model=model)) * concentration_factor
+    return rendered_mass_ratio_of_concentration(c)
+
+
+def rendered_mass_ratio_of_concentration(concentration) -> np.ndarray:
+    """m_ren / M200 of a truncated NFW (``tau = 2c``) of concentration ``c``: ``m_inf(2c) / mu(c)``
+    [dimensionless] (NumPy); :func:`rendered_mass_ratio` with the concentration given."""
+    c = np.asarray(concentration, dtype=np.float64)
     return truncated_nfw_mass_ratio(2.0 * c) / np.asarray(nfw_mass_factor(c))

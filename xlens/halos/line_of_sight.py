@@ -19,6 +19,7 @@ import numpy as np
 from .. import engine
 from ..cosmology import Planck15
 from ..halo_model.mass_function import DoubleCone, sheth_tormen_dndlnm
+from ..halo_model.wdm import WDMModel
 from ..profiles.base import MassProfile
 from ..profiles.mass.mcr import NFWTruncatedMCRLudlowSph
 from .batch import HaloBatch
@@ -26,10 +27,12 @@ from .config import LineOfSightConfig
 from .sampling import (
     Family,
     PopulationInfo,
+    SheetTable,
     capacity_for_mean,
     check_capacity,
     draw_family,
     expected_rendered_mass,
+    rendered_masses_over_m_hm,
     report_overflow,
     resolve_centre,
     scale_to_reference,
@@ -81,6 +84,10 @@ class LineOfSightPopulation:
     capacity : int, optional
         Slots per plane, the same on every plane so that the tracer scans the planes;
         default ``bucket_capacity`` of the largest ``mean + 6 sqrt(mean)`` over planes.
+    m_hm_range : (low, high), optional
+        The half-mode masses [M_sun] that :meth:`sample` may be given per realisation
+        (``m_hm=``); needs ``dark_matter="wdm"``. The sheets are tabulated over the range
+        (:class:`~xlens.halos.sampling.SheetTable`).
 
     Attributes
     ----------
@@ -120,7 +127,8 @@ class LineOfSightPopulation:
     180
     """
 
-    def __init__(self, config: LineOfSightConfig, capacity: int | None = None):
+    def __init__(self, config: LineOfSightConfig, capacity: int | None = None,
+                 m_hm_range: tuple[float, float] | None = None):
         if not isinstance(config, LineOfSightConfig):
             raise TypeError(
                 f"LineOfSightPopulation takes a LineOfSightConfig; got {type(config).__name__}"
@@ -153,15 +161,25 @@ class LineOfSightPopulation:
         self.capacity = (max(capacity_for_mean(float(m)) for m in means) if capacity is None
                          else check_capacity(type(self).__name__, capacity))
         self._family = Family("los", NFWTruncatedMCRLudlowSph, table, self.capacity, z,
-                               self.angular_radii, thinning, factor, {})
+                               self.angular_radii, thinning, factor, {}, WDMModel.from_config(cfg))
+        if m_hm_range is not None and cfg.dark_matter != "wdm":
+            raise ValueError(
+                f"LineOfSightPopulation: m_hm_range={m_hm_range!r} draws the half-mode mass per "
+                f"realisation, which needs dark_matter='wdm'; got dark_matter={cfg.dark_matter!r}"
+            )
+        self.m_hm_range = None if m_hm_range is None else (float(m_hm_range[0]), float(m_hm_range[1]))
         self.table = table
         self.expected_counts = np.array(
             [table.integrate(thinning, row=i) if thinning else means[i] for i in range(z.size)]
         )
-        self.sheet_kappa = self._sheet_kappa()
+        self.sheet_kappa = self._sheet_kappa(self._family)
+        #: the (P,) sheet convergences over m_hm_range (None without a range or sheets)
+        self.sheet_table = None
+        if self.m_hm_range is not None and cfg.sheets:
+            self.sheet_table = SheetTable.build(self.m_hm_range, self._sheet_kappa_over_m_hm)
 
-    def _sheet_kappa(self) -> np.ndarray:
-        cfg, fam = self.config, self._family
+    def _sheet_kappa(self, fam: Family) -> np.ndarray:
+        cfg = self.config
         out = np.empty(self.plane_redshifts.size)
         for i, z in enumerate(self.plane_redshifts):
             mass = expected_rendered_mass(fam, i, z, cfg.concentration_model)
@@ -170,12 +188,23 @@ class LineOfSightPopulation:
             out[i] = -mass / (sigma_cr * area)
         return out
 
+    def _sheet_kappa_over_m_hm(self, m_hm: np.ndarray) -> np.ndarray:
+        """(N, P) sheet convergences at the half-mode masses ``m_hm`` [M_sun]."""
+        cfg, fam = self.config, self._family
+        out = np.empty((m_hm.size, self.plane_redshifts.size))
+        for i, z in enumerate(self.plane_redshifts):
+            mass = rendered_masses_over_m_hm(fam, i, z, cfg.concentration_model, m_hm)
+            sigma_cr = float(Planck15.critical_surface_density_msun_per_kpc2(z, cfg.z_source))
+            area = math.pi * (self.angular_radii[i] * float(Planck15.kpc_per_arcsec(z))) ** 2
+            out[:, i] = -mass / (sigma_cr * area)
+        return out
+
     @property
     def n_planes(self) -> int:
         return int(self.plane_redshifts.size)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, key, centre=None, delta_los=None) -> tuple[HaloBatch, PopulationInfo]:
+    def sample(self, key, centre=None, delta_los=None, m_hm=None) -> tuple[HaloBatch, PopulationInfo]:
         """Draw one realisation of every plane (jittable, vmappable over JAX keys).
 
         Parameters
@@ -191,6 +220,10 @@ class LineOfSightPopulation:
             CDF. The capacity is that of ``config.delta_los``, so build the population at
             the largest value you pass (the :class:`~xlens.Simulator` builds it at the
             prior's upper end). Default: the configured value, drawn from the static tables.
+        m_hm : scalar array, optional
+            Half-mode mass of this realisation [M_sun], inside ``m_hm_range`` (may be
+            traced): the WDM thinning and concentration factor use it; the counts before
+            thinning (``n_drawn``) and the capacity do not. Default: ``config.m_hm``.
 
         Returns
         -------
@@ -204,13 +237,19 @@ class LineOfSightPopulation:
         xp = rnd.xp
         yx = resolve_centre(centre, self.config.centre, xp)
         scale = None if delta_los is None else scale_to_reference(delta_los, self.config.delta_los, xp)
+        self._check_m_hm(m_hm)
         u = rnd.uniform(key, (self._family.n_uniforms,))
         batch, n, n_kept = draw_family(xp, u, self._family, self.config.z_source, yx,
-                                        self.config.concentration_model, scale)
+                                        self.config.concentration_model, scale, m_hm)
         return batch, PopulationInfo(n, n_kept, xp.any(n > self.capacity))
 
-    def plane_profiles(self, batch: HaloBatch, centre=None,
-                       delta_los=None) -> list[tuple[float, dict[str, MassProfile]]]:
+    def _check_m_hm(self, m_hm) -> None:
+        if m_hm is not None and self.m_hm_range is None:
+            raise ValueError("LineOfSightPopulation: m_hm is given, but the population was built without "
+                             "m_hm_range=(low, high) [M_sun], the half-mode masses it may be given")
+
+    def plane_profiles(self, batch: HaloBatch, centre=None, delta_los=None,
+                       m_hm=None) -> list[tuple[float, dict[str, MassProfile]]]:
         """What each plane holds: ``[(z_i, {"los_halos": ..., "los_sheet": ...}), ...]``.
 
         Plane i holds its haloes (``batch.plane(i)``) and, if ``config.sheets``, its
@@ -220,17 +259,21 @@ class LineOfSightPopulation:
         ``centre`` places the sheets' centre (it only shifts the deflection of a
         constant sheet by a constant; default the configured cone axis). ``delta_los`` (the
         one given to :meth:`sample`, may be traced) scales every sheet's convergence by
-        ``delta_los / config.delta_los``; default the configured value.
+        ``delta_los / config.delta_los``; default the configured value. ``m_hm`` [M_sun] (the
+        one given to :meth:`sample`) takes the sheets from :attr:`sheet_table`.
         """
-        given = [v for v in (centre, delta_los) if v is not None]
+        self._check_m_hm(m_hm)
+        given = [v for v in (centre, delta_los, m_hm) if v is not None]
         xp = engine.namespace(*given, batch.mask) if given else None
         axis = self.config.centre if centre is None else centre
         scale = None if delta_los is None else scale_to_reference(delta_los, self.config.delta_los, xp)
+        kappas = None if m_hm is None or not self.config.sheets else self.sheet_table(m_hm, xp)
         out = []
         for i, z in enumerate(self.plane_redshifts):
             profiles: dict[str, MassProfile] = {"los_halos": batch.plane(i)}
             if self.config.sheets:
-                kappa = self.sheet_kappa[i] if scale is None else float(self.sheet_kappa[i]) * scale
+                kappa = float(self.sheet_kappa[i]) if kappas is None else kappas[i]
+                kappa = kappa if scale is None else kappa * scale
                 profiles["los_sheet"] = sheet_profile(axis, kappa, xp)
             out.append((float(z), profiles))
         return out

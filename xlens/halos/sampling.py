@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import engine
 from ..errors import CapacityOverflowError
-from ..halo_model.conversions import rendered_mass_ratio
+from ..halo_model.concentration import ludlow16_concentration
+from ..halo_model.conversions import rendered_mass_ratio, rendered_mass_ratio_of_concentration
 from ..halo_model.wdm import WDMModel
 from ..profiles.base import unchecked
 from ..profiles.mass.sheets import MassSheet
@@ -34,13 +35,18 @@ __all__ = [
     "PopulationInfo",
     "capacity_for_mean",
     "check_capacity",
+    "M_HM_TABLE_DEX",
+    "SheetTable",
     "draw_family",
     "expected_rendered_mass",
+    "family_at",
     "poisson_cdf_traced",
+    "rendered_masses_over_m_hm",
     "report_overflow",
     "resolve_centre",
     "scale_to_reference",
     "sheet_profile",
+    "wdm_at",
     "wdm_functions",
 ]
 
@@ -108,6 +114,7 @@ class Family:
     thinning: Any = None  # callable(mass) -> keep probability, or None
     factor: Any = 1.0  # callable(mass, z) -> concentration factor, or a float
     fields: dict = dataclasses.field(default_factory=dict)  # constant per-slot fields (f_c)
+    wdm: WDMModel | None = None  # the WDM model whose thinning a traced m_hm replaces
 
     @functools.cached_property
     def count_cdf(self) -> np.ndarray:
@@ -147,7 +154,7 @@ def poisson_cdf_traced(means, n_terms: int, *, xp):
     return xp.cumsum(pmf, axis=1)
 
 
-def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=None):
+def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=None, m_hm=None):
     """Draw one family on all its rows: (HaloBatch with (P, C) fields, n_drawn, n_kept).
 
     ``u`` holds ``fam.n_uniforms`` uniforms: per row, one for the Poisson count (by
@@ -159,7 +166,14 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
     mean count (``fam.table.total``) and leaves the mass function's shape alone: the
     counts then come from :func:`poisson_cdf_traced`. None uses the static table
     (``fam.count_cdf``). A scale above 1 may overflow ``fam.capacity``.
+
+    ``m_hm`` (None, or a scalar > 0 [M_sun] of ``xp``, may be traced) replaces the half-mode
+    mass of the family's WDM model (``fam.wdm``) in the thinning probability S(m) and in the
+    concentration factor; the counts (``n_drawn``, before thinning) and the capacity do not
+    depend on it. It needs a family that thins (``fam.thinning``).
     """
+    thinning, factor_fn = (fam.thinning, fam.factor) if m_hm is None else wdm_at(
+        fam, xp.asarray(m_hm, dtype=xp.float64))
     n_rows, cap = fam.table.shape[0], fam.capacity
     u = xp.reshape(u, (n_rows, 1 + 4 * cap))
     if scale is None:
@@ -178,13 +192,13 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
     cy, cx = centre
     yx = xp.stack([cy + r * xp.sin(phi), cx + r * xp.cos(phi)], axis=-1)
     mask = xp.arange(cap)[None, :] < n[:, None]
-    if fam.thinning is not None:
-        mask = mask & (w[..., 3] < fam.thinning(mass))
+    if thinning is not None:
+        mask = mask & (w[..., 3] < thinning(mass))
     z = xp.broadcast_to(xp.asarray(fam.redshifts, dtype=xp.float64)[:, None], (n_rows, cap))
-    if callable(fam.factor):
-        factor = fam.factor(mass, z)
+    if callable(factor_fn):
+        factor = factor_fn(mass, z)
     else:
-        factor = xp.full((n_rows, cap), float(fam.factor))
+        factor = xp.full((n_rows, cap), float(factor_fn))
     values = {
         "centre": yx,
         "mass_at_200": mass,
@@ -200,6 +214,80 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
                        for k, v in values.items()})
     batch = HaloBatch(profile=unchecked(fam.profile, values), mask=xp.astype(mask, xp.float64))
     return batch, n, xp.sum(xp.astype(mask, xp.int64), axis=1)
+
+
+def wdm_at(fam: Family, m_hm) -> tuple[Any, Any]:
+    """``(thinning, concentration_factor)`` of ``fam``'s WDM model at half-mode mass ``m_hm``
+    [M_sun] (a float, or a scalar array that may be traced), as :class:`Family` holds them."""
+    if fam.wdm is None or fam.thinning is None:
+        raise ValueError(f"m_hm: family {fam.name!r} has no WDM thinning to draw a half-mode mass for "
+                         "(dark_matter must be 'wdm', and subhaloes need wdm_sampling='thinning')")
+    wdm = dataclasses.replace(fam.wdm, m_hm=m_hm)
+    return wdm.suppression, (wdm.concentration_factor if wdm.concentration else 1.0)
+
+
+def family_at(fam: Family, m_hm: float) -> Family:
+    """``fam`` with its WDM thinning and concentration factor at half-mode mass ``m_hm`` [M_sun]."""
+    thinning, factor = wdm_at(fam, float(m_hm))
+    return dataclasses.replace(fam, thinning=thinning, factor=factor,
+                               wdm=dataclasses.replace(fam.wdm, m_hm=float(m_hm)))
+
+
+#: Spacing of the half-mode-mass nodes of a :class:`SheetTable` [dex].
+M_HM_TABLE_DEX = 0.05
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SheetTable:
+    """Negative-sheet convergences tabulated in ln m_hm at set-up, interpolated in ``xp``.
+
+    A sheet cancels the mean rendered mass ``int m_ren S dN``, which depends on the
+    half-mode mass through the thinning S(m; m_hm) and the WDM concentrations; with
+    ``m_hm`` drawn per image it is tabulated on uniform nodes in ln m_hm
+    (:data:`M_HM_TABLE_DEX` apart, at least 8 intervals) over the prior's support and
+    interpolated linearly: the relative error is below 5e-4 (3.4e-4 at worst for the
+    default line of sight over 1e7-1e10 M_sun, checked in the tests against direct
+    integrals between the nodes), i.e. ~3e-7 in convergence.
+
+    Attributes
+    ----------
+    ln_m_hm : ndarray, shape (N,)
+        Nodes [ln M_sun], uniform.
+    kappa : ndarray, shape (N, P)
+        The convergence of each of P sheets at each node.
+    """
+
+    ln_m_hm: np.ndarray
+    kappa: np.ndarray
+
+    @staticmethod
+    def nodes(m_hm_range: tuple[float, float]) -> np.ndarray:
+        """The half-mode masses [M_sun] of the table over ``m_hm_range = (low, high)``."""
+        lo, hi = (float(v) for v in m_hm_range)
+        if not 0.0 < lo <= hi < math.inf:
+            raise ValueError(f"m_hm_range must satisfy 0 < low <= high < inf [M_sun]; got {m_hm_range!r}")
+        n = max(8, math.ceil(math.log10(hi / lo) / M_HM_TABLE_DEX)) if hi > lo else 0
+        return np.exp(np.linspace(math.log(lo), math.log(hi), n + 1))
+
+    @classmethod
+    def build(cls, m_hm_range: tuple[float, float], kappa_of) -> SheetTable:
+        """Tabulate ``kappa_of(m_hm_nodes) -> (N, P)`` over ``m_hm_range = (low, high)`` [M_sun]."""
+        m_hm = cls.nodes(m_hm_range)
+        kappa = np.asarray(kappa_of(m_hm), dtype=np.float64).reshape(m_hm.size, -1)
+        return cls(np.log(m_hm), kappa)
+
+    def __call__(self, m_hm, xp):
+        """The (P,) convergences at ``m_hm`` [M_sun] (a scalar of ``xp``, may be traced;
+        clipped to the tabulated range)."""
+        table = xp.asarray(self.kappa)
+        if self.ln_m_hm.size == 1:
+            return table[0]
+        x0, dx, n = float(self.ln_m_hm[0]), float(self.ln_m_hm[1] - self.ln_m_hm[0]), self.ln_m_hm.size
+        t = xp.clip((xp.log(xp.asarray(m_hm, dtype=xp.float64)) - x0) / dx, 0.0, float(n - 1))
+        i = xp.astype(xp.clip(xp.floor(t), 0.0, float(n - 2)), xp.int64)
+        frac = t - xp.astype(i, xp.float64)
+        rows = xp.take(table, xp.stack([i, i + 1]), axis=0)  # (2, P)
+        return rows[0] * (1.0 - frac) + rows[1] * frac
 
 
 def sheet_profile(centre, kappa: float, xp=None) -> MassSheet:
@@ -226,6 +314,26 @@ def expected_rendered_mass(fam: Family, row: int, redshift: float, model: str) -
         return keep * m * rendered_mass_ratio(m, redshift, f, model)
 
     return fam.table.integrate(rendered, row=row)
+
+
+def rendered_masses_over_m_hm(fam: Family, row: int, redshift: float, model: str,
+                              m_hm_values) -> np.ndarray:
+    """:func:`expected_rendered_mass` of row ``row`` at each half-mode mass of ``m_hm_values``
+    [M_sun] (NumPy, vectorised over masses: the CDM concentrations are computed once).
+
+    Returns
+    -------
+    ndarray, shape (len(m_hm_values),)
+        ``int m_ren S(m; m_hm) dN`` [M_sun], the WDM concentration factor at each m_hm applied.
+    """
+    masses, weights = fam.table.quadrature(row)
+    c_cdm = np.asarray(ludlow16_concentration(masses, redshift, model=model))
+    out = np.empty(len(m_hm_values))
+    for k, m_hm in enumerate(m_hm_values):
+        keep, factor = wdm_at(fam, float(m_hm))
+        f = factor(masses, redshift) if callable(factor) else factor
+        out[k] = np.sum(weights * keep(masses) * masses * rendered_mass_ratio_of_concentration(c_cdm * f))
+    return out
 
 
 def scale_to_reference(value, reference: float, xp):

@@ -23,6 +23,7 @@ import numpy as np
 from .. import engine
 from ..cosmology import Planck15
 from ..halo_model.mass_function import SUBHALO_PIVOT_MASS, subhalo_host_scaling
+from ..halo_model.wdm import WDMModel
 from ..profiles.base import MassProfile
 from ..profiles.mass.mcr import NFWTruncatedMCRLudlowSph, cNFWMCRLudlowSph
 from .batch import HaloBatch
@@ -30,10 +31,12 @@ from .config import SubhaloConfig
 from .sampling import (
     Family,
     PopulationInfo,
+    SheetTable,
     capacity_for_mean,
     check_capacity,
     draw_family,
     expected_rendered_mass,
+    rendered_masses_over_m_hm,
     report_overflow,
     resolve_centre,
     scale_to_reference,
@@ -55,6 +58,10 @@ class SubhaloPopulation:
     capacity : int or dict, optional
         Slots per family; default ``bucket_capacity(mean + 6 sqrt(mean))`` of each
         family. A dict maps family names to capacities.
+    m_hm_range : (low, high), optional
+        The half-mode masses [M_sun] that :meth:`sample` may be given per realisation
+        (``m_hm=``). Needs ``dark_matter="wdm"`` with ``wdm_sampling="thinning"``; the
+        sheet (``config.sheet``) is tabulated over the range (:class:`SheetTable`).
 
     Attributes
     ----------
@@ -80,7 +87,8 @@ class SubhaloPopulation:
     (512, False)
     """
 
-    def __init__(self, config: SubhaloConfig, capacity: int | dict | None = None):
+    def __init__(self, config: SubhaloConfig, capacity: int | dict | None = None,
+                 m_hm_range: tuple[float, float] | None = None):
         if not isinstance(config, SubhaloConfig):
             raise TypeError(f"SubhaloPopulation takes a SubhaloConfig; got {type(config).__name__}")
         self.config = cfg = config
@@ -116,10 +124,19 @@ class SubhaloPopulation:
             families.append(("collapsed", NFWTruncatedMCRLudlowSph,
                              CellTable.power_law(edges, beta, norm, p), None, float(cfg.b_c), {}))
         caps = self._capacities(capacity, {f[0]: float(f[2].total[0]) for f in families})
+        wdm = WDMModel.from_config(cfg)
         self._families = tuple(
-            Family(name, prof, table, caps[name], z, radii, thinning, factor, fields)
+            Family(name, prof, table, caps[name], z, radii, thinning, factor, fields,
+                   wdm if thinning is not None else None)
             for name, prof, table, thinning, factor, fields in families
         )
+        if m_hm_range is not None and (cfg.dark_matter != "wdm" or cfg.wdm_sampling != "thinning"):
+            raise ValueError(
+                f"SubhaloPopulation: m_hm_range={m_hm_range!r} draws the half-mode mass per realisation, "
+                "which needs dark_matter='wdm' and wdm_sampling='thinning'; got "
+                f"dark_matter={cfg.dark_matter!r}, wdm_sampling={cfg.wdm_sampling!r}"
+            )
+        self.m_hm_range = None if m_hm_range is None else (float(m_hm_range[0]), float(m_hm_range[1]))
         self.family_names = tuple(f.name for f in self._families)
         self.tables = {f.name: f.table for f in self._families}
         self.capacities = caps
@@ -127,7 +144,11 @@ class SubhaloPopulation:
             f.name: (f.table.integrate(f.thinning) if f.thinning else float(f.table.total[0]))
             for f in self._families
         }
-        self.sheet_kappa = None if cfg.dark_matter == "sidm" else self._sheet_kappa()
+        self.sheet_kappa = None if cfg.dark_matter == "sidm" else self._sheet_kappa(self._families[0])
+        #: the sheet's convergence over m_hm_range (None without a range or a sheet)
+        self.sheet_table = None
+        if self.m_hm_range is not None and cfg.sheet:
+            self.sheet_table = SheetTable.build(self.m_hm_range, self._sheet_kappa_over_m_hm)
 
     def _capacities(self, capacity, means: dict) -> dict:
         owner = type(self).__name__
@@ -143,16 +164,23 @@ class SubhaloPopulation:
         cap = check_capacity(owner, capacity)
         return dict.fromkeys(means, cap)
 
-    def _sheet_kappa(self) -> float:
+    def _sheet_kappa_over_m_hm(self, m_hm: np.ndarray) -> np.ndarray:
+        """(N,) sheet convergences at the half-mode masses ``m_hm`` [M_sun]."""
+        cfg = self.config
+        mass = rendered_masses_over_m_hm(self._families[0], 0, cfg.z_lens, cfg.concentration_model, m_hm)
+        sigma_cr = float(Planck15.critical_surface_density_msun_per_kpc2(cfg.z_lens, cfg.z_source))
+        return -mass / (sigma_cr * cfg.area_kpc2)
+
+    def _sheet_kappa(self, fam: Family) -> float:
         """-(mean rendered mass) / (Sigma_cr A) of the tNFW subhaloes (PHYSICS.md §13.2)."""
         cfg = self.config
-        fam = self._families[0]
         mass = expected_rendered_mass(fam, 0, cfg.z_lens, cfg.concentration_model)
         sigma_cr = float(Planck15.critical_surface_density_msun_per_kpc2(cfg.z_lens, cfg.z_source))
         return -mass / (sigma_cr * cfg.area_kpc2)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, key, centre=None, sigma_sub=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
+    def sample(self, key, centre=None, sigma_sub=None,
+               m_hm=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
         """Draw one realisation (jittable, vmappable over JAX keys).
 
         Parameters
@@ -168,6 +196,11 @@ class SubhaloPopulation:
             ``config.sigma_sub``, so build the population at the largest value you pass (the
             :class:`~xlens.Simulator` builds it at the prior's upper end). Default: the
             configured value, drawn from the static tables.
+        m_hm : scalar array, optional
+            Half-mode mass of this realisation [M_sun], inside ``m_hm_range`` (may be
+            traced): the WDM thinning S(m; m_hm) and concentration factor use it; the
+            counts before thinning (``n_drawn``) and the capacities do not depend on it.
+            Default: ``config.m_hm``.
 
         Returns
         -------
@@ -179,6 +212,7 @@ class SubhaloPopulation:
         rnd = engine.random_ops(key)
         xp = rnd.xp
         yx = resolve_centre(centre, self.config.centre, xp)
+        self._check_m_hm(m_hm)
         # one uniform array for all families (one random-bits call to compile)
         scale = None if sigma_sub is None else scale_to_reference(sigma_sub, self.config.sigma_sub, xp)
         u = rnd.uniform(key, (sum(f.n_uniforms for f in self._families),))
@@ -187,7 +221,7 @@ class SubhaloPopulation:
         for fam in self._families:
             stop = start + fam.n_uniforms
             batch, n, n_kept = draw_family(xp, u[start:stop], fam, self.config.z_source, yx,
-                                            self.config.concentration_model, scale)
+                                            self.config.concentration_model, scale, m_hm)
             start = stop
             batches[fam.name] = batch.plane(0)  # (1, C) -> (C,)
             drawn.append(n[0])
@@ -196,8 +230,13 @@ class SubhaloPopulation:
         cap = xp.asarray([f.capacity for f in self._families])
         return batches, PopulationInfo(n_drawn, n_kept, xp.any(n_drawn > cap))
 
+    def _check_m_hm(self, m_hm) -> None:
+        if m_hm is not None and self.m_hm_range is None:
+            raise ValueError("SubhaloPopulation: m_hm is given, but the population was built without "
+                             "m_hm_range=(low, high) [M_sun], the half-mode masses it may be given")
+
     def plane_profiles(self, batches: dict[str, HaloBatch], centre=None,
-                       sigma_sub=None) -> list[tuple[float, dict[str, MassProfile]]]:
+                       sigma_sub=None, m_hm=None) -> list[tuple[float, dict[str, MassProfile]]]:
         """What the subhalo plane holds: ``[(z_lens, {name: profile})]``.
 
         The batches of :meth:`sample` under their family names and, if ``config.sheet``,
@@ -206,14 +245,16 @@ class SubhaloPopulation:
         :meth:`sample`, may be traced) centres the sheet; default ``config.centre``.
         ``sigma_sub`` [kpc^-2] (the one given to :meth:`sample`, may be traced) scales the
         sheet's convergence by ``sigma_sub / config.sigma_sub`` (it is linear in the mean
-        mass); default the configured value.
+        mass); default the configured value. ``m_hm`` [M_sun] (the one given to
+        :meth:`sample`) takes the sheet from :attr:`sheet_table`.
         """
+        self._check_m_hm(m_hm)
         profiles: dict[str, MassProfile] = dict(batches)
         if self.config.sheet:
-            given = [v for v in (centre, sigma_sub) if v is not None]
+            given = [v for v in (centre, sigma_sub, m_hm) if v is not None]
             xp = engine.namespace(*given) if given else None
             axis = self.config.centre if centre is None else centre
-            kappa = self.sheet_kappa
+            kappa = self.sheet_kappa if m_hm is None else self.sheet_table(m_hm, xp)[0]
             if sigma_sub is not None:
                 kappa = kappa * scale_to_reference(sigma_sub, self.config.sigma_sub, xp)
             profiles["subhalo_sheet"] = sheet_profile(axis, kappa, xp)

@@ -195,16 +195,10 @@ class CellTable:
         part = np.where(flat, t, np.expm1(sd * t) / np.where(flat, 1.0, np.expm1(sd)))
         return np.clip(cum[row, k] + frac[row, k] * part, 0.0, 1.0)
 
-    def integrate(self, fn, row: int = 0) -> float:
-        """``int fn(m) dN`` over the cells of ``row`` (NumPy).
-
-        Gauss-Legendre with :data:`_CELL_NODES` nodes on pieces of each cell at most
-        :data:`TABLE_DEX` wide, so that a smooth ``fn`` (a WDM suppression, a
-        rendered-mass ratio) is integrated to ~1e-10 even over a one-cell power law.
-        ``fn`` takes masses [M_sun] (a NumPy array) and returns an array of that shape.
-        """
+    def _cell_rules(self, row: int):
+        """Per cell of ``row`` with weight: ``(weight, masses, rule)`` with ``int fn dN`` over the
+        cell ``= weight * sum(rule * fn(masses))`` (Gauss-Legendre, see :meth:`integrate`)."""
         gl_x, gl_w = np.polynomial.legendre.leggauss(_CELL_NODES)
-        total = 0.0
         for left, width, slope, weight in zip(self.left[row], self.width[row], self.slope[row],
                                               self.weight[row], strict=True):
             if weight <= 0.0:
@@ -214,9 +208,30 @@ class CellTable:
             wt = np.tile(0.5 * gl_w / n_sub, n_sub)
             sd = slope * width
             dens = 1.0 if abs(sd) < 1e-8 else sd * np.exp(sd * t) / math.expm1(sd)
-            vals = np.asarray(fn(np.exp(left + width * t)), dtype=np.float64)
-            total += float(weight * np.sum(wt * dens * vals))
+            yield weight, np.exp(left + width * t), wt * dens
+
+    def integrate(self, fn, row: int = 0) -> float:
+        """``int fn(m) dN`` over the cells of ``row`` (NumPy).
+
+        Gauss-Legendre with :data:`_CELL_NODES` nodes on pieces of each cell at most
+        :data:`TABLE_DEX` wide, so that a smooth ``fn`` (a WDM suppression, a
+        rendered-mass ratio) is integrated to ~1e-10 even over a one-cell power law.
+        ``fn`` takes masses [M_sun] (a NumPy array) and returns an array of that shape.
+        """
+        total = 0.0
+        for weight, masses, rule in self._cell_rules(row):
+            vals = np.asarray(fn(masses), dtype=np.float64)
+            total += float(weight * np.sum(rule * vals))
         return total
+
+    def quadrature(self, row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``(masses [M_sun], weights)`` of :meth:`integrate`'s rule on ``row`` as flat arrays:
+        ``int fn dN ~ sum(weights * fn(masses))``, one vectorised call of ``fn`` (NumPy)."""
+        rules = list(self._cell_rules(row))
+        if not rules:
+            return np.zeros(0), np.zeros(0)
+        return (np.concatenate([m for _, m, _ in rules]),
+                np.concatenate([w * r for w, _, r in rules]))
 
 
 def ln_mass_nodes(ln_lo: float, ln_hi: float) -> np.ndarray:

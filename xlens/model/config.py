@@ -19,7 +19,7 @@ from ..imaging.noise import check_exposure
 from ..imaging.psf import Kernel2D
 from ..profiles.base import unchecked
 from .parameters import DEFAULT_PRIORS, MACRO_PARAMETERS, MACRO_PROFILES, POPULATION_PARAMETERS, parameter_names
-from .priors import Prior, PriorError
+from .priors import Fixed, Prior, PriorError
 
 __all__ = ["SimulatorConfig"]
 
@@ -70,7 +70,8 @@ class SimulatorConfig:
 
         Optional groups ``"subhalos"`` and ``"line_of_sight"`` draw population fields per
         image (:data:`~xlens.model.POPULATION_PARAMETERS`: ``sigma_sub`` [kpc^-2] and
-        ``delta_los`` (dimensionless), supports in [0, inf)); e.g.
+        ``delta_los`` (dimensionless), supports in [0, inf); ``m_hm`` [M_sun] of either
+        population, support in (0, inf), with ``dark_matter="wdm"``); e.g.
         ``{"subhalos": {"sigma_sub": (0.0, 0.1)}}``. A prior replaces the population's
         configured value (a fixed number simply sets it); an absent group or key keeps it.
         Empty groups are dropped.
@@ -174,6 +175,8 @@ def _check_population_priors(config: SimulatorConfig) -> None:
                 )
             units, low, high = allowed[n]
             lo, hi = prior.support
+            if n == "m_hm":
+                _check_m_hm_prior(config, group, prior)
             if not math.isfinite(hi):
                 raise ValueError(
                     f"SimulatorConfig.priors[{group!r}][{n!r}] = {prior.to_toml()!r} is unbounded above; the "
@@ -187,6 +190,20 @@ def _check_population_priors(config: SimulatorConfig) -> None:
                     f"[{low:g}, {high:g}{')' if math.isinf(high) else ']'} {units} of "
                     f"{type(getattr(config, group)).__name__}.{n}"
                 )
+
+
+def _check_m_hm_prior(config: SimulatorConfig, group: str, prior: Prior) -> None:
+    """A half-mode mass needs warm dark matter (thinned, for subhaloes) and a support above 0."""
+    pop = getattr(config, group)
+    where = f"SimulatorConfig.priors[{group!r}]['m_hm'] = {prior.to_toml()!r}"
+    if pop.dark_matter != "wdm":
+        raise ValueError(f"{where}: m_hm is used only with dark_matter = 'wdm'; "
+                         f"SimulatorConfig.{group}.dark_matter is {pop.dark_matter!r}")
+    if group == "subhalos" and pop.wdm_sampling != "thinning" and not isinstance(prior, Fixed):
+        raise ValueError(f"{where}: a half-mode mass drawn per image thins the CDM draws, which needs "
+                         f"SimulatorConfig.subhalos.wdm_sampling = 'thinning'; got {pop.wdm_sampling!r}")
+    if prior.support[0] <= 0.0:
+        raise ValueError(f"{where} reaches {prior.support[0]!r}; m_hm must lie in (0, inf) [M_sun]")
 
 
 def _check_prior_support(priors: Mapping[str, Mapping[str, Prior]]) -> None:

@@ -110,8 +110,8 @@ MACRO_PARAMETERS: tuple[MacroParameter, ...] = (
 #: their units and allowed range (low, high): ``{population: {name: (units, low, high)}}``.
 #: A prior's support must lie in the range; an absent key keeps the population's value.
 POPULATION_PARAMETERS: dict[str, dict[str, tuple[str, float, float]]] = {
-    "subhalos": {"sigma_sub": ("kpc^-2", 0.0, float("inf"))},
-    "line_of_sight": {"delta_los": ("dimensionless", 0.0, float("inf"))},
+    "subhalos": {"sigma_sub": ("kpc^-2", 0.0, float("inf")), "m_hm": ("M_sun", 0.0, float("inf"))},
+    "line_of_sight": {"delta_los": ("dimensionless", 0.0, float("inf")), "m_hm": ("M_sun", 0.0, float("inf"))},
 }
 
 
@@ -224,8 +224,9 @@ class SimParams:
         A ``(planes, capacity)`` batch of line-of-sight haloes.
     hyper : dict
         The population parameters drawn for this image from their priors
-        (:data:`POPULATION_PARAMETERS`): ``{"subhalos": {"sigma_sub": scalar [kpc^-2]},
-        "line_of_sight": {"delta_los": scalar (dimensionless)}}``, only the drawn ones;
+        (:data:`POPULATION_PARAMETERS`): ``{"subhalos": {"sigma_sub": scalar [kpc^-2],
+        "m_hm": scalar [M_sun]}, "line_of_sight": {"delta_los": scalar (dimensionless),
+        "m_hm": scalar [M_sun]}}``, only the drawn ones;
         empty (the default) when the configuration draws none. The tracer's sheets use
         them; a population without an entry uses its configured value.
     """

@@ -134,10 +134,11 @@ class Simulator:
         )
         #: population priors drawn per image, {group: {name: Prior}} (fixed ones only set the value)
         self.population_priors = drawn_population_priors(cfg.priors)
-        self.subhalo_population = (None if cfg.subhalos is None
-                                   else SubhaloPopulation(_population_config(cfg, "subhalos")))
-        self.los_population = (None if cfg.line_of_sight is None
-                               else LineOfSightPopulation(_population_config(cfg, "line_of_sight")))
+        m_hm = {g: p["m_hm"].support for g, p in self.population_priors.items() if "m_hm" in p}
+        self.subhalo_population = (None if cfg.subhalos is None else SubhaloPopulation(
+            _population_config(cfg, "subhalos"), m_hm_range=m_hm.get("subhalos")))
+        self.los_population = (None if cfg.line_of_sight is None else LineOfSightPopulation(
+            _population_config(cfg, "line_of_sight"), m_hm_range=m_hm.get("line_of_sight")))
         self._jit_cache: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ params
@@ -157,7 +158,7 @@ class Simulator:
 
         One uniform per macro parameter (in the order of :data:`~xlens.model.MACRO_PARAMETERS`)
         is mapped through its prior's inverse CDF (:meth:`~xlens.model.Prior.from_unit`).
-        Population priors (``priors.subhalos.sigma_sub``, ``priors.line_of_sight.delta_los``)
+        Population priors (``priors.subhalos.sigma_sub``/``m_hm``, ``priors.line_of_sight.delta_los``/``m_hm``)
         are drawn the same way from a fourth key, split off only when there is one to draw
         (so the macro draws and the haloes of a configuration without them are unchanged),
         and held in ``params.hyper``.
@@ -174,14 +175,14 @@ class Simulator:
             values[p.group][p.name] = pri[p.group][p.name].from_unit(u[i], xp=ops.xp)
         macro = macro_profiles(values, xp=ops.xp)
         hyper = self._draw_population_priors(ops, key)
-        sigma_sub = hyper.get("subhalos", {}).get("sigma_sub")
-        delta_los = hyper.get("line_of_sight", {}).get("delta_los")
+        sub, los_hyper = hyper.get("subhalos", {}), hyper.get("line_of_sight", {})
         subhalos, los, info = {}, None, {}
         if self.subhalo_population is not None:
             subhalos, info["subhalos"] = self.subhalo_population.sample(
-                k_sub, centre=macro["lens"].centre, sigma_sub=sigma_sub)
+                k_sub, centre=macro["lens"].centre, sigma_sub=sub.get("sigma_sub"), m_hm=sub.get("m_hm"))
         if self.los_population is not None:
-            los, info["line_of_sight"] = self.los_population.sample(k_los, delta_los=delta_los)
+            los, info["line_of_sight"] = self.los_population.sample(
+                k_los, delta_los=los_hyper.get("delta_los"), m_hm=los_hyper.get("m_hm"))
         return SimParams(macro["lens"], macro["shear"], macro["source"], subhalos, los, hyper), info
 
     def _draw_population_priors(self, ops, key) -> dict[str, dict[str, Any]]:
@@ -215,13 +216,14 @@ class Simulator:
         subhalos = params.subhalos
         hyper = params.hyper
         self._check_hyper(hyper)
+        sub, los_hyper = hyper.get("subhalos", {}), hyper.get("line_of_sight", {})
         if self.subhalo_population is not None:  # the subhaloes and their sheet join the lens plane
             [(_, subhalos)] = self.subhalo_population.plane_profiles(
-                subhalos, centre=params.lens.centre, sigma_sub=hyper.get("subhalos", {}).get("sigma_sub"))
+                subhalos, centre=params.lens.centre, sigma_sub=sub.get("sigma_sub"), m_hm=sub.get("m_hm"))
         galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **subhalos)]
         if params.line_of_sight is not None:
             planes = self.los_population.plane_profiles(
-                params.line_of_sight, delta_los=hyper.get("line_of_sight", {}).get("delta_los"))
+                params.line_of_sight, delta_los=los_hyper.get("delta_los"), m_hm=los_hyper.get("m_hm"))
             galaxies += [Galaxy(z, **p) for z, p in planes]
         galaxies.append(Galaxy(cfg.z_source, light=params.source))
         return Tracer(galaxies)
