@@ -1,6 +1,10 @@
 """Fast path vs float64 brute force on random realisations of the full default model.
 
-Run: ``python asv_benchmarks/accuracy.py [--n 20] [--corrected N] [--window W]``.
+Run: ``python asv_benchmarks/accuracy.py [--n 20] [--config FILE.toml] [--corrected N] [--window W]``.
+
+``--config`` measures another model (default: the default model), e.g. the corners of the
+dark-matter priors in ``asv_benchmarks/corners/`` (largest ``sigma_sub`` and ``delta_los``,
+smallest WDM ``m_hm``), where the most haloes are rendered.
 
 For each realisation (parameters and haloes from ``sample_params(jax.random.key(1000 + i))``)
 the noiseless model image of the fast path in float32 (production) and float64 is compared
@@ -26,6 +30,7 @@ import numpy as np
 
 import xlens.tracer.fast_path
 from xlens import Simulator
+from xlens.config import load_config
 
 jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
 
@@ -35,6 +40,7 @@ def main():
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--corrected", type=int, default=None)
     parser.add_argument("--window", type=int, default=None)
+    parser.add_argument("--config", default=None, help="a TOML configuration (default: the default model)")
     args = parser.parse_args()
     if args.corrected is not None:
         xlens.tracer.fast_path.FAST_PATH_CORRECTED = args.corrected
@@ -42,7 +48,9 @@ def main():
         xlens.tracer.fast_path.FAST_PATH_WINDOW = args.window
     print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} jax={jax.__version__} "
           f"corrected={xlens.tracer.fast_path.FAST_PATH_CORRECTED} window={xlens.tracer.fast_path.FAST_PATH_WINDOW}")
-    sims = {name: Simulator(engine="jax", dtype=dtype, exact=exact)
+    config = None if args.config is None else load_config(args.config)
+    print(f"# config: {args.config or 'default'}")
+    sims = {name: Simulator(config, engine="jax", dtype=dtype, exact=exact)
             for name, dtype, exact in (("brute", "float64", True), ("float64", "float64", False),
                                        ("float32", "float32", False))}
     noise_key = jax.random.key(7)
