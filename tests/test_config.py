@@ -171,7 +171,7 @@ def test_round_trip_of_population_priors(tmp_path):
     ("text", "key", "message"),
     [
         ("[priors.subhalos]\nalpha = -1.9\n", "priors.subhalos.alpha",
-         "allowed in \\[priors.subhalos\\] are: m_hm, sigma_sub"),
+         "allowed in \\[priors.subhalos\\] are: b_c, f_c, m_hm, p_cc, sigma_sub"),
         ("[priors.line_of_sight]\ndelta_los = [-0.5, 2.0]\n", "priors.line_of_sight.delta_los",
          r"reaches -0.5, outside the allowed range \[0, inf\)"),
         ("[subhalos]\nenabled = false\n[priors.subhalos]\nsigma_sub = [0.0, 0.1]\n", "priors.subhalos.sigma_sub",

@@ -154,7 +154,8 @@ def poisson_cdf_traced(means, n_terms: int, *, xp):
     return xp.cumsum(pmf, axis=1)
 
 
-def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=None, m_hm=None):
+def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=None, m_hm=None,
+                fields=None, factor=None):
     """Draw one family on all its rows: (HaloBatch with (P, C) fields, n_drawn, n_kept).
 
     ``u`` holds ``fam.n_uniforms`` uniforms: per row, one for the Poisson count (by
@@ -171,6 +172,10 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
     mass of the family's WDM model (``fam.wdm``) in the thinning probability S(m) and in the
     concentration factor; the counts (``n_drawn``, before thinning) and the capacity do not
     depend on it. It needs a family that thins (``fam.thinning``).
+
+    ``fields`` (``{name: scalar}``, may be traced) replaces constant per-slot fields of
+    ``fam.fields`` (the SIDM core fraction ``f_c``) and ``factor`` (a scalar, may be traced)
+    replaces a constant concentration factor (the SIDM boost ``b_c``).
     """
     thinning, factor_fn = (fam.thinning, fam.factor) if m_hm is None else wdm_at(
         fam, xp.asarray(m_hm, dtype=xp.float64))
@@ -195,7 +200,11 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
     if thinning is not None:
         mask = mask & (w[..., 3] < thinning(mass))
     z = xp.broadcast_to(xp.asarray(fam.redshifts, dtype=xp.float64)[:, None], (n_rows, cap))
-    if callable(factor_fn):
+    if factor is not None:
+        if callable(factor_fn):
+            raise ValueError(f"factor: family {fam.name!r} has a mass-dependent concentration factor")
+        factor = xp.broadcast_to(xp.asarray(factor, dtype=xp.float64), (n_rows, cap))
+    elif callable(factor_fn):
         factor = factor_fn(mass, z)
     else:
         factor = xp.full((n_rows, cap), float(factor_fn))
@@ -207,7 +216,12 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
         "concentration_factor": factor,
         "concentration_model": model,
     }
-    values.update({k: xp.full((n_rows, cap), float(v)) for k, v in fam.fields.items()})
+    given = fields or {}
+    unknown = set(given) - set(fam.fields)
+    if unknown:
+        raise ValueError(f"fields: {sorted(unknown)} are not constant fields of family {fam.name!r}")
+    values.update({k: (xp.broadcast_to(xp.asarray(given[k], dtype=xp.float64), (n_rows, cap)) if k in given
+                       else xp.full((n_rows, cap), float(v))) for k, v in fam.fields.items()})
     if not engine.is_jax(xp):  # validate the sampler's output on NumPy (shapes (P*C,))
         fam.profile(**{k: (np.reshape(v, (-1, 2)) if k == "centre" else
                            v if isinstance(v, str) else np.reshape(v, (-1,)))

@@ -62,6 +62,12 @@ class SubhaloPopulation:
         The half-mode masses [M_sun] that :meth:`sample` may be given per realisation
         (``m_hm=``). Needs ``dark_matter="wdm"`` with ``wdm_sampling="thinning"``; the
         sheet (``config.sheet``) is tabulated over the range (:class:`SheetTable`).
+    p_cc_range : (low, high), optional
+        The SIDM collapsed probabilities that :meth:`sample` may be given per realisation
+        (``p_cc=``), within [0, 1]; needs ``dark_matter="sidm"`` with one ``p_cc`` value (no
+        ``p_cc_log10_breaks``). Both families then tabulate the whole mass function and each
+        draw scales the cored mean by ``1 - p_cc`` and the collapsed mean by ``p_cc``; the
+        capacities hold the cored mean at ``low`` and the collapsed mean at ``high``.
 
     Attributes
     ----------
@@ -88,7 +94,8 @@ class SubhaloPopulation:
     """
 
     def __init__(self, config: SubhaloConfig, capacity: int | dict | None = None,
-                 m_hm_range: tuple[float, float] | None = None):
+                 m_hm_range: tuple[float, float] | None = None,
+                 p_cc_range: tuple[float, float] | None = None):
         if not isinstance(config, SubhaloConfig):
             raise TypeError(f"SubhaloPopulation takes a SubhaloConfig; got {type(config).__name__}")
         self.config = cfg = config
@@ -118,12 +125,20 @@ class SubhaloPopulation:
             edges = np.array([ln_lo, *inner, ln_hi])
             mids = 0.5 * (edges[:-1] + edges[1:])
             p = np.asarray(cfg.p_cc)[np.searchsorted(np.asarray(breaks), mids, side="right")]
+            # with p_cc_range, both families hold the whole mass function and p_cc scales them
+            drawn_p = p_cc_range is not None
             families.append(("cored", cNFWMCRLudlowSph,
-                             CellTable.power_law(edges, beta, norm, 1.0 - p), None, 1.0,
+                             CellTable.power_law(edges, beta, norm, None if drawn_p else 1.0 - p), None, 1.0,
                              {"f_c": cfg.f_c}))
             families.append(("collapsed", NFWTruncatedMCRLudlowSph,
-                             CellTable.power_law(edges, beta, norm, p), None, float(cfg.b_c), {}))
-        caps = self._capacities(capacity, {f[0]: float(f[2].total[0]) for f in families})
+                             CellTable.power_law(edges, beta, norm, None if drawn_p else p), None,
+                             float(cfg.b_c), {}))
+        self.p_cc_range = self._check_p_cc_range(p_cc_range)
+        means = {f[0]: float(f[2].total[0]) for f in families}
+        if self.p_cc_range is not None:  # capacities at the largest mean each family can have
+            means = {"cored": means["cored"] * (1.0 - self.p_cc_range[0]),
+                     "collapsed": means["collapsed"] * self.p_cc_range[1]}
+        caps = self._capacities(capacity, means)
         wdm = WDMModel.from_config(cfg)
         self._families = tuple(
             Family(name, prof, table, caps[name], z, radii, thinning, factor, fields,
@@ -144,6 +159,10 @@ class SubhaloPopulation:
             f.name: (f.table.integrate(f.thinning) if f.thinning else float(f.table.total[0]))
             for f in self._families
         }
+        if self.p_cc_range is not None:  # at the configured p_cc
+            p_ref = float(cfg.p_cc[0])
+            self.expected_counts = {"cored": self.expected_counts["cored"] * (1.0 - p_ref),
+                                    "collapsed": self.expected_counts["collapsed"] * p_ref}
         self.sheet_kappa = None if cfg.dark_matter == "sidm" else self._sheet_kappa(self._families[0])
         #: the sheet's convergence over m_hm_range (None without a range or a sheet)
         self.sheet_table = None
@@ -179,8 +198,8 @@ class SubhaloPopulation:
         return -mass / (sigma_cr * cfg.area_kpc2)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, key, centre=None, sigma_sub=None,
-               m_hm=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
+    def sample(self, key, centre=None, sigma_sub=None, m_hm=None, f_c=None, p_cc=None,
+               b_c=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
         """Draw one realisation (jittable, vmappable over JAX keys).
 
         Parameters
@@ -201,6 +220,11 @@ class SubhaloPopulation:
             traced): the WDM thinning S(m; m_hm) and concentration factor use it; the
             counts before thinning (``n_drawn``) and the capacities do not depend on it.
             Default: ``config.m_hm``.
+        f_c, p_cc, b_c : scalar arrays, optional
+            SIDM fields of this realisation (may be traced): the core fraction of the cored
+            haloes, in (0, 10]; the collapsed probability, inside ``p_cc_range``; the
+            concentration boost of the collapsed haloes, in [1, 100]. Defaults: the
+            configured values.
 
         Returns
         -------
@@ -213,15 +237,19 @@ class SubhaloPopulation:
         xp = rnd.xp
         yx = resolve_centre(centre, self.config.centre, xp)
         self._check_m_hm(m_hm)
-        # one uniform array for all families (one random-bits call to compile)
+        self._check_sidm(f_c=f_c, p_cc=p_cc, b_c=b_c)
         scale = None if sigma_sub is None else scale_to_reference(sigma_sub, self.config.sigma_sub, xp)
+        scales = self._family_scales(scale, p_cc, xp)
+        # one uniform array for all families (one random-bits call to compile)
         u = rnd.uniform(key, (sum(f.n_uniforms for f in self._families),))
         batches, drawn, kept = {}, [], []
         start = 0
         for fam in self._families:
             stop = start + fam.n_uniforms
-            batch, n, n_kept = draw_family(xp, u[start:stop], fam, self.config.z_source, yx,
-                                            self.config.concentration_model, scale, m_hm)
+            batch, n, n_kept = draw_family(
+                xp, u[start:stop], fam, self.config.z_source, yx, self.config.concentration_model,
+                scales[fam.name], m_hm, fields={"f_c": f_c} if f_c is not None and "f_c" in fam.fields else None,
+                factor=b_c if fam.name == "collapsed" else None)
             start = stop
             batches[fam.name] = batch.plane(0)  # (1, C) -> (C,)
             drawn.append(n[0])
@@ -229,6 +257,37 @@ class SubhaloPopulation:
         n_drawn, n_kept = xp.stack(drawn), xp.stack(kept)
         cap = xp.asarray([f.capacity for f in self._families])
         return batches, PopulationInfo(n_drawn, n_kept, xp.any(n_drawn > cap))
+
+    def _check_p_cc_range(self, p_cc_range):
+        if p_cc_range is None:
+            return None
+        cfg = self.config
+        lo, hi = (float(v) for v in p_cc_range)
+        if cfg.dark_matter != "sidm" or len(cfg.p_cc) != 1:
+            raise ValueError(
+                f"SubhaloPopulation: p_cc_range={p_cc_range!r} draws one collapsed probability per "
+                "realisation, which needs dark_matter='sidm' with one p_cc value (no p_cc_log10_breaks); got "
+                f"dark_matter={cfg.dark_matter!r}, p_cc={cfg.p_cc!r}")
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"SubhaloPopulation: p_cc_range must satisfy 0 <= low <= high <= 1; got {p_cc_range!r}")
+        return (lo, hi)
+
+    def _family_scales(self, scale, p_cc, xp) -> dict[str, Any]:
+        """Each family's factor on its table's mean (None: the static tables)."""
+        if self.p_cc_range is None:
+            if p_cc is not None:
+                raise ValueError("SubhaloPopulation: p_cc is given, but the population was built without "
+                                 "p_cc_range=(low, high), the collapsed probabilities it may be given")
+            return dict.fromkeys(self.family_names, scale)
+        p = xp.asarray(self.config.p_cc[0] if p_cc is None else p_cc, dtype=xp.float64)
+        base = 1.0 if scale is None else scale
+        return {"cored": base * (1.0 - p), "collapsed": base * p}
+
+    def _check_sidm(self, **values) -> None:
+        given = [k for k, v in values.items() if v is not None]
+        if given and self.config.dark_matter != "sidm":
+            raise ValueError(f"SubhaloPopulation: {given[0]} is an SIDM field; this population's "
+                             f"dark_matter is {self.config.dark_matter!r}")
 
     def _check_m_hm(self, m_hm) -> None:
         if m_hm is not None and self.m_hm_range is None:

@@ -71,7 +71,9 @@ class SimulatorConfig:
         Optional groups ``"subhalos"`` and ``"line_of_sight"`` draw population fields per
         image (:data:`~xlens.model.POPULATION_PARAMETERS`: ``sigma_sub`` [kpc^-2] and
         ``delta_los`` (dimensionless), supports in [0, inf); ``m_hm`` [M_sun] of either
-        population, support in (0, inf), with ``dark_matter="wdm"``); e.g.
+        population, support in (0, inf), with ``dark_matter="wdm"``; the SIDM ``f_c`` in
+        (0, 10], ``p_cc`` in [0, 1] (one value, no breaks) and ``b_c`` in [1, 100] of the
+        subhaloes, with ``dark_matter="sidm"``); e.g.
         ``{"subhalos": {"sigma_sub": (0.0, 0.1)}}``. A prior replaces the population's
         configured value (a fixed number simply sets it); an absent group or key keeps it.
         Empty groups are dropped.
@@ -177,6 +179,8 @@ def _check_population_priors(config: SimulatorConfig) -> None:
             lo, hi = prior.support
             if n == "m_hm":
                 _check_m_hm_prior(config, group, prior)
+            if n in ("f_c", "p_cc", "b_c"):
+                _check_sidm_prior(config, n, prior)
             if not math.isfinite(hi):
                 raise ValueError(
                     f"SimulatorConfig.priors[{group!r}][{n!r}] = {prior.to_toml()!r} is unbounded above; the "
@@ -204,6 +208,21 @@ def _check_m_hm_prior(config: SimulatorConfig, group: str, prior: Prior) -> None
                          f"SimulatorConfig.subhalos.wdm_sampling = 'thinning'; got {pop.wdm_sampling!r}")
     if prior.support[0] <= 0.0:
         raise ValueError(f"{where} reaches {prior.support[0]!r}; m_hm must lie in (0, inf) [M_sun]")
+
+
+def _check_sidm_prior(config: SimulatorConfig, name: str, prior: Prior) -> None:
+    """SIDM fields need dark_matter = 'sidm'; p_cc one value; f_c a support above 0."""
+    pop = config.subhalos
+    where = f"SimulatorConfig.priors['subhalos'][{name!r}] = {prior.to_toml()!r}"
+    if pop.dark_matter != "sidm":
+        raise ValueError(f"{where}: {name} is used only with dark_matter = 'sidm'; "
+                         f"SimulatorConfig.subhalos.dark_matter is {pop.dark_matter!r}")
+    if name == "p_cc" and pop.p_cc_log10_breaks and not isinstance(prior, Fixed):
+        raise ValueError(f"{where}: a p_cc drawn per image is one value for all masses, so "
+                         "SimulatorConfig.subhalos.p_cc_log10_breaks must be empty; got "
+                         f"{pop.p_cc_log10_breaks!r}")
+    if name == "f_c" and prior.support[0] <= 0.0:
+        raise ValueError(f"{where} reaches {prior.support[0]!r}; f_c must lie in (0, 10] (dimensionless)")
 
 
 def _check_prior_support(priors: Mapping[str, Mapping[str, Prior]]) -> None:

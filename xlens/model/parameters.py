@@ -110,7 +110,13 @@ MACRO_PARAMETERS: tuple[MacroParameter, ...] = (
 #: their units and allowed range (low, high): ``{population: {name: (units, low, high)}}``.
 #: A prior's support must lie in the range; an absent key keeps the population's value.
 POPULATION_PARAMETERS: dict[str, dict[str, tuple[str, float, float]]] = {
-    "subhalos": {"sigma_sub": ("kpc^-2", 0.0, float("inf")), "m_hm": ("M_sun", 0.0, float("inf"))},
+    "subhalos": {
+        "sigma_sub": ("kpc^-2", 0.0, float("inf")),
+        "m_hm": ("M_sun", 0.0, float("inf")),
+        "f_c": ("dimensionless", 0.0, 10.0),
+        "p_cc": ("dimensionless", 0.0, 1.0),
+        "b_c": ("dimensionless", 1.0, 100.0),
+    },
     "line_of_sight": {"delta_los": ("dimensionless", 0.0, float("inf")), "m_hm": ("M_sun", 0.0, float("inf"))},
 }
 
@@ -225,7 +231,8 @@ class SimParams:
     hyper : dict
         The population parameters drawn for this image from their priors
         (:data:`POPULATION_PARAMETERS`): ``{"subhalos": {"sigma_sub": scalar [kpc^-2],
-        "m_hm": scalar [M_sun]}, "line_of_sight": {"delta_los": scalar (dimensionless),
+        "m_hm": scalar [M_sun], "f_c", "p_cc", "b_c": scalars (dimensionless)},
+        "line_of_sight": {"delta_los": scalar (dimensionless),
         "m_hm": scalar [M_sun]}}``, only the drawn ones;
         empty (the default) when the configuration draws none. The tracer's sheets use
         them; a population without an entry uses its configured value.

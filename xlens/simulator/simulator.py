@@ -135,8 +135,10 @@ class Simulator:
         #: population priors drawn per image, {group: {name: Prior}} (fixed ones only set the value)
         self.population_priors = drawn_population_priors(cfg.priors)
         m_hm = {g: p["m_hm"].support for g, p in self.population_priors.items() if "m_hm" in p}
+        p_cc = self.population_priors.get("subhalos", {}).get("p_cc")
         self.subhalo_population = (None if cfg.subhalos is None else SubhaloPopulation(
-            _population_config(cfg, "subhalos"), m_hm_range=m_hm.get("subhalos")))
+            _population_config(cfg, "subhalos"), m_hm_range=m_hm.get("subhalos"),
+            p_cc_range=None if p_cc is None else p_cc.support))
         self.los_population = (None if cfg.line_of_sight is None else LineOfSightPopulation(
             _population_config(cfg, "line_of_sight"), m_hm_range=m_hm.get("line_of_sight")))
         self._jit_cache: dict[str, Any] = {}
@@ -158,7 +160,7 @@ class Simulator:
 
         One uniform per macro parameter (in the order of :data:`~xlens.model.MACRO_PARAMETERS`)
         is mapped through its prior's inverse CDF (:meth:`~xlens.model.Prior.from_unit`).
-        Population priors (``priors.subhalos.sigma_sub``/``m_hm``, ``priors.line_of_sight.delta_los``/``m_hm``)
+        Population priors (:data:`~xlens.model.POPULATION_PARAMETERS`, e.g. ``priors.subhalos.sigma_sub``)
         are drawn the same way from a fourth key, split off only when there is one to draw
         (so the macro draws and the haloes of a configuration without them are unchanged),
         and held in ``params.hyper``.
@@ -178,8 +180,7 @@ class Simulator:
         sub, los_hyper = hyper.get("subhalos", {}), hyper.get("line_of_sight", {})
         subhalos, los, info = {}, None, {}
         if self.subhalo_population is not None:
-            subhalos, info["subhalos"] = self.subhalo_population.sample(
-                k_sub, centre=macro["lens"].centre, sigma_sub=sub.get("sigma_sub"), m_hm=sub.get("m_hm"))
+            subhalos, info["subhalos"] = self.subhalo_population.sample(k_sub, centre=macro["lens"].centre, **sub)
         if self.los_population is not None:
             los, info["line_of_sight"] = self.los_population.sample(
                 k_los, delta_los=los_hyper.get("delta_los"), m_hm=los_hyper.get("m_hm"))
