@@ -170,8 +170,10 @@ def test_round_trip_of_population_priors(tmp_path):
 @pytest.mark.parametrize(
     ("text", "key", "message"),
     [
-        ("[priors.subhalos]\nalpha = -1.9\n", "priors.subhalos.alpha",
-         "allowed in \\[priors.subhalos\\] are: b_c, f_c, m_hm, p_cc, sigma_sub"),
+        ("[priors.subhalos]\nslope = -1.9\n", "priors.subhalos.slope",
+         "allowed in \\[priors.subhalos\\] are: alpha, b_c, f_c, m_hm, p_cc, sigma_sub"),
+        ("[priors.subhalos]\nalpha = [-2.0, 0.2]\n", "priors.subhalos.alpha",
+         r"reaches 0.2, outside the allowed range \[-3, 0\]"),
         ("[priors.line_of_sight]\ndelta_los = [-0.5, 2.0]\n", "priors.line_of_sight.delta_los",
          r"reaches -0.5, outside the allowed range \[0, inf\)"),
         ("[subhalos]\nenabled = false\n[priors.subhalos]\nsigma_sub = [0.0, 0.1]\n", "priors.subhalos.sigma_sub",

@@ -152,7 +152,8 @@ def test_params_without_the_drawn_hyper_are_refused():
 @pytest.mark.parametrize(
     ("priors", "kwargs", "message"),
     [
-        ({"subhalos": {"alpha": (-2.0, -1.8)}}, {}, r"unknown key 'alpha'.*\('sigma_sub', 'm_hm', 'f_c', 'p_cc', 'b_c'\)"),
+        ({"subhalos": {"delta_los": (0.5, 1.8)}}, {},
+         r"unknown key 'delta_los'.*\('sigma_sub', 'alpha', 'm_hm', 'f_c', 'p_cc', 'b_c'\)"),
         ({"line_of_sight": {"sigma_sub": (0.0, 1.0)}}, {}, r"unknown key 'sigma_sub'.*\('delta_los', 'm_hm'\)"),
         ({"subhalos": {"sigma_sub": (-0.01, 0.1)}}, {}, r"reaches -0.01, outside the allowed range \[0, inf\)"),
         ({"line_of_sight": {"delta_los": {"normal": (1.0, 1.0), "bounds": (-1.0, 2.0)}}}, {},

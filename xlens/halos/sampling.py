@@ -41,6 +41,7 @@ __all__ = [
     "expected_rendered_mass",
     "family_at",
     "poisson_cdf_traced",
+    "rendered_mass_terms",
     "rendered_masses_over_m_hm",
     "report_overflow",
     "resolve_centre",
@@ -115,6 +116,9 @@ class Family:
     factor: Any = 1.0  # callable(mass, z) -> concentration factor, or a float
     fields: dict = dataclasses.field(default_factory=dict)  # constant per-slot fields (f_c)
     wdm: WDMModel | None = None  # the WDM model whose thinning a traced m_hm replaces
+    #: ln of the pivot mass [ln M_sun] of a power-law table (one slope, normalised at the pivot)
+    #: that a traced mass-function slope may re-slope (:meth:`CellTable.power_law_weights`)
+    pivot_ln_mass: float | None = None
 
     @functools.cached_property
     def count_cdf(self) -> np.ndarray:
@@ -155,7 +159,7 @@ def poisson_cdf_traced(means, n_terms: int, *, xp):
 
 
 def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=None, m_hm=None,
-                fields=None, factor=None):
+                fields=None, factor=None, slope=None):
     """Draw one family on all its rows: (HaloBatch with (P, C) fields, n_drawn, n_kept).
 
     ``u`` holds ``fam.n_uniforms`` uniforms: per row, one for the Poisson count (by
@@ -176,19 +180,32 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
     ``fields`` (``{name: scalar}``, may be traced) replaces constant per-slot fields of
     ``fam.fields`` (the SIDM core fraction ``f_c``) and ``factor`` (a scalar, may be traced)
     replaces a constant concentration factor (the SIDM boost ``b_c``).
+
+    ``slope`` (None, or a scalar of ``xp``, may be traced) re-slopes the family's power-law
+    table, ``dN/dln m`` proportional to ``(m / m_pivot)^slope`` (the subhalo mass function's
+    ``alpha + 1``; :meth:`~xlens.halos.tables.CellTable.power_law_weights`): the mean counts
+    and the masses follow it. It needs a family with ``pivot_ln_mass``; the capacity must
+    hold the largest mean of the slopes passed.
     """
     thinning, factor_fn = (fam.thinning, fam.factor) if m_hm is None else wdm_at(
         fam, xp.asarray(m_hm, dtype=xp.float64))
     n_rows, cap = fam.table.shape[0], fam.capacity
     u = xp.reshape(u, (n_rows, 1 + 4 * cap))
-    if scale is None:
+    weights = None
+    if slope is not None:
+        if fam.pivot_ln_mass is None:
+            raise ValueError(f"slope: family {fam.name!r} is not a power law normalised at a pivot mass")
+        weights = fam.table.power_law_weights(slope, fam.pivot_ln_mass, xp=xp)
+    if scale is None and weights is None:
         cdf = fam.count_cdf
     else:
-        means = xp.asarray(fam.table.total) * xp.asarray(scale, dtype=xp.float64)
+        means = xp.asarray(fam.table.total) if weights is None else xp.sum(weights, axis=1)
+        if scale is not None:
+            means = means * xp.asarray(scale, dtype=xp.float64)
         cdf = poisson_cdf_traced(means, fam.count_cdf.shape[1], xp=xp)
     n = row_searchsorted(cdf, u[:, :1], xp=xp, compare_all=True)[:, 0]  # (P,)
     w = xp.reshape(u[:, 1:], (n_rows, cap, 4))
-    ln_m = fam.table.sample_ln_mass(w[..., 0], xp=xp)
+    ln_m = fam.table.sample_ln_mass(w[..., 0], xp=xp, weight=weights, slope=slope)
     lo = math.exp(float(fam.table.left.min()))
     hi = math.exp(float((fam.table.left + fam.table.width).max()))
     mass = xp.clip(xp.exp(ln_m), lo, hi)
@@ -340,14 +357,30 @@ def rendered_masses_over_m_hm(fam: Family, row: int, redshift: float, model: str
     ndarray, shape (len(m_hm_values),)
         ``int m_ren S(m; m_hm) dN`` [M_sun], the WDM concentration factor at each m_hm applied.
     """
+    _, terms = rendered_mass_terms(fam, row, redshift, model, m_hm_values)
+    return terms.sum(axis=1)
+
+
+def rendered_mass_terms(fam: Family, row: int, redshift: float, model: str,
+                        m_hm_values=None) -> tuple[np.ndarray, np.ndarray]:
+    """The terms of :func:`expected_rendered_mass`'s quadrature on row ``row`` (NumPy).
+
+    Returns ``(masses, terms)``: the quadrature's masses [M_sun], shape (Q,), and
+    ``terms[j, q] = weight_q S(m_q) m_q m_ren/M200(m_q)`` [M_sun], shape (J, Q), with the
+    family's thinning and concentration factor at each half-mode mass of ``m_hm_values``
+    (J of them), or as configured (J = 1) when ``m_hm_values`` is None. Their sum over q is
+    ``int m_ren S dN``; a re-weighted sum integrates another mass function on the same nodes.
+    """
     masses, weights = fam.table.quadrature(row)
     c_cdm = np.asarray(ludlow16_concentration(masses, redshift, model=model))
-    out = np.empty(len(m_hm_values))
-    for k, m_hm in enumerate(m_hm_values):
-        keep, factor = wdm_at(fam, float(m_hm))
+    rules = ([(fam.thinning, fam.factor)] if m_hm_values is None
+             else [wdm_at(fam, float(m_hm)) for m_hm in m_hm_values])
+    terms = np.empty((len(rules), masses.size))
+    for k, (keep, factor) in enumerate(rules):
         f = factor(masses, redshift) if callable(factor) else factor
-        out[k] = np.sum(weights * keep(masses) * masses * rendered_mass_ratio_of_concentration(c_cdm * f))
-    return out
+        kept = keep(masses) if keep is not None else 1.0
+        terms[k] = weights * kept * masses * rendered_mass_ratio_of_concentration(c_cdm * f)
+    return masses, terms
 
 
 def scale_to_reference(value, reference: float, xp):

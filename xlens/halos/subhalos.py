@@ -36,6 +36,7 @@ from .sampling import (
     check_capacity,
     draw_family,
     expected_rendered_mass,
+    rendered_mass_terms,
     rendered_masses_over_m_hm,
     report_overflow,
     resolve_centre,
@@ -62,6 +63,15 @@ class SubhaloPopulation:
         The half-mode masses [M_sun] that :meth:`sample` may be given per realisation
         (``m_hm=``). Needs ``dark_matter="wdm"`` with ``wdm_sampling="thinning"``; the
         sheet (``config.sheet``) is tabulated over the range (:class:`SheetTable`).
+    alpha_range : (low, high), optional
+        The mass-function slopes that :meth:`sample` may be given per realisation
+        (``alpha=``), within [-3, 0]. Needs a power-law table: CDM, WDM with
+        ``wdm_sampling="thinning"``, or SIDM. The mean count
+        ``N(alpha) = Sigma_sub F A int (m/m0)^(alpha+1) dln m`` (m0 = 1e8 M_sun) is a sum of
+        exponentials in alpha, hence convex, so the capacities hold the larger of the means
+        at ``low`` and ``high``; the sheet
+        is integrated per realisation on fixed quadrature nodes re-weighted by
+        ``(m/m0)^(alpha - config.alpha)``.
     p_cc_range : (low, high), optional
         The SIDM collapsed probabilities that :meth:`sample` may be given per realisation
         (``p_cc=``), within [0, 1]; needs ``dark_matter="sidm"`` with one ``p_cc`` value (no
@@ -95,7 +105,8 @@ class SubhaloPopulation:
 
     def __init__(self, config: SubhaloConfig, capacity: int | dict | None = None,
                  m_hm_range: tuple[float, float] | None = None,
-                 p_cc_range: tuple[float, float] | None = None):
+                 p_cc_range: tuple[float, float] | None = None,
+                 alpha_range: tuple[float, float] | None = None):
         if not isinstance(config, SubhaloConfig):
             raise TypeError(f"SubhaloPopulation takes a SubhaloConfig; got {type(config).__name__}")
         self.config = cfg = config
@@ -134,7 +145,13 @@ class SubhaloPopulation:
                              CellTable.power_law(edges, beta, norm, None if drawn_p else p), None,
                              float(cfg.b_c), {}))
         self.p_cc_range = self._check_p_cc_range(p_cc_range)
+        self.alpha_range = self._check_alpha_range(alpha_range)
+        pivot = math.log(SUBHALO_PIVOT_MASS)
         means = {f[0]: float(f[2].total[0]) for f in families}
+        if self.alpha_range is not None:  # convex in alpha: the largest mean is at an end
+            means = {name: max(float(np.sum(table.power_law_weights(a + 1.0, pivot, xp=np)))
+                                for a in self.alpha_range)
+                     for name, _, table, *_ in families}
         if self.p_cc_range is not None:  # capacities at the largest mean each family can have
             means = {"cored": means["cored"] * (1.0 - self.p_cc_range[0]),
                      "collapsed": means["collapsed"] * self.p_cc_range[1]}
@@ -142,9 +159,11 @@ class SubhaloPopulation:
         wdm = WDMModel.from_config(cfg)
         self._families = tuple(
             Family(name, prof, table, caps[name], z, radii, thinning, factor, fields,
-                   wdm if thinning is not None else None)
+                   wdm if thinning is not None else None, pivot)
             for name, prof, table, thinning, factor, fields in families
         )
+        #: the largest mean count of each family over the ranges drawn (sizes the capacities)
+        self.largest_means = means
         if m_hm_range is not None and (cfg.dark_matter != "wdm" or cfg.wdm_sampling != "thinning"):
             raise ValueError(
                 f"SubhaloPopulation: m_hm_range={m_hm_range!r} draws the half-mode mass per realisation, "
@@ -168,6 +187,12 @@ class SubhaloPopulation:
         self.sheet_table = None
         if self.m_hm_range is not None and cfg.sheet:
             self.sheet_table = SheetTable.build(self.m_hm_range, self._sheet_kappa_over_m_hm)
+        #: with alpha_range and a sheet: ln of the quadrature masses [ln M_sun], shape (Q,), and
+        #: the terms of the sheet's convergence at config.alpha over m_hm_range (a
+        #: SheetTable of shape (N, Q); one node without m_hm_range)
+        self.sheet_terms = None
+        if self.alpha_range is not None and self.sheet_kappa is not None:
+            self.sheet_terms = self._sheet_terms()
 
     def _capacities(self, capacity, means: dict) -> dict:
         owner = type(self).__name__
@@ -190,6 +215,23 @@ class SubhaloPopulation:
         sigma_cr = float(Planck15.critical_surface_density_msun_per_kpc2(cfg.z_lens, cfg.z_source))
         return -mass / (sigma_cr * cfg.area_kpc2)
 
+    def _sheet_terms(self) -> tuple[np.ndarray, SheetTable]:
+        cfg = self.config
+        fam = self._families[0]
+        norm = -1.0 / (float(Planck15.critical_surface_density_msun_per_kpc2(cfg.z_lens, cfg.z_source))
+                       * cfg.area_kpc2)
+
+        def kappa_of(m_hm):
+            return norm * rendered_mass_terms(fam, 0, cfg.z_lens, cfg.concentration_model, m_hm)[1]
+
+        if self.m_hm_range is not None:
+            table = SheetTable.build(self.m_hm_range, kappa_of)
+        else:
+            table = SheetTable(np.zeros(1), norm * rendered_mass_terms(
+                fam, 0, cfg.z_lens, cfg.concentration_model)[1])
+        masses, _ = fam.table.quadrature(0)
+        return np.log(masses), table
+
     def _sheet_kappa(self, fam: Family) -> float:
         """-(mean rendered mass) / (Sigma_cr A) of the tNFW subhaloes (PHYSICS.md §13.2)."""
         cfg = self.config
@@ -199,7 +241,7 @@ class SubhaloPopulation:
 
     # ------------------------------------------------------------------ sampling
     def sample(self, key, centre=None, sigma_sub=None, m_hm=None, f_c=None, p_cc=None,
-               b_c=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
+               b_c=None, alpha=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
         """Draw one realisation (jittable, vmappable over JAX keys).
 
         Parameters
@@ -225,6 +267,10 @@ class SubhaloPopulation:
             haloes, in (0, 10]; the collapsed probability, inside ``p_cc_range``; the
             concentration boost of the collapsed haloes, in [1, 100]. Defaults: the
             configured values.
+        alpha : scalar array, optional
+            Mass-function slope of this realisation, inside ``alpha_range`` (may be traced):
+            the mean counts (normalised at the pivot mass 1e8 M_sun) and the masses follow
+            ``dN/dm ~ m^alpha``. Default: ``config.alpha``, from the static tables.
 
         Returns
         -------
@@ -238,6 +284,8 @@ class SubhaloPopulation:
         yx = resolve_centre(centre, self.config.centre, xp)
         self._check_m_hm(m_hm)
         self._check_sidm(f_c=f_c, p_cc=p_cc, b_c=b_c)
+        self._check_alpha(alpha)
+        slope = None if alpha is None else xp.asarray(alpha, dtype=xp.float64) + 1.0
         scale = None if sigma_sub is None else scale_to_reference(sigma_sub, self.config.sigma_sub, xp)
         scales = self._family_scales(scale, p_cc, xp)
         # one uniform array for all families (one random-bits call to compile)
@@ -249,7 +297,7 @@ class SubhaloPopulation:
             batch, n, n_kept = draw_family(
                 xp, u[start:stop], fam, self.config.z_source, yx, self.config.concentration_model,
                 scales[fam.name], m_hm, fields={"f_c": f_c} if f_c is not None and "f_c" in fam.fields else None,
-                factor=b_c if fam.name == "collapsed" else None)
+                factor=b_c if fam.name == "collapsed" else None, slope=slope)
             start = stop
             batches[fam.name] = batch.plane(0)  # (1, C) -> (C,)
             drawn.append(n[0])
@@ -257,6 +305,26 @@ class SubhaloPopulation:
         n_drawn, n_kept = xp.stack(drawn), xp.stack(kept)
         cap = xp.asarray([f.capacity for f in self._families])
         return batches, PopulationInfo(n_drawn, n_kept, xp.any(n_drawn > cap))
+
+    def _check_alpha_range(self, alpha_range):
+        if alpha_range is None:
+            return None
+        cfg = self.config
+        lo, hi = (float(v) for v in alpha_range)
+        if not -3.0 <= lo <= hi <= 0.0:
+            raise ValueError(f"SubhaloPopulation: alpha_range must satisfy -3 <= low <= high <= 0; "
+                             f"got {alpha_range!r}")
+        if cfg.dark_matter == "wdm" and cfg.wdm_sampling != "thinning":
+            raise ValueError(
+                f"SubhaloPopulation: alpha_range={alpha_range!r} re-slopes the power-law mass function per "
+                "realisation, which needs wdm_sampling='thinning' with dark_matter='wdm' (the 'direct' "
+                "table holds the suppressed function); got wdm_sampling='direct'")
+        return (lo, hi)
+
+    def _check_alpha(self, alpha) -> None:
+        if alpha is not None and self.alpha_range is None:
+            raise ValueError("SubhaloPopulation: alpha is given, but the population was built without "
+                             "alpha_range=(low, high), the mass-function slopes it may be given")
 
     def _check_p_cc_range(self, p_cc_range):
         if p_cc_range is None:
@@ -295,7 +363,7 @@ class SubhaloPopulation:
                              "m_hm_range=(low, high) [M_sun], the half-mode masses it may be given")
 
     def plane_profiles(self, batches: dict[str, HaloBatch], centre=None,
-                       sigma_sub=None, m_hm=None) -> list[tuple[float, dict[str, MassProfile]]]:
+                       sigma_sub=None, m_hm=None, alpha=None) -> list[tuple[float, dict[str, MassProfile]]]:
         """What the subhalo plane holds: ``[(z_lens, {name: profile})]``.
 
         The batches of :meth:`sample` under their family names and, if ``config.sheet``,
@@ -305,15 +373,23 @@ class SubhaloPopulation:
         ``sigma_sub`` [kpc^-2] (the one given to :meth:`sample`, may be traced) scales the
         sheet's convergence by ``sigma_sub / config.sigma_sub`` (it is linear in the mean
         mass); default the configured value. ``m_hm`` [M_sun] (the one given to
-        :meth:`sample`) takes the sheet from :attr:`sheet_table`.
+        :meth:`sample`) takes the sheet from :attr:`sheet_table`. ``alpha`` (the one given
+        to :meth:`sample`) integrates the sheet on :attr:`sheet_terms`.
         """
         self._check_m_hm(m_hm)
+        self._check_alpha(alpha)
         profiles: dict[str, MassProfile] = dict(batches)
         if self.config.sheet:
-            given = [v for v in (centre, sigma_sub, m_hm) if v is not None]
+            given = [v for v in (centre, sigma_sub, m_hm, alpha) if v is not None]
             xp = engine.namespace(*given) if given else None
             axis = self.config.centre if centre is None else centre
-            kappa = self.sheet_kappa if m_hm is None else self.sheet_table(m_hm, xp)[0]
+            if alpha is not None:
+                ln_m, terms = self.sheet_terms
+                d_slope = xp.asarray(alpha, dtype=xp.float64) - self.config.alpha
+                reweight = xp.exp(d_slope * xp.asarray(ln_m - math.log(SUBHALO_PIVOT_MASS)))
+                kappa = xp.sum(terms(1.0 if m_hm is None else m_hm, xp) * reweight)
+            else:
+                kappa = self.sheet_kappa if m_hm is None else self.sheet_table(m_hm, xp)[0]
             if sigma_sub is not None:
                 kappa = kappa * scale_to_reference(sigma_sub, self.config.sigma_sub, xp)
             profiles["subhalo_sheet"] = sheet_profile(axis, kappa, xp)
@@ -326,5 +402,5 @@ class SubhaloPopulation:
         """
         caps = [self.capacities[n] for n in self.family_names]
         labels = [f"family {n!r}" for n in self.family_names]
-        means = [float(f.table.total.max()) for f in self._families]
+        means = [self.largest_means[n] for n in self.family_names]
         report_overflow(type(self).__name__, info, caps, labels, means, action)

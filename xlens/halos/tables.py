@@ -154,33 +154,65 @@ class CellTable:
         return frac, np.minimum(cum, 1.0)
 
     # ---------------------------------------------------------------- sampling
-    def sample_ln_mass(self, u, *, xp):
+    def sample_ln_mass(self, u, *, xp, weight=None, slope=None):
         """Inverse CDF: ``ln m`` for uniforms ``u`` of shape (P, C) in [0, 1) (jittable).
 
         The cell is found by :func:`row_searchsorted` (nothing to search for a single
         cell); inside the cell the power law is inverted exactly with the log1p form of
         PHYSICS.md §14.5.
+
+        ``weight`` (shape (P, K)) and ``slope`` (a scalar), arrays of ``xp`` that may be
+        traced, replace the table's cell weights and every cell's slope (the cells stay):
+        a power-law table re-sloped per realisation (:meth:`power_law_weights`).
         """
         n_cells = self.shape[1]
-        frac, cum = self._normalised()
         u = xp.asarray(u, dtype=xp.float64)
+        traced = weight is not None
+        if traced:
+            total = xp.sum(weight, axis=1, keepdims=True)
+            frac = weight / xp.where(total > 0.0, total, 1.0)
+            cum = xp.cumsum(frac, axis=1) - frac  # the left cumulative probability of each cell
+        else:
+            frac, cum = self._normalised()
         if n_cells == 1:
             k = xp.zeros(u.shape, dtype=xp.int64)
         else:
-            k = xp.clip(row_searchsorted(cum[:, 1:], u, xp=xp), 0, n_cells - 1)
+            k = xp.clip(row_searchsorted(cum[:, 1:], u, xp=xp, compare_all=traced or None), 0, n_cells - 1)
         j = xp.reshape(k + xp.asarray(np.arange(self.shape[0])[:, None] * n_cells), (-1,))
 
         def take(table):
-            return xp.reshape(xp.take(xp.asarray(np.ravel(table)), j), u.shape)
+            return xp.reshape(xp.take(xp.reshape(xp.asarray(table), (-1,)), j), u.shape)
 
         f, c0 = take(frac), take(cum)
-        left, width, slope = take(self.left), take(self.width), take(self.slope)
+        left, width = take(self.left), take(self.width)
+        slope = take(self.slope) if slope is None else xp.asarray(slope, dtype=xp.float64)
         v = xp.clip((u - c0) / xp.where(f > 0.0, f, 1.0), 0.0, 1.0)
         sd = slope * width
         flat = xp.abs(sd) < 1e-8
         sd_safe = xp.where(flat, 1.0, sd)
         g = xp.where(flat, v + 0.5 * v * (1.0 - v) * sd, xp.log1p(v * xp.expm1(sd_safe)) / sd_safe)
         return left + width * xp.clip(g, 0.0, 1.0)
+
+    def power_law_weights(self, slope, pivot_ln_mass: float, *, xp):
+        """Cell weights (P, K) of this table re-sloped to ``slope`` (jittable).
+
+        For a table whose cells all share one slope ``s0`` and whose density is normalised
+        at a pivot mass, ``dN/dln m = A_k (m / m_p)^s`` (a subhalo mass function, with
+        per-cell multipliers ``A_k``): the weight of a cell of left edge ``x_k`` and width
+        ``d_k`` is ``A_k exp(s (x_k - ln m_p)) d_k expm1(s d_k) / (s d_k)``, so at another
+        slope ``s`` (a scalar of ``xp``, may be traced) it is this table's weight times
+        ``exp((s - s0)(x_k - ln m_p)) E(s d_k) / E(s0 d_k)``, ``E(t) = expm1(t) / t``.
+        """
+        s = xp.asarray(slope, dtype=xp.float64)
+        s0 = float(self.slope[0, 0])
+        if not np.all(self.slope == s0):
+            raise ValueError("power_law_weights needs a table whose cells share one slope")
+        sd = s * xp.asarray(self.width)
+        small = xp.abs(sd) < 1e-8
+        sd_safe = xp.where(small, 1.0, sd)
+        ratio = xp.where(small, 1.0 + 0.5 * sd, xp.expm1(sd_safe) / sd_safe)
+        scale = xp.exp((s - s0) * xp.asarray(self.left - pivot_ln_mass)) * ratio
+        return xp.asarray(self.weight / _expm1_ratio(s0 * self.width)) * scale
 
     # ---------------------------------------------------------- NumPy helpers
     def cdf(self, ln_mass, row: int = 0) -> np.ndarray:

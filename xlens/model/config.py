@@ -70,7 +70,8 @@ class SimulatorConfig:
 
         Optional groups ``"subhalos"`` and ``"line_of_sight"`` draw population fields per
         image (:data:`~xlens.model.POPULATION_PARAMETERS`: ``sigma_sub`` [kpc^-2] and
-        ``delta_los`` (dimensionless), supports in [0, inf); ``m_hm`` [M_sun] of either
+        ``delta_los`` (dimensionless), supports in [0, inf); the subhaloes' ``alpha``
+        (dimensionless), support in [-3, 0]; ``m_hm`` [M_sun] of either
         population, support in (0, inf), with ``dark_matter="wdm"``; the SIDM ``f_c`` in
         (0, 10], ``p_cc`` in [0, 1] (one value, no breaks) and ``b_c`` in [1, 100] of the
         subhaloes, with ``dark_matter="sidm"``); e.g.
@@ -181,6 +182,8 @@ def _check_population_priors(config: SimulatorConfig) -> None:
                 _check_m_hm_prior(config, group, prior)
             if n in ("f_c", "p_cc", "b_c"):
                 _check_sidm_prior(config, n, prior)
+            if n == "alpha":
+                _check_alpha_prior(config, prior)
             if not math.isfinite(hi):
                 raise ValueError(
                     f"SimulatorConfig.priors[{group!r}][{n!r}] = {prior.to_toml()!r} is unbounded above; the "
@@ -208,6 +211,16 @@ def _check_m_hm_prior(config: SimulatorConfig, group: str, prior: Prior) -> None
                          f"SimulatorConfig.subhalos.wdm_sampling = 'thinning'; got {pop.wdm_sampling!r}")
     if prior.support[0] <= 0.0:
         raise ValueError(f"{where} reaches {prior.support[0]!r}; m_hm must lie in (0, inf) [M_sun]")
+
+
+def _check_alpha_prior(config: SimulatorConfig, prior: Prior) -> None:
+    """A slope drawn per image re-slopes a power law: not the tabulated 'direct' WDM function."""
+    pop = config.subhalos
+    if pop.dark_matter == "wdm" and pop.wdm_sampling != "thinning" and not isinstance(prior, Fixed):
+        raise ValueError(f"SimulatorConfig.priors['subhalos']['alpha'] = {prior.to_toml()!r}: a slope drawn "
+                         "per image re-slopes the power-law mass function, which needs "
+                         "SimulatorConfig.subhalos.wdm_sampling = 'thinning' with dark_matter = 'wdm'; got "
+                         f"{pop.wdm_sampling!r}")
 
 
 def _check_sidm_prior(config: SimulatorConfig, name: str, prior: Prior) -> None:

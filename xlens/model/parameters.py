@@ -112,6 +112,7 @@ MACRO_PARAMETERS: tuple[MacroParameter, ...] = (
 POPULATION_PARAMETERS: dict[str, dict[str, tuple[str, float, float]]] = {
     "subhalos": {
         "sigma_sub": ("kpc^-2", 0.0, float("inf")),
+        "alpha": ("dimensionless", -3.0, 0.0),
         "m_hm": ("M_sun", 0.0, float("inf")),
         "f_c": ("dimensionless", 0.0, 10.0),
         "p_cc": ("dimensionless", 0.0, 1.0),

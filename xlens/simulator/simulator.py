@@ -136,9 +136,11 @@ class Simulator:
         self.population_priors = drawn_population_priors(cfg.priors)
         m_hm = {g: p["m_hm"].support for g, p in self.population_priors.items() if "m_hm" in p}
         p_cc = self.population_priors.get("subhalos", {}).get("p_cc")
+        alpha = self.population_priors.get("subhalos", {}).get("alpha")
         self.subhalo_population = (None if cfg.subhalos is None else SubhaloPopulation(
             _population_config(cfg, "subhalos"), m_hm_range=m_hm.get("subhalos"),
-            p_cc_range=None if p_cc is None else p_cc.support))
+            p_cc_range=None if p_cc is None else p_cc.support,
+            alpha_range=None if alpha is None else alpha.support))
         self.los_population = (None if cfg.line_of_sight is None else LineOfSightPopulation(
             _population_config(cfg, "line_of_sight"), m_hm_range=m_hm.get("line_of_sight")))
         self._jit_cache: dict[str, Any] = {}
@@ -220,7 +222,8 @@ class Simulator:
         sub, los_hyper = hyper.get("subhalos", {}), hyper.get("line_of_sight", {})
         if self.subhalo_population is not None:  # the subhaloes and their sheet join the lens plane
             [(_, subhalos)] = self.subhalo_population.plane_profiles(
-                subhalos, centre=params.lens.centre, sigma_sub=sub.get("sigma_sub"), m_hm=sub.get("m_hm"))
+                subhalos, centre=params.lens.centre, sigma_sub=sub.get("sigma_sub"), m_hm=sub.get("m_hm"),
+                alpha=sub.get("alpha"))
         galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **subhalos)]
         if params.line_of_sight is not None:
             planes = self.los_population.plane_profiles(
