@@ -4,7 +4,8 @@ Run: ``python asv_benchmarks/accuracy.py [--n 20] [--config FILE.toml] [--correc
 
 ``--config`` measures another model (default: the default model), e.g. the corners of the
 dark-matter priors in ``asv_benchmarks/corners/`` (largest ``sigma_sub`` and ``delta_los``,
-smallest WDM ``m_hm``), where the most haloes are rendered.
+smallest WDM ``m_hm``, the most concentrated SIDM), where the most or the densest haloes are
+rendered.
 
 For each realisation (parameters and haloes from ``sample_params(jax.random.key(1000 + i))``)
 the noiseless model image of the fast path in float32 (production) and float64 is compared
@@ -14,7 +15,8 @@ noise key. Prints, per realisation and dtype, max over pixels of |fast - brute| 
 sum |fast - brute| / total flux, then the medians and the worst. ``--corrected 0`` switches
 off the fast path's correction near the strongest haloes (the previous fast path);
 ``--corrected``/``--window`` override :data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED` /
-:data:`xlens.tracer.fast_path.FAST_PATH_WINDOW`. The suite's
+:data:`xlens.tracer.fast_path.FAST_PATH_WINDOW` (``--corrected`` also overrides the simulator's own
+choice, ``Simulator.fast_path_corrected``: 128 with SIDM subhaloes). The suite's
 ``tests/tracer/test_fast_path.py::test_fast_path_matches_float64_brute_force_on_default_realisations``
 runs the first 10 of these realisations.
 """
@@ -46,13 +48,17 @@ def main():
         xlens.tracer.fast_path.FAST_PATH_CORRECTED = args.corrected
     if args.window is not None:
         xlens.tracer.fast_path.FAST_PATH_WINDOW = args.window
-    print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} jax={jax.__version__} "
-          f"corrected={xlens.tracer.fast_path.FAST_PATH_CORRECTED} window={xlens.tracer.fast_path.FAST_PATH_WINDOW}")
     config = None if args.config is None else load_config(args.config)
-    print(f"# config: {args.config or 'default'}")
     sims = {name: Simulator(config, engine="jax", dtype=dtype, exact=exact)
             for name, dtype, exact in (("brute", "float64", True), ("float64", "float64", False),
                                        ("float32", "float32", False))}
+    if args.corrected is not None:  # also over the simulator's own choice (SIDM)
+        for sim in sims.values():
+            sim.fast_path_corrected = args.corrected
+    corrected = sims["float32"].fast_path_corrected or xlens.tracer.fast_path.FAST_PATH_CORRECTED
+    print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} jax={jax.__version__} "
+          f"corrected={corrected} window={xlens.tracer.fast_path.FAST_PATH_WINDOW}")
+    print(f"# config: {args.config or 'default'}")
     noise_key = jax.random.key(7)
     model = {name: jax.jit(lambda p, sim=sim: sim.forward(p, noise_key)) for name, sim in sims.items()}
     draw = jax.jit(sims["float32"].sample_params)

@@ -153,3 +153,26 @@ def test_populations_refuse_sidm_values_they_were_not_built_for():
         SubhaloPopulation(SubhaloConfig()).sample(0, f_c=np.float64(0.5))
     with pytest.raises(ValueError, match="one p_cc value"):
         SubhaloPopulation(dataclasses.replace(SUB, p_cc=(0.1, 0.5), p_cc_log10_breaks=(8.5,)), p_cc_range=(0, 1))
+
+
+def test_sidm_simulator_corrects_more_haloes_on_the_fast_path(monkeypatch):
+    """Collapsed SIDM haloes are dense: the fast path corrects 128 per batch (docs/performance.md)."""
+    from xlens.simulator.simulator import SIDM_FAST_PATH_CORRECTED
+    from xlens.tracer import Tracer
+
+    seen = []
+    original = Tracer.traced_grid_2d_list_over_sampled_from
+
+    def spy(self, grid, sub_size, exact=False, n_corrected=None, window=None):
+        seen.append(n_corrected)
+        return original(self, grid, sub_size, exact=exact, n_corrected=n_corrected, window=window)
+
+    monkeypatch.setattr(Tracer, "traced_grid_2d_list_over_sampled_from", spy)
+    sidm = Simulator(_config(sub_size=2), engine="numpy")
+    cdm = Simulator(_config(subhalos=SubhaloConfig(sigma_sub=0.025, m_min=1e7, m_max=1e10, radius=2.0), sub_size=2),
+                    engine="numpy")
+    assert sidm.fast_path_corrected == SIDM_FAST_PATH_CORRECTED == 128
+    assert cdm.fast_path_corrected is None  # the tracer's default (FAST_PATH_CORRECTED)
+    sidm.sample(0)
+    cdm.sample(0)
+    assert seen == [128, None]

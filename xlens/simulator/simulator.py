@@ -49,6 +49,11 @@ from ..tracer import Galaxy, Tracer
 
 __all__ = ["Example", "Simulator"]
 
+#: Haloes per batch that the fast path corrects on their windows when the subhaloes are SIDM:
+#: core-collapsed haloes with a concentration boost are dense enough that the default count
+#: leaves errors above 0.01 sigma (docs/performance.md, "At the corners of the dark-matter priors").
+SIDM_FAST_PATH_CORRECTED = 128
+
 
 def _population_config(config: SimulatorConfig, group: str):
     """The population's configuration as the simulator builds it: a fixed prior sets the field;
@@ -87,7 +92,9 @@ class Simulator:
         False (default): the fast path, where halo batches are evaluated at pixel
         centres and their deflection fields interpolated to the sub-pixel rays
         (:meth:`Tracer.traced_grid_2d_list_over_sampled_from`); True: every halo on
-        every sub-pixel ray (the brute-force reference).
+        every sub-pixel ray (the brute-force reference). With SIDM subhaloes the fast
+        path corrects the :data:`SIDM_FAST_PATH_CORRECTED` strongest haloes per batch
+        (``fast_path_corrected``) instead of the default 32.
 
     Attributes
     ----------
@@ -143,6 +150,11 @@ class Simulator:
             alpha_range=None if alpha is None else alpha.support))
         self.los_population = (None if cfg.line_of_sight is None else LineOfSightPopulation(
             _population_config(cfg, "line_of_sight"), m_hm_range=m_hm.get("line_of_sight")))
+        #: haloes per batch corrected by the fast path: None is the tracer's default
+        #: (:data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED`); SIDM subhaloes take
+        #: :data:`SIDM_FAST_PATH_CORRECTED`
+        self.fast_path_corrected = (SIDM_FAST_PATH_CORRECTED if cfg.subhalos is not None
+                                    and cfg.subhalos.dark_matter == "sidm" else None)
         self._jit_cache: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ params
@@ -254,7 +266,8 @@ class Simulator:
         dtype = getattr(xp, self.dtype)
         tracer = self.tracer_from(params)
         grid = xp.asarray(self.padded_grid.over_sampled, dtype=dtype)
-        traced = tracer.traced_grid_2d_list_over_sampled_from(grid, self.config.sub_size, exact=self.exact)
+        traced = tracer.traced_grid_2d_list_over_sampled_from(grid, self.config.sub_size, exact=self.exact,
+                                                              n_corrected=self.fast_path_corrected)
         lensed_sub = params.source.image_2d_from(traced[-1])
         s = self.config.sub_size
         lensed = bin_over_sampled(lensed_sub, s)
