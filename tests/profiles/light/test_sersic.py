@@ -400,6 +400,34 @@ def test_gradients_finite_everywhere_and_match_finite_differences(cls, kwargs):
             )
 
 
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        (Sersic, dict(intensity=1.0, effective_radius=0.5, sersic_index=2.5)),
+        (SersicCore, dict(intensity=1.0, effective_radius=0.5, sersic_index=1.5, radius_break=0.05, gamma=0.25,
+                          alpha=3.0)),
+    ],
+    ids=["sersic", "core"],
+)
+def test_ellipticity_gradient_at_a_round_profile(cls, kwargs):
+    """At ell_comps = (0, 0), where q and phi are not differentiable, the image is (its eccentric
+    radius is smooth in e1, e2): the gradient matches central differences and is not 0."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    kw = dict(centre=np.array([0.05, -0.1]), ell_comps=np.zeros(2), **kwargs)
+    d_profile, _ = weighted_gradient()(cls(**{k: jnp.asarray(v) for k, v in kw.items()}), jnp.asarray(ORDINARY))
+    fd = fd_gradient(weighted_image, cls(**kw), ORDINARY)
+    scale = max(np.max(np.abs(v)) for v in fd.values())
+    assert np.max(np.abs(fd["ell_comps"])) > 1e-3 * scale  # a real derivative, not 0
+    assert_close(d_profile.ell_comps, fd["ell_comps"], rtol=1e-6, atol=1e-6 * scale,
+                 why=f"{cls.__name__} d/d ell_comps at (0, 0): central differences, h = 1e-5", xp=jnp)
+    # and the value is continuous there: (0, 0) against the frame form at |e| = 1e-9
+    grid = np.asarray(ORDINARY)
+    round_ = cls(**kw).image_2d_from(grid)
+    near = cls(**{**kw, "ell_comps": np.array([6e-10, -8e-10])}).image_2d_from(grid)
+    np.testing.assert_allclose(near, round_, rtol=1e-7, atol=0)  # first order: ~|e| r dI/dr / I
+
+
 # --------------------------------------------------------------------------- validation
 
 

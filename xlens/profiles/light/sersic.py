@@ -73,12 +73,23 @@ def _sersic_constant(n: ArrayLike) -> ArrayLike:
 
 
 def _eccentric_radius2(p, y, x, *, xp):
-    """Squared eccentric radius ``q x'^2 + y'^2/q`` [arcsec^2] (PHYSICS.md §1, §12)."""
+    """Squared eccentric radius ``q x'^2 + y'^2/q`` [arcsec^2] (PHYSICS.md §1, §12).
+
+    With ``f^2 = e1^2 + e2^2``, ``f cos 2phi = e2`` and ``f sin 2phi = e1`` it is
+    ``[r^2 (1 + f^2) - 2 ((dx^2 - dy^2) e2 + 2 dx dy e1)] / (1 - f^2)``: smooth in
+    ``ell_comps``, also at (0, 0), where the axis ratio and angle are not (|e| and atan2). The
+    value comes from the frame form (no cancellation at small q); at exactly e = 0 the smooth
+    form, equal there, supplies the derivative (which through q and phi would be 0).
+    """
     cy, cx = p["centre"]
     e1, e2 = p["ell_comps"]
     q, cos, sin = axis_ratio_and_angle(e1, e2, xp=xp)
-    yr, xr = rotate_to_frame(y - cy, x - cx, cos, sin)
-    return q * xr * xr + yr * yr / q
+    dy, dx = y - cy, x - cx
+    yr, xr = rotate_to_frame(dy, dx, cos, sin)
+    frame = q * xr * xr + yr * yr / q
+    f2 = e1 * e1 + e2 * e2
+    smooth = ((dx * dx + dy * dy) * (1.0 + f2) - 2.0 * ((dx * dx - dy * dy) * e2 + 2.0 * dx * dy * e1)) / (1.0 - f2)
+    return xp.where(f2 > 0, frame, smooth)
 
 
 @pytree_dataclass
