@@ -241,13 +241,6 @@ def test_gradients_finite_everywhere_and_match_finite_differences(cls):
 
 
 @pytest.mark.jax
-@pytest.mark.xfail(
-    strict=True,
-    reason="axis_ratio_and_angle goes through |e| and atan2, so AD gives d/d ell_comps = 0 at "
-    "exactly (0, 0); the SIE is differentiable there (derivative ~ (-1.27, 1.30) here). "
-    "For slope != 2 the PowerLaw has a cone at e = 0 (PyAutoGalaxy normalisation), so no "
-    "derivative exists there at all.",
-)
 def test_ellipticity_gradient_at_round_profile():
     jax = pytest.importorskip("jax")
     jnp = jax.numpy

@@ -405,3 +405,35 @@ def test_validation_accepts_q_min_exactly():
 def test_validation_rejects_mismatched_halo_lengths():
     with pytest.raises(ValueError, match=r"einstein_radius: 3.*slope: 2"):
         PowerLaw(einstein_radius=np.ones(3), slope=np.full(2, 2.0))
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("slope", [2.0, 1.7, 2.4])
+def test_ellipticity_gradient_at_a_round_power_law(slope):
+    """At ell_comps = (0, 0) the gradient of sum(w [kappa, alpha, psi]) w.r.t. ell_comps matches
+    central differences (h = 1e-5) and is not 0. For slope 2 (the SIE) the profile is smooth there;
+    otherwise the axis-ratio prefactor adds a cone (2 - g)|e|/2 x kappa_0, which central
+    differences cancel: both give the symmetric derivative (docs/profiles.md). The cone times
+    the linear term is odd in e, an O(h) error of central differences: h = 1e-7 there (rounding
+    eps/h ~ 1e-9)."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    grid = np.array([[0.4, 0.9], [-1.2, 0.3], [0.7, -0.6], [-0.2, -1.5]])
+
+    def fields(profile, g):
+        xp = engine.namespace(g)
+        out = xp.concat([profile.convergence_2d_from(g), xp.reshape(profile.deflections_yx_2d_from(g), (-1,)),
+                         profile.potential_2d_from(g)])
+        return xp.sum(xp.linspace(1.0, 2.0, out.shape[0], dtype=out.dtype) * out)
+
+    kw = dict(centre=np.array([0.1, -0.2]), ell_comps=np.zeros(2), einstein_radius=1.1, slope=slope)
+    ad = jax.grad(fields)(PowerLaw(**{k: jnp.asarray(v) for k, v in kw.items()}), jnp.asarray(grid))
+    fd = fd_gradient(fields, PowerLaw(**kw), grid, h=1e-5 if slope == 2.0 else 1e-7)
+    assert np.max(np.abs(fd["ell_comps"])) > 0.1
+    assert_close(ad.ell_comps, fd["ell_comps"], rtol=FD.float64, atol=FD.float64 * np.max(np.abs(fd["ell_comps"])),
+                 why=f"PowerLaw(slope={slope}) d/d ell_comps at (0, 0): central differences", xp=jnp)
+    # the other parameters' gradients are unchanged by the added terms (0 in value at e = 0)
+    for name in ("centre", "einstein_radius", "slope"):
+        scale = np.max(np.abs(fd[name]))
+        assert_close(getattr(ad, name), fd[name], rtol=FD.float64, atol=FD.float64 * scale,
+                     why=f"PowerLaw d/d{name} at e = 0", xp=jnp)

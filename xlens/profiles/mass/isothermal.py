@@ -14,7 +14,14 @@ from typing import ClassVar
 from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
 from ..base import ANY_ARCSEC, ELL_COMPS, POSITIVE_ARCSEC, MassProfile, check_axis_ratio
-from ..geometry import ELLIPTICAL_CORE_RADIUS, clamped_elliptical_radius, elliptical_frame, rotate_from_frame
+from ..geometry import (
+    ELLIPTICAL_CORE_RADIUS,
+    at_round,
+    clamped_elliptical_radius,
+    elliptical_frame,
+    rotate_from_frame,
+    round_linear_terms,
+)
 
 __all__ = ["Isothermal", "IsothermalSph"]
 
@@ -112,18 +119,25 @@ class Isothermal(MassProfile):
     def _validate(self) -> None:
         check_axis_ratio(type(self).__name__, self.ell_comps, 0.0)
 
+    # At ell_comps = (0, 0) the frame (q, phi) has no derivative; round_linear_terms (slope 2)
+    # adds the first-order ellipticity terms there (0 in value): the SIE is smooth in e.
     def _convergence(self, p, y, x, *, xp):
         _, q, _, _, yr, xr = elliptical_frame(p, y, x, xp=xp)
         psi = clamped_elliptical_radius(q, yr, xr, xp=xp)
-        return q * p["einstein_radius"] / ((1.0 + q) * psi)
+        k1, _, _, _ = round_linear_terms(p, y, x, 2.0, xp=xp)
+        return at_round(q * p["einstein_radius"] / ((1.0 + q) * psi), k1, *p["ell_comps"], xp=xp)
 
     def _deflections(self, p, y, x, *, xp):
         ay, ax, cos, sin, _, _ = _sie_frame_deflections(p, y, x, xp=xp)
-        return rotate_from_frame(ay, ax, cos, sin)
+        ay, ax = rotate_from_frame(ay, ax, cos, sin)
+        _, _, a1y, a1x = round_linear_terms(p, y, x, 2.0, xp=xp)
+        e1, e2 = p["ell_comps"]
+        return at_round(ay, a1y, e1, e2, xp=xp), at_round(ax, a1x, e1, e2, xp=xp)
 
     def _potential(self, p, y, x, *, xp):
         ay, ax, _, _, yr, xr = _sie_frame_deflections(p, y, x, xp=xp)
-        return xr * ax + yr * ay
+        _, psi1, _, _ = round_linear_terms(p, y, x, 2.0, xp=xp)
+        return at_round(xr * ax + yr * ay, psi1, *p["ell_comps"], xp=xp)
 
 
 @pytree_dataclass

@@ -20,7 +20,13 @@ from typing import ClassVar
 from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
 from ..base import ANY_ARCSEC, ELL_COMPS, POSITIVE_ARCSEC, MassProfile, Range, check_axis_ratio
-from ..geometry import clamped_elliptical_radius, elliptical_frame, rotate_from_frame
+from ..geometry import (
+    at_round,
+    clamped_elliptical_radius,
+    elliptical_frame,
+    rotate_from_frame,
+    round_linear_terms,
+)
 
 __all__ = ["PowerLaw"]
 
@@ -199,16 +205,24 @@ class PowerLaw(MassProfile):
             "q >= 0.2 (PHYSICS.md §4.4)",
         )
 
+    # At ell_comps = (0, 0) the frame (q, phi) has no derivative; round_linear_terms adds the
+    # first-order ellipticity terms there (0 in value), so the gradient is the profile's.
     def _convergence(self, p, y, x, *, xp):
         _, q, _, _, yr, xr = elliptical_frame(p, y, x, xp=xp)
         t = p["slope"] - 1.0
         r = clamped_elliptical_radius(q, yr, xr, xp=xp)
-        return (2.0 - t) / (1.0 + q) * xp.pow(q * p["einstein_radius"] / r, t)  # eta = R/q
+        kappa = (2.0 - t) / (1.0 + q) * xp.pow(q * p["einstein_radius"] / r, t)  # eta = R/q
+        k1, _, _, _ = round_linear_terms(p, y, x, p["slope"], xp=xp)
+        return at_round(kappa, k1, *p["ell_comps"], xp=xp)
 
     def _deflections(self, p, y, x, *, xp):
         ay, ax, cos, sin, _, _ = _frame_deflections(p, y, x, xp=xp)
-        return rotate_from_frame(ay, ax, cos, sin)
+        ay, ax = rotate_from_frame(ay, ax, cos, sin)
+        _, _, a1y, a1x = round_linear_terms(p, y, x, p["slope"], xp=xp)
+        e1, e2 = p["ell_comps"]
+        return at_round(ay, a1y, e1, e2, xp=xp), at_round(ax, a1x, e1, e2, xp=xp)
 
     def _potential(self, p, y, x, *, xp):
         ay, ax, _, _, yr, xr = _frame_deflections(p, y, x, xp=xp)
-        return (xr * ax + yr * ay) / (3.0 - p["slope"])
+        _, psi1, _, _ = round_linear_terms(p, y, x, p["slope"], xp=xp)
+        return at_round((xr * ax + yr * ay) / (3.0 - p["slope"]), psi1, *p["ell_comps"], xp=xp)
