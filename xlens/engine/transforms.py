@@ -127,6 +127,23 @@ def value_and_grad(fn: Callable, engine: str, argnums: int | Sequence[int] = 0) 
     )
 
 
+def hessian(fn: Callable, engine: str) -> Callable:
+    """The Hessian of a scalar ``fn(theta)`` by forward-over-reverse (``jacfwd(grad)``) on JAX.
+
+    Raises
+    ------
+    NotImplementedError
+        For ``engine="numpy"``: second derivatives need ``engine="jax"``.
+    """
+    if check_engine(engine) == "jax":
+        jax = import_jax()
+        return jax.jacfwd(jax.grad(fn))
+    raise NotImplementedError(
+        "second derivatives need engine='jax' (NumPy has no automatic differentiation); "
+        "build the Simulator with engine='jax'"
+    )
+
+
 def scan(f: Callable, init, xs, *, xp, length: int | None = None):
     """``lax.scan`` on JAX; the same loop in Python on NumPy.
 

@@ -151,6 +151,16 @@ class Likelihood:
         """log L + log prior (pure), -inf outside the prior box (where the model is not evaluated)."""
         return self._log_posterior(theta, *self._args)
 
+    def pure(self, posterior: bool = True) -> tuple[Callable, tuple]:
+        """``(fn, args)`` with ``fn(theta, *args)`` the log posterior (or log L) as a pure function.
+
+        For a caller's own ``jit``: pass ``args`` (reference, data, inverse noise,
+        normalisation) as arguments of the jitted function, so they are not constants of
+        the program (XLA would fold the fixed haloes into it) and :meth:`with_data` images
+        reuse the compiled program.
+        """
+        return (self._log_posterior if posterior else self._log_likelihood), self._args
+
     # --------------------------------------------------------- compiled entries
     def _theta(self, theta, ndim: int):
         """Any input -> a float64 array of the engine, shape (n,) or (B, n): one trace per shape."""
