@@ -25,9 +25,12 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..cosmology import Planck15
 from ..engine import (
     ArrayLike,
+    is_concrete,
     meta_fields,
     namespace,
     promoted_namespace,
@@ -60,13 +63,22 @@ class Tracer:
         The galaxies; the one(s) at the highest redshift form the source plane.
     cosmology : FlatLambdaCDM, optional
         Default :data:`xlens.cosmology.Planck15`.
+    plane_distances : array, shape (n_planes,), optional
+        Comoving distances of the planes [Mpc], increasing, > 0 (may be traced, e.g.
+        ``cosmology.comoving_distance_mpc`` of redshifts drawn inside ``jit``). They
+        replace the distances of the galaxies' redshifts in the ray tracing; the
+        redshifts then only order the galaxies into planes (so give each galaxy a
+        redshift whose order is that of its traced one). Per-halo redshift fields
+        (the mass-concentration profiles' ``redshift_object``, ``redshift_source``) are
+        the profiles' own. Default: the distances of the redshifts, static.
 
     Notes
     -----
-    The plane redshifts and the distances (float64, computed once here) are
-    static: a jitted function of a tracer recompiles only when they, the
-    profile kinds or the array shapes change, never when parameter values or
-    the number of real haloes in a padded batch change.
+    Without ``plane_distances`` the plane redshifts and the distances (float64,
+    computed once here) are static: a jitted function of a tracer recompiles only
+    when they, the profile kinds or the array shapes change, never when parameter
+    values or the number of real haloes in a padded batch change. With them, the
+    distances are data too.
     """
 
     galaxies: tuple[Galaxy, ...]
@@ -74,8 +86,9 @@ class Tracer:
     plane_of_galaxy: tuple[int, ...]
     chi: tuple[float, ...]
     cosmology: Any
+    plane_distances: Any = None
 
-    def __init__(self, galaxies: Sequence[Galaxy], cosmology: Any = None):
+    def __init__(self, galaxies: Sequence[Galaxy], cosmology: Any = None, plane_distances: Any = None):
         galaxies = tuple(galaxies)
         if not galaxies:
             raise ValueError("Tracer needs at least one galaxy")
@@ -109,6 +122,21 @@ class Tracer:
         object.__setattr__(self, "plane_of_galaxy", plane_of_galaxy)
         object.__setattr__(self, "chi", chi)
         object.__setattr__(self, "cosmology", cosmology)
+        object.__setattr__(self, "plane_distances", self._checked_distances(plane_distances))
+
+    def _checked_distances(self, distances):
+        if distances is None:
+            return None
+        xp = namespace(distances)
+        d = xp.asarray(distances, dtype=xp.float64)
+        if tuple(d.shape) != (self.n_planes,):
+            raise ValueError(f"Tracer.plane_distances must have shape ({self.n_planes},), one comoving distance "
+                             f"[Mpc] per plane; got shape {tuple(d.shape)}")
+        if is_concrete(d):
+            v = np.asarray(d)
+            if not (np.all(np.isfinite(v)) and np.all(v > 0) and np.all(np.diff(v) > 0)):
+                raise ValueError(f"Tracer.plane_distances must be finite, > 0 and increasing [Mpc]; got {v.tolist()}")
+        return d
 
     # ----------------------------------------------------------------- planes
     @property
@@ -151,7 +179,7 @@ class Tracer:
                 batch = HaloBatch.from_profiles([profiles.pop(n) for n in names])
                 profiles[f"{cls.__name__}_batch"] = batch
             galaxies.append(Galaxy(g.redshift, **profiles))
-        return Tracer(galaxies, cosmology=self.cosmology)
+        return Tracer(galaxies, cosmology=self.cosmology, plane_distances=self.plane_distances)
 
     # ------------------------------------------------------------ ray tracing
     def traced_grid_2d_list_from(self, grid: ArrayLike) -> list:
@@ -188,9 +216,14 @@ class Tracer:
         masses = self._plane_masses()
         if self.n_planes == 1:
             return [grid], []
-        chi = self.chi
-        chi_s = chi[-1]
-        factor = [chi_s / (chi_s - c) for c in chi[:-1]]
+        if self.plane_distances is None:
+            chi = self.chi
+            chi_s = chi[-1]
+            factor = [chi_s / (chi_s - c) for c in chi[:-1]]
+        else:  # traced distances: the same recursion on arrays
+            chi = xp.asarray(self.plane_distances, dtype=xp.float64)
+            chi_s = chi[-1]
+            factor = chi_s / (chi_s - chi[:-1])
         n_defl = self.n_planes - 1
 
         def step(carry, plane):
