@@ -49,6 +49,9 @@ def _random_params(cls, rng):
         lp.SersicCore: dict(centre=centre, ell_comps=ell, intensity=u(0.1, 2), effective_radius=u(0.1, 1),
                             sersic_index=u(0.5, 6), radius_break=u(0.01, 0.1), gamma=u(0, 0.5), alpha=u(1, 4)),
         lp.Gaussian: dict(centre=centre, ell_comps=ell, intensity=u(0.1, 2), sigma=u(0.05, 1)),
+        # last: a new entry draws after the others, so their values do not change
+        mp.PowerLawMultipole: dict(centre=centre, einstein_radius=u(0.5, 1.5), slope=u(1.3, 2.7),
+                                   multipole_comps=rng.uniform(-0.05, 0.05, size=(H, 2))),
     }
     return cls(**table[cls])
 

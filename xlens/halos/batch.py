@@ -48,6 +48,7 @@ SAFE_VALUES: dict[str, Any] = {
     "redshift_object": 0.5,
     "redshift_source": 1.0,
     "concentration_factor": 1.0,
+    "multipole_comps": (0.0, 0.0),
 }
 
 

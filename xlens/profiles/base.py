@@ -53,7 +53,7 @@ INTENSITY = Range(0.0, math.inf, low_inclusive=True, units="[data units]")
 _Q_SLACK = 1e-12
 
 #: Parameters that carry a trailing axis of length 2.
-VECTOR_FIELDS = ("centre", "ell_comps")
+VECTOR_FIELDS = ("centre", "ell_comps", "multipole_comps")
 
 
 def vector_from_sequence(owner: str, name: str, value) -> ArrayLike:
