@@ -73,3 +73,20 @@ def test_normalised_psf_conserves_flux_away_from_edges(backend):
 def test_bad_psf_inputs(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_gaussian_sigma_is_validated_against_the_kernel_and_never_overflows():
+    import warnings
+
+    import pytest
+
+    from xlens.imaging.psf import Kernel2D
+
+    with pytest.raises(ValueError, match=r"Kernel2D.sigma must be in \(0, 100 x the kernel's extent = 55\].*1e\+300"):
+        Kernel2D.from_gaussian((11, 11), 0.05, 1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        tiny = Kernel2D.from_gaussian((3, 3), 0.05, 1e-300).values
+    np.testing.assert_array_equal(tiny, np.array([[0, 0, 0], [0, 1.0, 0], [0, 0, 0]]))
+    wide = Kernel2D.from_gaussian((3, 3), 0.05, 10.0).values  # still a valid, nearly flat kernel
+    assert np.all(np.isfinite(wide)) and abs(wide.sum() - 1.0) < 1e-12

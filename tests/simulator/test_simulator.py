@@ -311,3 +311,19 @@ def test_log_uniform_and_truncated_normal_priors_run_and_stay_in_their_bounds(en
     np.testing.assert_allclose([float(params.lens.einstein_radius), float(params.source.intensity)],
                                [scipy.stats.truncnorm(-2.0, 3.0, 1.1, 0.1).ppf(u[4]),
                                 scipy.stats.loguniform(0.3, 3.0).ppf(u[12])], rtol=1e-12)
+
+
+@pytest.mark.parametrize("engine_name", ["numpy", pytest.param("jax", marks=pytest.mark.jax)])
+def test_expected_counts_beyond_the_noise_limit_are_an_error_not_an_image(engine_name):
+    """1e12 s of exposure puts ~1e12 e- in a pixel: sample refuses (NumPy: at the draw; JAX: the
+    compiled draw marks the pixels NaN and sample raises), so no such image is used or written."""
+    from xlens.model import SimulatorConfig as Config
+
+    cfg = Config(shape_native=(12, 12), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1,
+                 subhalos=None, line_of_sight=None, exposure_time=1e12)
+    sim = Simulator(cfg, engine=engine_name)
+    key = 0
+    if engine_name == "jax":
+        key = pytest.importorskip("jax").random.key(0)
+    with pytest.raises(ValueError, match=r"e- per pixel"):
+        sim.sample(key)

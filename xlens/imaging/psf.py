@@ -84,9 +84,16 @@ class Kernel2D:
         if not (float(sigma) > 0 and math.isfinite(float(sigma))):
             raise ValueError(f"Kernel2D.sigma must be in (0, inf) [arcsec]; got {sigma!r}")
         scale = float(pixel_scales)
-        y = ((ny - 1) / 2 - np.arange(ny)) * scale
-        x = (np.arange(nx) - (nx - 1) / 2) * scale
-        values = np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2.0 * float(sigma) ** 2))
+        extent = max(ny, nx) * scale
+        if float(sigma) > _MAX_SIGMA_OVER_EXTENT * extent:
+            raise ValueError(
+                f"Kernel2D.sigma must be in (0, {_MAX_SIGMA_OVER_EXTENT:g} x the kernel's extent = "
+                f"{_MAX_SIGMA_OVER_EXTENT * extent:g}] [arcsec] ({ny} x {nx} pixels of {scale:g}''); got {sigma!r}: "
+                "a Gaussian that much wider than its kernel is flat (use a larger psf_shape or a smaller sigma)")
+        # offsets in units of sigma: no overflow or 0/0 for any finite sigma > 0
+        y = np.clip(((ny - 1) / 2 - np.arange(ny)) * scale / float(sigma), -1e150, 1e150)
+        x = np.clip((np.arange(nx) - (nx - 1) / 2) * scale / float(sigma), -1e150, 1e150)
+        values = np.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2))
         return cls.no_mask(values, scale, normalize=normalize)
 
     @property
@@ -98,6 +105,10 @@ class Kernel2D:
     def border(self) -> tuple[int, int]:
         """Half sizes ``((n_y - 1)/2, (n_x - 1)/2)``: the pixels a convolution reaches beyond an edge."""
         return (self.values.shape[0] - 1) // 2, (self.values.shape[1] - 1) // 2
+
+
+#: Largest Gaussian sigma accepted, in units of the kernel's extent (pixels x pixel scale).
+_MAX_SIGMA_OVER_EXTENT = 100.0
 
 
 def convolve_fft(image: ArrayLike, kernel: ArrayLike) -> ArrayLike:

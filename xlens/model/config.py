@@ -54,6 +54,9 @@ class SimulatorConfig:
         Exposure [s], > 0 (default 1000).
     background_sky_level : float
         Sky [e-/s], >= 0 (default 0.1).
+    read_noise : float
+        Read noise [e- per pixel], >= 0 (default 0: none), added as Gaussian electrons to the
+        Poisson counts; the noise map includes it.
     z_lens, z_source : float
         Main-lens and source redshifts (defaults 0.5 and 1.0).
     subhalos : SubhaloConfig or None
@@ -87,6 +90,7 @@ class SimulatorConfig:
     psf_shape: tuple[int, int] = (11, 11)
     exposure_time: float = 1000.0
     background_sky_level: float = 0.1
+    read_noise: float = 0.0
     z_lens: float = 0.5
     z_source: float = 1.0
     subhalos: SubhaloConfig | None = dataclasses.field(default_factory=_default_subhalos)
@@ -96,7 +100,7 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         Grid2D(tuple(self.shape_native), self.pixel_scale, self.sub_size)  # validates
         Kernel2D.from_gaussian(self.psf_shape, self.pixel_scale, self.psf_sigma)
-        check_exposure(self.exposure_time, self.background_sky_level)
+        check_exposure(self.exposure_time, self.background_sky_level, self.read_noise)
         if not 0 < self.z_lens < self.z_source:
             raise ValueError(
                 f"SimulatorConfig.z_source must be > z_lens = {self.z_lens!r} > 0; got {self.z_source!r}"

@@ -38,15 +38,18 @@ class SimulatorImaging:
     add_poisson_noise_to_data : bool
         If False, ``data`` is the noiseless PSF-convolved image and the noise map
         is that of the expected counts.
+    read_noise : float
+        Read noise [e- per pixel], >= 0 (default 0), added to the counts and the noise map.
     """
 
     exposure_time: float
     psf: Kernel2D
     background_sky_level: float
     add_poisson_noise_to_data: bool = True
+    read_noise: float = 0.0
 
     def __post_init__(self) -> None:
-        check_exposure(self.exposure_time, self.background_sky_level)
+        check_exposure(self.exposure_time, self.background_sky_level, self.read_noise)
 
     def via_tracer_from(self, tracer: Tracer, grid: Grid2D, key=None, exact: bool = True,
                         dtype: str | None = None) -> Imaging:
@@ -100,9 +103,10 @@ class SimulatorImaging:
         b = border[0]
         model = blurred[b : blurred.shape[0] - b, b : blurred.shape[1] - b] if b else blurred
         if not self.add_poisson_noise_to_data:
-            noise = xp.sqrt(xp.abs(model + self.background_sky_level) * self.exposure_time) / self.exposure_time
+            noise = xp.sqrt(xp.abs(model + self.background_sky_level) * self.exposure_time
+                            + self.read_noise**2) / self.exposure_time
             return Imaging(model, noise, self.psf)
         if key is None:
             raise ValueError("SimulatorImaging.via_tracer_from: a key is needed to draw Poisson noise")
-        noisy = add_poisson_noise(model, key, self.exposure_time, self.background_sky_level)
+        noisy = add_poisson_noise(model, key, self.exposure_time, self.background_sky_level, self.read_noise)
         return Imaging(noisy.data, noisy.noise_map, self.psf)

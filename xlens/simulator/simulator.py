@@ -34,7 +34,7 @@ from ..engine import (
 )
 from ..halos import LineOfSightPopulation, SubhaloPopulation
 from ..imaging.grid import Grid2D, bin_over_sampled
-from ..imaging.noise import add_poisson_noise
+from ..imaging.noise import MAX_EXPECTED_COUNTS, add_poisson_noise
 from ..imaging.psf import Kernel2D, convolve_fft
 from ..model.config import SimulatorConfig
 from ..model.parameters import (
@@ -274,7 +274,8 @@ class Simulator:
         by, bx = self._border
         blurred = convolve_fft(lensed, xp.asarray(self.kernel.values, dtype=dtype))
         model = blurred[by : blurred.shape[0] - by, bx : blurred.shape[1] - bx]
-        noisy = add_poisson_noise(model, key, self.config.exposure_time, self.config.background_sky_level)
+        noisy = add_poisson_noise(model, key, self.config.exposure_time, self.config.background_sky_level,
+                                  self.config.read_noise)
         out = {"data": noisy.data, "noise_map": noisy.noise_map, "model_image": model}
         if diagnostics:
             crop = (slice(by, lensed.shape[0] - by), slice(bx, lensed.shape[1] - bx))
@@ -336,11 +337,30 @@ class Simulator:
         return map_batch(fn, self.engine)
 
     def sample(self, key) -> Example:
-        """A whole training example from one key: priors, dark matter, image and noise."""
+        """A whole training example from one key: priors, dark matter, image and noise.
+
+        Raises ``ValueError`` if the image is not finite (e.g. an expected count above
+        :data:`xlens.imaging.noise.MAX_EXPECTED_COUNTS` per pixel), so none is used or written silently.
+        """
         ex = self._compiled("sample", self._draw)(key)
         if self.engine == "numpy" or is_concrete(ex.data):
             self.check(ex.info)
+            self._check_finite(ex.data)
         return ex
+
+    def _check_finite(self, data) -> None:
+        """Outside jit: a non-finite image is an error naming its likely cause (the reduction runs
+        where the data are, so only a flag crosses to the host)."""
+        xp = namespace(data)
+        finite = xp.isfinite(data)
+        if not bool(xp.all(finite)):
+            bad = int(xp.sum(xp.astype(~finite, xp.int64)))
+            raise ValueError(
+                f"Simulator: {bad} pixels of the image are not finite. The noise is drawn for expected counts "
+                f"(image + background_sky_level) * exposure_time up to {MAX_EXPECTED_COUNTS:.0e} e- per pixel "
+                f"(exposure_time = {self.config.exposure_time!r} s): lower the source intensity prior or the "
+                "exposure time"
+            )
 
     def sample_batch(self, keys, overflow: str = "raise") -> Example:
         """``sample`` mapped over a batch of keys (one compile per batch size), split across
@@ -352,4 +372,5 @@ class Simulator:
         """
         ex = self._compiled("sample_batch", self._batched(self._draw))(keys)
         self.check(ex.info, overflow)
+        self._check_finite(ex.data)
         return ex
