@@ -52,6 +52,9 @@ def _random_params(cls, rng):
         # last: a new entry draws after the others, so their values do not change
         mp.PowerLawMultipole: dict(centre=centre, einstein_radius=u(0.5, 1.5), slope=u(1.3, 2.7),
                                    multipole_comps=rng.uniform(-0.05, 0.05, size=(H, 2))),
+        # one cut-out of a stack of three (not a per-halo profile)
+        lp.SourceImage: dict(images=rng.uniform(0.1, 1.0, size=(3, 15, 17)), pixel_scales=u(0.1, 0.3)[:3], index=1,
+                             centre=centre[0], angle=30.0, scale=1.3, flux=2.0),
     }
     return cls(**table[cls])
 
