@@ -412,8 +412,8 @@ def dumps(config: SimulatorConfig | None = None, comments: bool = True) -> str:
                             "ExternalShear; source: SersicCore (centre, effective_radius and radius_break "
                             "[arcsec], intensity [e-/s], sersic_index, gamma, alpha). Optional "
                             "[priors.subhalos] sigma_sub [kpc^-2], alpha, m_hm [M_sun] (wdm), f_c, p_cc, b_c "
-                            "(sidm), and [priors.line_of_sight] delta_los and m_hm (wdm) draw those population fields "
-                            "per image, stored as the labels subhalos.sigma_sub, ...")
+                            "(sidm), [priors.line_of_sight] delta_los and m_hm (wdm), and [priors.redshifts] z_lens "
+                            "and z_source draw those fields per image, stored as the labels subhalos.sigma_sub, ...")
         for name, spec in data["priors"][group].items():
             out.append(f"{name} = {_toml_value(spec)}")
     return "\n".join(out) + "\n"

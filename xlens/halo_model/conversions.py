@@ -232,11 +232,12 @@ def truncated_nfw_mass_ratio(tau):
     """``m_inf(tau)``: total mass of a BMO09 (n = 1) truncated NFW over ``4 pi rho_s r_s^3``.
 
     ``m_inf = tau^2 / (tau^2 + 1)^2 [(tau^2 - 1) ln tau + pi tau - (tau^2 + 1)]``
-    (Baltz, Marshall & Oguri 2009). NumPy, float64.
+    (Baltz, Marshall & Oguri 2009). Float64, in the namespace of ``tau`` (jittable).
     """
-    t = np.asarray(tau, dtype=np.float64)
+    xp = input_namespace(tau)
+    (t,) = as_float64_arrays(tau, xp=xp)
     t2 = t * t
-    return t2 / (t2 + 1.0) ** 2 * ((t2 - 1.0) * np.log(t) + math.pi * t - (t2 + 1.0))
+    return t2 / (t2 + 1.0) ** 2 * ((t2 - 1.0) * xp.log(t) + math.pi * t - (t2 + 1.0))
 
 
 def rendered_mass_ratio(mass_msun, redshift, concentration_factor, model: str) -> np.ndarray:
@@ -252,6 +253,8 @@ def rendered_mass_ratio(mass_msun, redshift, concentration_factor, model: str) -
 
 def rendered_mass_ratio_of_concentration(concentration) -> np.ndarray:
     """m_ren / M200 of a truncated NFW (``tau = 2c``) of concentration ``c``: ``m_inf(2c) / mu(c)``
-    [dimensionless] (NumPy); :func:`rendered_mass_ratio` with the concentration given."""
-    c = np.asarray(concentration, dtype=np.float64)
-    return truncated_nfw_mass_ratio(2.0 * c) / np.asarray(nfw_mass_factor(c))
+    [dimensionless] (jittable, in the namespace of ``concentration``); :func:`rendered_mass_ratio`
+    with the concentration given."""
+    xp = input_namespace(concentration)
+    (c,) = as_float64_arrays(concentration, xp=xp)
+    return truncated_nfw_mass_ratio(2.0 * c) / nfw_mass_factor(c)

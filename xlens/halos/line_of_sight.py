@@ -17,7 +17,9 @@ import math
 import numpy as np
 
 from .. import engine
-from ..cosmology import Planck15
+from ..cosmology import C_KM_S, RAD_PER_ARCSEC, Planck15
+from ..halo_model.concentration import ludlow16_concentration
+from ..halo_model.conversions import rendered_mass_ratio_of_concentration
 from ..halo_model.mass_function import DoubleCone, sheth_tormen_dndlnm
 from ..halo_model.wdm import WDMModel
 from ..profiles.base import MassProfile
@@ -37,11 +39,12 @@ from .sampling import (
     resolve_centre,
     scale_to_reference,
     sheet_profile,
+    wdm_at,
     wdm_functions,
 )
-from .tables import CellTable, ln_mass_nodes
+from .tables import CellTable, cells_from_densities, ln_mass_nodes, traced_quadrature
 
-__all__ = ["LineOfSightPopulation", "plane_layout"]
+__all__ = ["LineOfSightPopulation", "plane_counts", "plane_layout", "plane_layout_at"]
 
 #: Gauss-Legendre nodes in z per slab piece for the slab-integrated mass function.
 _SLAB_Z_NODES = 24
@@ -62,8 +65,7 @@ def plane_layout(n_planes: int, z_lens: float, z_source: float) -> tuple[np.ndar
     edges : ndarray, shape (n_planes + 1,)
         From 0 to ``z_source``.
     """
-    n_front = math.floor((n_planes - 1) * z_lens / z_source + 0.5)
-    n_back = n_planes - 1 - n_front
+    n_front, n_back = plane_counts(n_planes, z_lens, z_source)
     d_f = z_lens / (n_front + 0.5)
     d_b = (z_source - z_lens) / (n_back + 0.5)
     edges = [k * d_f for k in range(n_front + 1)]
@@ -72,6 +74,31 @@ def plane_layout(n_planes: int, z_lens: float, z_source: float) -> tuple[np.ndar
     planes += [z_lens + 0.5 * d_b + (k + 0.5) * d_b for k in range(n_back)]
     edges[-1] = z_source
     return np.asarray(planes), np.asarray(edges)
+
+
+def plane_counts(n_planes: int, z_lens: float, z_source: float) -> tuple[int, int]:
+    """``(n_front, n_back)`` of :func:`plane_layout`: planes in front of and behind the lens."""
+    n_front = math.floor((n_planes - 1) * z_lens / z_source + 0.5)
+    return n_front, n_planes - 1 - n_front
+
+
+def plane_layout_at(n_front: int, n_back: int, z_lens, z_source, *, xp):
+    """:func:`plane_layout` with the plane counts fixed and the redshifts as arrays (jittable).
+
+    The same rule at any ``(z_lens, z_source)`` (scalars of ``xp``, may be traced): the
+    planes sit at fixed fractions of ``z_lens`` in front and of ``z_source - z_lens`` behind,
+    so their order never changes. Returns ``(redshifts (P,), edges (P + 1,))``.
+    """
+    zl = xp.asarray(z_lens, dtype=xp.float64)
+    zs = xp.asarray(z_source, dtype=xp.float64)
+    kf, kb = np.arange(n_front, dtype=np.float64), np.arange(n_back, dtype=np.float64)
+    frac_f = (kf + 0.5) / (n_front + 0.5)
+    frac_b = (kb + 1.0) / (n_back + 0.5)
+    planes = xp.concat([xp.asarray(frac_f) * zl, xp.reshape(zl, (1,)), zl + xp.asarray(frac_b) * (zs - zl)])
+    ef = np.arange(n_front + 1, dtype=np.float64) / (n_front + 0.5)
+    eb = (np.arange(n_back + 1, dtype=np.float64) + 0.5) / (n_back + 0.5)
+    edges = xp.concat([xp.asarray(ef) * zl, zl + xp.asarray(eb[:-1]) * (zs - zl), xp.reshape(zs, (1,))])
+    return planes, edges
 
 
 class LineOfSightPopulation:
@@ -88,6 +115,14 @@ class LineOfSightPopulation:
         The half-mode masses [M_sun] that :meth:`sample` may be given per realisation
         (``m_hm=``); needs ``dark_matter="wdm"``. The sheets are tabulated over the range
         (:class:`~xlens.halos.sampling.SheetTable`).
+    z_range : ((z_lens_low, z_lens_high), (z_source_low, z_source_high)), optional
+        The redshifts that :meth:`sample` may be given per realisation (``z_lens=``,
+        ``z_source=``), with ``z_source_low > z_lens_high``. The planes then follow the
+        redshifts (:func:`plane_layout_at`, with the plane counts of ``config``'s redshifts,
+        the reference), and each realisation integrates the Sheth-Tormen function over its
+        own slabs (24 Gauss-Legendre nodes per piece, a table in z 0.005 apart) and its
+        sheets in ``xp``; the capacity holds the largest plane mean over a 7 x 7 grid of
+        the box, plus 2%.
 
     Attributes
     ----------
@@ -128,7 +163,7 @@ class LineOfSightPopulation:
     """
 
     def __init__(self, config: LineOfSightConfig, capacity: int | None = None,
-                 m_hm_range: tuple[float, float] | None = None):
+                 m_hm_range: tuple[float, float] | None = None, z_range=None):
         if not isinstance(config, LineOfSightConfig):
             raise TypeError(
                 f"LineOfSightPopulation takes a LineOfSightConfig; got {type(config).__name__}"
@@ -158,7 +193,14 @@ class LineOfSightPopulation:
         thinning, factor = wdm_functions(cfg)  # WDM always thins the line of sight
 
         means = table.total
-        self.capacity = (max(capacity_for_mean(float(m)) for m in means) if capacity is None
+        self._nodes = nodes
+        self.z_range = self._check_z_range(z_range)
+        largest = float(np.max(means))
+        if self.z_range is not None:
+            self._set_up_redshifts()
+            largest = max(largest, 1.02 * self._largest_mean_over_box())
+        self.largest_mean = largest
+        self.capacity = (capacity_for_mean(largest) if capacity is None
                          else check_capacity(type(self).__name__, capacity))
         self._family = Family("los", NFWTruncatedMCRLudlowSph, table, self.capacity, z,
                                self.angular_radii, thinning, factor, {}, WDMModel.from_config(cfg))
@@ -199,12 +241,126 @@ class LineOfSightPopulation:
             out[:, i] = -mass / (sigma_cr * area)
         return out
 
+    # -------------------------------------------------------- traced redshifts
+    def _check_z_range(self, z_range):
+        if z_range is None:
+            return None
+        owner = type(self).__name__
+        try:
+            (l_lo, l_hi), (s_lo, s_hi) = ((float(a), float(b)) for a, b in z_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"{owner}: z_range must be ((z_lens_low, z_lens_high), (z_source_low, z_source_high)); "
+                             f"got {z_range!r}") from None
+        if not (0.0 < l_lo <= l_hi < s_lo <= s_hi <= 10.0):
+            raise ValueError(f"{owner}: z_range must satisfy 0 < z_lens_low <= z_lens_high < z_source_low <= "
+                             f"z_source_high <= 10; got {z_range!r}")
+        if self.config.delta_los <= 0.0:
+            raise ValueError(f"{owner}: z_range needs delta_los > 0 (the reference); got {self.config.delta_los!r}")
+        return (l_lo, l_hi), (s_lo, s_hi)
+
+    def _set_up_redshifts(self) -> None:
+        """The static data of the traced-redshift path: plane counts, the z table of dn/dln m."""
+        cfg = self.config
+        self._counts = plane_counts(cfg.n_planes, cfg.z_lens, cfg.z_source)
+        z_top = self.z_range[1][1]
+        self._z_step = 0.005
+        self._z_grid = np.arange(0.0, z_top + 2 * self._z_step, self._z_step)
+        dn = sheth_tormen_dndlnm(np.exp(self._nodes)[None, :], np.maximum(self._z_grid, 0.0)[:, None],
+                                 transfer=cfg.transfer)
+        self._dn_table = cfg.delta_los * np.asarray(dn, dtype=np.float64)  # (Z, K + 1)
+        self._gl = np.polynomial.legendre.leggauss(_SLAB_Z_NODES)
+
+    def _dn_at(self, z, xp):
+        """delta_los dn/dln m at redshifts ``z`` (shape S) and every mass node: (S, K + 1)."""
+        t = z / self._z_step
+        i = xp.clip(xp.floor(t), 0.0, float(self._z_grid.size - 2))
+        frac = t - i
+        ii = xp.astype(i, xp.int64)
+        table = xp.asarray(self._dn_table)
+        lo = xp.take(table, xp.reshape(ii, (-1,)), axis=0)
+        hi = xp.take(table, xp.reshape(ii + 1, (-1,)), axis=0)
+        f = xp.reshape(frac, (-1, 1))
+        return lo * (1.0 - f) + hi * f
+
+    def at_redshifts(self, z_lens, z_source, xp) -> dict:
+        """The realisation's static tables recomputed at ``(z_lens, z_source)`` (jittable).
+
+        Returns a dict of ``xp`` arrays: ``redshifts`` (P,) and ``edges`` (P + 1,) of the planes,
+        ``radii`` (P,) [arcsec], ``cells`` (weight, slope) of shape (P, K) (the slab-integrated
+        mass function, as :attr:`table`), and ``chi`` (P,), ``chi_source`` [Mpc].
+        """
+        if self.z_range is None:
+            raise ValueError("LineOfSightPopulation: z_lens/z_source are given, but the population was built "
+                             "without z_range, the redshifts it may be given")
+        cosmo = Planck15
+        n_front, n_back = self._counts
+        zl = xp.asarray(z_lens, dtype=xp.float64)
+        zs = xp.asarray(z_source, dtype=xp.float64)
+        planes, edges = plane_layout_at(n_front, n_back, zl, zs, xp=xp)
+        chi_l = cosmo.comoving_distance_mpc(zl)
+        chi_s = cosmo.comoving_distance_mpc(zs)
+        theta = self.config.cone_radius * RAD_PER_ARCSEC
+
+        def radius(chi):
+            back = theta * chi_l * (chi_s - chi) / (chi_s - chi_l)
+            return xp.where(chi <= chi_l, theta * chi, back)
+
+        # each slab in two pieces split at the lens (the cone's kink): a piece may be empty
+        a, b = edges[:-1], edges[1:]
+        mid = xp.clip(zl, a, b)
+        x, w = (xp.asarray(v) for v in self._gl)
+        pieces = []
+        for lo, hi in ((a, mid), (mid, b)):
+            half = 0.5 * (hi - lo)
+            z = lo[:, None] + half[:, None] * (x[None, :] + 1.0)  # (P, J)
+            chi = cosmo.comoving_distance_mpc(z)
+            dvdz = math.pi * radius(chi) ** 2 * (C_KM_S / float(cosmo.H0)) / cosmo.efunc(z)
+            pieces.append((z, half[:, None] * w[None, :] * dvdz))
+        z_all = xp.concat([pieces[0][0], pieces[1][0]], axis=1)  # (P, 2J)
+        w_all = xp.concat([pieces[0][1], pieces[1][1]], axis=1)
+        n_p, n_j = z_all.shape
+        dn = xp.reshape(self._dn_at(xp.reshape(z_all, (-1,)), xp), (n_p, n_j, -1))  # (P, 2J, K + 1)
+        dens = xp.sum(w_all[..., None] * dn, axis=1)  # (P, K + 1)
+        chi_p = cosmo.comoving_distance_mpc(planes)
+        return {
+            "redshifts": planes, "edges": edges, "radii": radius(chi_p) / chi_p / RAD_PER_ARCSEC,
+            "cells": cells_from_densities(self._nodes, dens, xp=xp), "chi": chi_p, "chi_source": chi_s,
+        }
+
+    def _largest_mean_over_box(self) -> float:
+        (l_lo, l_hi), (s_lo, s_hi) = self.z_range
+        best = 0.0
+        for zl in np.linspace(l_lo, l_hi, 7):
+            for zs in np.linspace(s_lo, s_hi, 7):
+                weight, _ = self.at_redshifts(zl, zs, np)["cells"]
+                best = max(best, float(np.max(np.sum(weight, axis=1))))
+        return best
+
+    def _sheets_at(self, tables: dict, z_source, m_hm, xp):
+        """(P,) sheet convergences at traced redshifts (see the class notes), in ``xp``."""
+        cfg, fam = self.config, self._family
+        weight, slope = tables["cells"]
+        masses, w = traced_quadrature(self.table, weight, slope, xp=xp)  # (Q,), (P, Q)
+        keep, factor = (fam.thinning, fam.factor) if m_hm is None else wdm_at(fam, xp.asarray(m_hm, dtype=xp.float64))
+        z = tables["redshifts"][:, None]  # (P, 1)
+        m = xp.asarray(masses)[None, :]
+        c = ludlow16_concentration(xp.broadcast_to(m, w.shape), xp.broadcast_to(z, w.shape),
+                                   model=cfg.concentration_model)
+        f = factor(m, z) if callable(factor) else factor
+        kept = keep(m) if keep is not None else 1.0
+        mass = xp.sum(w * kept * m * rendered_mass_ratio_of_concentration(c * f), axis=1)  # (P,)
+        zp = tables["redshifts"]
+        sigma_cr = Planck15.critical_surface_density_msun_per_kpc2(zp, z_source)
+        area = math.pi * (tables["radii"] * Planck15.kpc_per_arcsec(zp)) ** 2
+        return -mass / (sigma_cr * area)
+
     @property
     def n_planes(self) -> int:
         return int(self.plane_redshifts.size)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, key, centre=None, delta_los=None, m_hm=None) -> tuple[HaloBatch, PopulationInfo]:
+    def sample(self, key, centre=None, delta_los=None, m_hm=None, z_lens=None,
+               z_source=None) -> tuple[HaloBatch, PopulationInfo]:
         """Draw one realisation of every plane (jittable, vmappable over JAX keys).
 
         Parameters
@@ -224,6 +380,10 @@ class LineOfSightPopulation:
             Half-mode mass of this realisation [M_sun], inside ``m_hm_range`` (may be
             traced): the WDM thinning and concentration factor use it; the counts before
             thinning (``n_drawn``) and the capacity do not. Default: ``config.m_hm``.
+        z_lens, z_source : scalar arrays, optional
+            Redshifts of this realisation, inside ``z_range`` (may be traced; both or
+            neither): the planes, their slabs' mass functions, disc radii and the haloes'
+            redshift fields follow them (:meth:`at_redshifts`). Default: the configured ones.
 
         Returns
         -------
@@ -239,8 +399,16 @@ class LineOfSightPopulation:
         scale = None if delta_los is None else scale_to_reference(delta_los, self.config.delta_los, xp)
         self._check_m_hm(m_hm)
         u = rnd.uniform(key, (self._family.n_uniforms,))
-        batch, n, n_kept = draw_family(xp, u, self._family, self.config.z_source, yx,
-                                        self.config.concentration_model, scale, m_hm)
+        if (z_lens is None) != (z_source is None):
+            raise ValueError("LineOfSightPopulation.sample: give both z_lens and z_source, or neither")
+        if z_lens is None:
+            batch, n, n_kept = draw_family(xp, u, self._family, self.config.z_source, yx,
+                                            self.config.concentration_model, scale, m_hm)
+        else:
+            tables = self.at_redshifts(z_lens, z_source, xp)
+            batch, n, n_kept = draw_family(xp, u, self._family, xp.asarray(z_source, dtype=xp.float64), yx,
+                                            self.config.concentration_model, scale, m_hm, cells=tables["cells"],
+                                            radii=tables["radii"], redshifts=tables["redshifts"])
         return batch, PopulationInfo(n, n_kept, xp.any(n > self.capacity))
 
     def _check_m_hm(self, m_hm) -> None:
@@ -249,7 +417,7 @@ class LineOfSightPopulation:
                              "m_hm_range=(low, high) [M_sun], the half-mode masses it may be given")
 
     def plane_profiles(self, batch: HaloBatch, centre=None, delta_los=None,
-                       m_hm=None) -> list[tuple[float, dict[str, MassProfile]]]:
+                       m_hm=None, z_lens=None, z_source=None) -> list[tuple[float, dict[str, MassProfile]]]:
         """What each plane holds: ``[(z_i, {"los_halos": ..., "los_sheet": ...}), ...]``.
 
         Plane i holds its haloes (``batch.plane(i)``) and, if ``config.sheets``, its
@@ -260,14 +428,20 @@ class LineOfSightPopulation:
         constant sheet by a constant; default the configured cone axis). ``delta_los`` (the
         one given to :meth:`sample`, may be traced) scales every sheet's convergence by
         ``delta_los / config.delta_los``; default the configured value. ``m_hm`` [M_sun] (the
-        one given to :meth:`sample`) takes the sheets from :attr:`sheet_table`.
+        one given to :meth:`sample`) takes the sheets from :attr:`sheet_table`. ``z_lens`` and
+        ``z_source`` (those given to :meth:`sample`) compute the sheets at those redshifts; the
+        planes keep their reference redshifts here (they order the galaxies: give the tracer
+        ``plane_distances`` from :meth:`at_redshifts`).
         """
         self._check_m_hm(m_hm)
-        given = [v for v in (centre, delta_los, m_hm) if v is not None]
+        given = [v for v in (centre, delta_los, m_hm, z_lens, z_source) if v is not None]
         xp = engine.namespace(*given, batch.mask) if given else None
         axis = self.config.centre if centre is None else centre
         scale = None if delta_los is None else scale_to_reference(delta_los, self.config.delta_los, xp)
-        kappas = None if m_hm is None or not self.config.sheets else self.sheet_table(m_hm, xp)
+        if z_lens is not None and self.config.sheets:
+            kappas = self._sheets_at(self.at_redshifts(z_lens, z_source, xp), z_source, m_hm, xp)
+        else:
+            kappas = None if m_hm is None or not self.config.sheets else self.sheet_table(m_hm, xp)
         out = []
         for i, z in enumerate(self.plane_redshifts):
             profiles: dict[str, MassProfile] = {"los_halos": batch.plane(i)}
@@ -282,4 +456,4 @@ class LineOfSightPopulation:
         """Outside jit: raise :class:`CapacityOverflowError` (or warn) if a plane overflowed."""
         labels = [f"plane {i} (z = {z:.4f})" for i, z in enumerate(self.plane_redshifts)]
         report_overflow(type(self).__name__, info, [self.capacity] * self.n_planes, labels,
-                self.table.total, action)
+                        np.full(self.n_planes, self.largest_mean), action)

@@ -158,8 +158,8 @@ def poisson_cdf_traced(means, n_terms: int, *, xp):
     return xp.cumsum(pmf, axis=1)
 
 
-def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=None, m_hm=None,
-                fields=None, factor=None, slope=None):
+def draw_family(xp, u, fam: Family, z_source, centre, model: str, scale=None, m_hm=None,
+                fields=None, factor=None, slope=None, cells=None, radii=None, redshifts=None):
     """Draw one family on all its rows: (HaloBatch with (P, C) fields, n_drawn, n_kept).
 
     ``u`` holds ``fam.n_uniforms`` uniforms: per row, one for the Poisson count (by
@@ -186,6 +186,12 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
     ``alpha + 1``; :meth:`~xlens.halos.tables.CellTable.power_law_weights`): the mean counts
     and the masses follow it. It needs a family with ``pivot_ln_mass``; the capacity must
     hold the largest mean of the slopes passed.
+
+    ``cells`` (None, or ``(weight, slope)`` of shape (P, K), may be traced) replaces the
+    table's cell weights and slopes (a mass function that follows traced redshifts,
+    :func:`~xlens.halos.tables.cells_from_densities`); ``radii`` (P,) [arcsec] and
+    ``redshifts`` (P,) replace the rows' disc radii and plane redshifts, and ``z_source`` may
+    be traced too. The capacity must hold the largest mean of the tables passed.
     """
     thinning, factor_fn = (fam.thinning, fam.factor) if m_hm is None else wdm_at(
         fam, xp.asarray(m_hm, dtype=xp.float64))
@@ -195,7 +201,11 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
     if slope is not None:
         if fam.pivot_ln_mass is None:
             raise ValueError(f"slope: family {fam.name!r} is not a power law normalised at a pivot mass")
+        if cells is not None:
+            raise ValueError("slope and cells cannot both be given")
         weights = fam.table.power_law_weights(slope, fam.pivot_ln_mass, xp=xp)
+    if cells is not None:
+        weights, slope = cells
     if scale is None and weights is None:
         cdf = fam.count_cdf
     else:
@@ -209,14 +219,15 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
     lo = math.exp(float(fam.table.left.min()))
     hi = math.exp(float((fam.table.left + fam.table.width).max()))
     mass = xp.clip(xp.exp(ln_m), lo, hi)
-    r = xp.asarray(fam.radii)[:, None] * xp.sqrt(w[..., 1])
+    r = xp.asarray(fam.radii if radii is None else radii)[:, None] * xp.sqrt(w[..., 1])
     phi = (2.0 * math.pi) * w[..., 2]
     cy, cx = centre
     yx = xp.stack([cy + r * xp.sin(phi), cx + r * xp.cos(phi)], axis=-1)
     mask = xp.arange(cap)[None, :] < n[:, None]
     if thinning is not None:
         mask = mask & (w[..., 3] < thinning(mass))
-    z = xp.broadcast_to(xp.asarray(fam.redshifts, dtype=xp.float64)[:, None], (n_rows, cap))
+    z = xp.broadcast_to(xp.asarray(fam.redshifts if redshifts is None else redshifts, dtype=xp.float64)[:, None],
+                        (n_rows, cap))
     if factor is not None:
         if callable(factor_fn):
             raise ValueError(f"factor: family {fam.name!r} has a mass-dependent concentration factor")
@@ -229,7 +240,9 @@ def draw_family(xp, u, fam: Family, z_source: float, centre, model: str, scale=N
         "centre": yx,
         "mass_at_200": mass,
         "redshift_object": z,
-        "redshift_source": xp.full((n_rows, cap), float(z_source)),
+        "redshift_source": (xp.full((n_rows, cap), float(z_source)) if engine.is_concrete(z_source)
+                            and not engine.is_jax(engine.namespace(z_source)) else
+                            xp.broadcast_to(xp.asarray(z_source, dtype=xp.float64), (n_rows, cap))),
         "concentration_factor": factor,
         "concentration_model": model,
     }

@@ -22,6 +22,8 @@ import numpy as np
 
 from .. import engine
 from ..cosmology import Planck15
+from ..halo_model.concentration import ludlow16_concentration
+from ..halo_model.conversions import rendered_mass_ratio_of_concentration
 from ..halo_model.mass_function import SUBHALO_PIVOT_MASS, subhalo_host_scaling
 from ..halo_model.wdm import WDMModel
 from ..profiles.base import MassProfile
@@ -42,6 +44,7 @@ from .sampling import (
     resolve_centre,
     scale_to_reference,
     sheet_profile,
+    wdm_at,
     wdm_functions,
 )
 from .tables import CellTable, ln_mass_nodes
@@ -72,6 +75,13 @@ class SubhaloPopulation:
         at ``low`` and ``high``; the sheet
         is integrated per realisation on fixed quadrature nodes re-weighted by
         ``(m/m0)^(alpha - config.alpha)``.
+    z_range : ((z_lens_low, z_lens_high), (z_source_low, z_source_high)), optional
+        The redshifts that :meth:`sample` may be given per realisation (``z_lens=``,
+        ``z_source=``): the mean counts scale with the disc's physical area (and the host
+        scaling, with ``host_mass``) at the drawn ``z_lens``, the haloes carry the drawn
+        redshifts, and the sheet is integrated in ``xp`` at them. The capacities hold the
+        largest mean over the range (the area grows with ``z_lens`` up to z ~ 1.6, so the
+        larger of the ends and a grid of 9 values is used).
     p_cc_range : (low, high), optional
         The SIDM collapsed probabilities that :meth:`sample` may be given per realisation
         (``p_cc=``), within [0, 1]; needs ``dark_matter="sidm"`` with one ``p_cc`` value (no
@@ -106,7 +116,7 @@ class SubhaloPopulation:
     def __init__(self, config: SubhaloConfig, capacity: int | dict | None = None,
                  m_hm_range: tuple[float, float] | None = None,
                  p_cc_range: tuple[float, float] | None = None,
-                 alpha_range: tuple[float, float] | None = None):
+                 alpha_range: tuple[float, float] | None = None, z_range=None):
         if not isinstance(config, SubhaloConfig):
             raise TypeError(f"SubhaloPopulation takes a SubhaloConfig; got {type(config).__name__}")
         self.config = cfg = config
@@ -146,6 +156,7 @@ class SubhaloPopulation:
                              float(cfg.b_c), {}))
         self.p_cc_range = self._check_p_cc_range(p_cc_range)
         self.alpha_range = self._check_alpha_range(alpha_range)
+        self.z_range = self._check_z_range(z_range)
         pivot = math.log(SUBHALO_PIVOT_MASS)
         means = {f[0]: float(f[2].total[0]) for f in families}
         if self.alpha_range is not None:  # convex in alpha: the largest mean is at an end
@@ -155,6 +166,10 @@ class SubhaloPopulation:
         if self.p_cc_range is not None:  # capacities at the largest mean each family can have
             means = {"cored": means["cored"] * (1.0 - self.p_cc_range[0]),
                      "collapsed": means["collapsed"] * self.p_cc_range[1]}
+        if self.z_range is not None:
+            grid = np.linspace(*self.z_range[0], 9)
+            top = max(float(self._redshift_scale(z, np)) for z in grid)
+            means = {k: v * max(top, 1.0) for k, v in means.items()}
         caps = self._capacities(capacity, means)
         wdm = WDMModel.from_config(cfg)
         self._families = tuple(
@@ -232,6 +247,30 @@ class SubhaloPopulation:
         masses, _ = fam.table.quadrature(0)
         return np.log(masses), table
 
+    def _sheet_at_redshifts(self, z_lens, z_source, m_hm, alpha, xp):
+        """The sheet's convergence at traced redshifts (and m_hm, alpha), integrated in ``xp``:
+        ``-F(z)/F(z_ref) sum_q W_q (m_q/m0)^(alpha - alpha_ref) S(m_q) m_q m_ren/M200 (c(m_q, z_l) f)
+        / (Sigma_cr(z_l, z_s) A_ref)``, W the reference table's quadrature (the area cancels)."""
+        cfg = self.config
+        fam = self._families[0]
+        masses, weights = fam.table.quadrature(0)
+        zl = xp.asarray(z_lens, dtype=xp.float64)
+        m = xp.asarray(masses)
+        w = xp.asarray(weights)
+        if alpha is not None:
+            d_slope = xp.asarray(alpha, dtype=xp.float64) - cfg.alpha
+            w = w * xp.exp(d_slope * xp.asarray(np.log(masses) - math.log(SUBHALO_PIVOT_MASS)))
+        keep, factor = fam.thinning, fam.factor
+        if m_hm is not None:
+            keep, factor = wdm_at(fam, xp.asarray(m_hm, dtype=xp.float64))
+        c = ludlow16_concentration(m, xp.broadcast_to(zl, m.shape), model=cfg.concentration_model)
+        f = factor(m, zl) if callable(factor) else factor
+        kept = keep(m) if keep is not None else 1.0
+        mass = xp.sum(w * kept * m * rendered_mass_ratio_of_concentration(c * f))
+        host = 1.0 if cfg.host_mass is None else ((zl + 0.5) / (cfg.z_lens + 0.5)) ** 1.7
+        sigma_cr = Planck15.critical_surface_density_msun_per_kpc2(zl, xp.asarray(z_source, dtype=xp.float64))
+        return -host * mass / (sigma_cr * cfg.area_kpc2)
+
     def _sheet_kappa(self, fam: Family) -> float:
         """-(mean rendered mass) / (Sigma_cr A) of the tNFW subhaloes (PHYSICS.md §13.2)."""
         cfg = self.config
@@ -241,7 +280,7 @@ class SubhaloPopulation:
 
     # ------------------------------------------------------------------ sampling
     def sample(self, key, centre=None, sigma_sub=None, m_hm=None, f_c=None, p_cc=None,
-               b_c=None, alpha=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
+               b_c=None, alpha=None, z_lens=None, z_source=None) -> tuple[dict[str, HaloBatch], PopulationInfo]:
         """Draw one realisation (jittable, vmappable over JAX keys).
 
         Parameters
@@ -271,6 +310,10 @@ class SubhaloPopulation:
             Mass-function slope of this realisation, inside ``alpha_range`` (may be traced):
             the mean counts (normalised at the pivot mass 1e8 M_sun) and the masses follow
             ``dN/dm ~ m^alpha``. Default: ``config.alpha``, from the static tables.
+        z_lens, z_source : scalar arrays, optional
+            Redshifts of this realisation, inside ``z_range`` (may be traced; both or
+            neither): the mean counts scale with :meth:`_redshift_scale` and the haloes carry
+            them. Default: the configured ones.
 
         Returns
         -------
@@ -285,8 +328,15 @@ class SubhaloPopulation:
         self._check_m_hm(m_hm)
         self._check_sidm(f_c=f_c, p_cc=p_cc, b_c=b_c)
         self._check_alpha(alpha)
+        self._check_redshifts(z_lens, z_source)
         slope = None if alpha is None else xp.asarray(alpha, dtype=xp.float64) + 1.0
         scale = None if sigma_sub is None else scale_to_reference(sigma_sub, self.config.sigma_sub, xp)
+        z_src, z_rows = self.config.z_source, None
+        if z_lens is not None:
+            z_scale = self._redshift_scale(z_lens, xp)
+            scale = z_scale if scale is None else scale * z_scale
+            z_src = xp.asarray(z_source, dtype=xp.float64)
+            z_rows = xp.reshape(xp.asarray(z_lens, dtype=xp.float64), (1,))
         scales = self._family_scales(scale, p_cc, xp)
         # one uniform array for all families (one random-bits call to compile)
         u = rnd.uniform(key, (sum(f.n_uniforms for f in self._families),))
@@ -295,9 +345,9 @@ class SubhaloPopulation:
         for fam in self._families:
             stop = start + fam.n_uniforms
             batch, n, n_kept = draw_family(
-                xp, u[start:stop], fam, self.config.z_source, yx, self.config.concentration_model,
+                xp, u[start:stop], fam, z_src, yx, self.config.concentration_model,
                 scales[fam.name], m_hm, fields={"f_c": f_c} if f_c is not None and "f_c" in fam.fields else None,
-                factor=b_c if fam.name == "collapsed" else None, slope=slope)
+                factor=b_c if fam.name == "collapsed" else None, slope=slope, redshifts=z_rows)
             start = stop
             batches[fam.name] = batch.plane(0)  # (1, C) -> (C,)
             drawn.append(n[0])
@@ -305,6 +355,37 @@ class SubhaloPopulation:
         n_drawn, n_kept = xp.stack(drawn), xp.stack(kept)
         cap = xp.asarray([f.capacity for f in self._families])
         return batches, PopulationInfo(n_drawn, n_kept, xp.any(n_drawn > cap))
+
+    def _check_z_range(self, z_range):
+        if z_range is None:
+            return None
+        try:
+            (l_lo, l_hi), (s_lo, s_hi) = ((float(a), float(b)) for a, b in z_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"SubhaloPopulation: z_range must be ((z_lens_low, z_lens_high), (z_source_low, "
+                             f"z_source_high)); got {z_range!r}") from None
+        if not (0.0 < l_lo <= l_hi < s_lo <= s_hi <= 10.0):
+            raise ValueError(f"SubhaloPopulation: z_range must satisfy 0 < z_lens_low <= z_lens_high < z_source_low "
+                             f"<= z_source_high <= 10; got {z_range!r}")
+        return (l_lo, l_hi), (s_lo, s_hi)
+
+    def _redshift_scale(self, z_lens, xp):
+        """Mean-count factor at ``z_lens`` relative to ``config.z_lens``: the disc's physical area
+        ``(kpc_per_arcsec(z) / kpc_per_arcsec(z_ref))^2`` times, with ``host_mass``, the host
+        scaling ``((z + 1/2) / (z_ref + 1/2))^1.7``."""
+        cfg = self.config
+        z = xp.asarray(z_lens, dtype=xp.float64)
+        ratio = (Planck15.kpc_per_arcsec(z) / float(Planck15.kpc_per_arcsec(cfg.z_lens))) ** 2
+        if cfg.host_mass is not None:
+            ratio = ratio * ((z + 0.5) / (cfg.z_lens + 0.5)) ** 1.7
+        return ratio
+
+    def _check_redshifts(self, z_lens, z_source) -> None:
+        if (z_lens is None) != (z_source is None):
+            raise ValueError("SubhaloPopulation: give both z_lens and z_source, or neither")
+        if z_lens is not None and self.z_range is None:
+            raise ValueError("SubhaloPopulation: z_lens/z_source are given, but the population was built without "
+                             "z_range, the redshifts it may be given")
 
     def _check_alpha_range(self, alpha_range):
         if alpha_range is None:
@@ -362,8 +443,8 @@ class SubhaloPopulation:
             raise ValueError("SubhaloPopulation: m_hm is given, but the population was built without "
                              "m_hm_range=(low, high) [M_sun], the half-mode masses it may be given")
 
-    def plane_profiles(self, batches: dict[str, HaloBatch], centre=None,
-                       sigma_sub=None, m_hm=None, alpha=None) -> list[tuple[float, dict[str, MassProfile]]]:
+    def plane_profiles(self, batches: dict[str, HaloBatch], centre=None, sigma_sub=None, m_hm=None, alpha=None,
+                       z_lens=None, z_source=None) -> list[tuple[float, dict[str, MassProfile]]]:
         """What the subhalo plane holds: ``[(z_lens, {name: profile})]``.
 
         The batches of :meth:`sample` under their family names and, if ``config.sheet``,
@@ -374,16 +455,22 @@ class SubhaloPopulation:
         sheet's convergence by ``sigma_sub / config.sigma_sub`` (it is linear in the mean
         mass); default the configured value. ``m_hm`` [M_sun] (the one given to
         :meth:`sample`) takes the sheet from :attr:`sheet_table`. ``alpha`` (the one given
-        to :meth:`sample`) integrates the sheet on :attr:`sheet_terms`.
+        to :meth:`sample`) integrates the sheet on :attr:`sheet_terms`. ``z_lens`` and
+        ``z_source`` (those given to :meth:`sample`) integrate it in ``xp`` at those redshifts
+        (:meth:`_sheet_at_redshifts`); the plane keeps the configured redshift here (it orders
+        the galaxies; the tracer takes traced ``plane_distances``).
         """
         self._check_m_hm(m_hm)
         self._check_alpha(alpha)
+        self._check_redshifts(z_lens, z_source)
         profiles: dict[str, MassProfile] = dict(batches)
         if self.config.sheet:
-            given = [v for v in (centre, sigma_sub, m_hm, alpha) if v is not None]
+            given = [v for v in (centre, sigma_sub, m_hm, alpha, z_lens, z_source) if v is not None]
             xp = engine.namespace(*given) if given else None
             axis = self.config.centre if centre is None else centre
-            if alpha is not None:
+            if z_lens is not None:
+                kappa = self._sheet_at_redshifts(z_lens, z_source, m_hm, alpha, xp)
+            elif alpha is not None:
                 ln_m, terms = self.sheet_terms
                 d_slope = xp.asarray(alpha, dtype=xp.float64) - self.config.alpha
                 reweight = xp.exp(d_slope * xp.asarray(ln_m - math.log(SUBHALO_PIVOT_MASS)))

@@ -19,7 +19,8 @@ import math
 import numpy as np
 import scipy.stats
 
-__all__ = ["TABLE_DEX", "CellTable", "ln_mass_nodes", "poisson_cdf_table", "row_searchsorted"]
+__all__ = ["TABLE_DEX", "CellTable", "cells_from_densities", "ln_mass_nodes", "poisson_cdf_table", "row_searchsorted",
+           "traced_quadrature"]
 
 #: Node spacing of the tabulated Sheth-Tormen and WDM mass functions [dex]. The
 #: functions are smooth in ln m; log-linear interpolation between nodes this close
@@ -161,9 +162,10 @@ class CellTable:
         cell); inside the cell the power law is inverted exactly with the log1p form of
         PHYSICS.md §14.5.
 
-        ``weight`` (shape (P, K)) and ``slope`` (a scalar), arrays of ``xp`` that may be
-        traced, replace the table's cell weights and every cell's slope (the cells stay):
-        a power-law table re-sloped per realisation (:meth:`power_law_weights`).
+        ``weight`` (shape (P, K)) and ``slope`` (a scalar, or shape (P, K)), arrays of ``xp``
+        that may be traced, replace the table's cell weights and slopes (the cells stay):
+        a power-law table re-sloped per realisation (:meth:`power_law_weights`), or a table
+        whose densities follow traced redshifts (:func:`cells_from_densities`).
         """
         n_cells = self.shape[1]
         u = xp.asarray(u, dtype=xp.float64)
@@ -185,7 +187,12 @@ class CellTable:
 
         f, c0 = take(frac), take(cum)
         left, width = take(self.left), take(self.width)
-        slope = take(self.slope) if slope is None else xp.asarray(slope, dtype=xp.float64)
+        if slope is None:
+            slope = take(self.slope)
+        else:
+            slope = xp.asarray(slope, dtype=xp.float64)
+            if slope.ndim == 2:
+                slope = take(slope)
         v = xp.clip((u - c0) / xp.where(f > 0.0, f, 1.0), 0.0, 1.0)
         sd = slope * width
         flat = xp.abs(sd) < 1e-8
@@ -264,6 +271,45 @@ class CellTable:
             return np.zeros(0), np.zeros(0)
         return (np.concatenate([m for _, m, _ in rules]),
                 np.concatenate([w * r for w, _, r in rules]))
+
+
+def cells_from_densities(ln_nodes, density, *, xp):
+    """Cell ``(weight, slope)`` of the log-linear table through ``density`` (jittable).
+
+    The traced counterpart of :meth:`CellTable.from_nodes`: ``density`` (shape (P, K + 1),
+    > 0, may be traced) is ``dN/dln m`` at the static nodes ``ln_nodes`` (K + 1,); each cell's
+    power law passes through its two nodes. Returns two arrays of shape (P, K).
+    """
+    x = np.asarray(ln_nodes, dtype=np.float64)
+    width = xp.asarray(np.diff(x))[None, :]
+    log_d = xp.log(density)
+    slope = (log_d[:, 1:] - log_d[:, :-1]) / width
+    sd = slope * width
+    small = xp.abs(sd) < 1e-8
+    sd_safe = xp.where(small, 1.0, sd)
+    ratio = xp.where(small, 1.0 + 0.5 * sd, xp.expm1(sd_safe) / sd_safe)
+    return density[:, :-1] * width * ratio, slope
+
+
+def traced_quadrature(table: CellTable, weight, slope, *, xp):
+    """``(masses [M_sun] (Q,), weights (P, Q))`` of :meth:`CellTable.integrate`'s rule on cells
+    whose weights and slopes are traced (shapes (P, K)): ``int fn dN_p ~ sum_q weights[p, q]
+    fn(masses[q])`` for the cells of ``table`` (their edges are static; at most
+    :data:`TABLE_DEX` wide, so one Gauss-Legendre piece of :data:`_CELL_NODES` nodes each)."""
+    if np.any(table.width[0] > TABLE_DEX * math.log(10.0) * (1.0 + 1e-9)):
+        raise ValueError("traced_quadrature needs cells at most TABLE_DEX wide (a tabulated mass function)")
+    gl_x, gl_w = np.polynomial.legendre.leggauss(_CELL_NODES)
+    t = 0.5 * (gl_x + 1.0)  # (J,) in [0, 1]
+    left, width = table.left[0], table.width[0]  # the cells are the same on every row
+    masses = np.exp(left[:, None] + width[:, None] * t[None, :]).ravel()  # (K J,)
+    sd = slope * xp.asarray(width)[None, :]  # (P, K)
+    small = xp.abs(sd) < 1e-8
+    sd_safe = xp.where(small, 1.0, sd)
+    tt = xp.asarray(t)[None, None, :]
+    dens = xp.where(small[..., None], 1.0 + sd[..., None] * (tt - 0.5),
+                    sd_safe[..., None] * xp.exp(sd_safe[..., None] * tt) / xp.expm1(sd_safe)[..., None])
+    w = weight[..., None] * xp.asarray(0.5 * gl_w)[None, None, :] * dens  # (P, K, J)
+    return masses, xp.reshape(w, (w.shape[0], -1))
 
 
 def ln_mass_nodes(ln_lo: float, ln_hi: float) -> np.ndarray:

@@ -14,6 +14,8 @@ from .parameters import (
     parameter_columns,
     parameter_names,
     parameter_table,
+    redshift_range,
+    reference_redshifts,
 )
 from .priors import Fixed, LogUniform, Prior, PriorError, TruncatedNormal, Uniform
 
@@ -36,4 +38,6 @@ __all__ = [
     "parameter_columns",
     "parameter_names",
     "parameter_table",
+    "redshift_range",
+    "reference_redshifts",
 ]

@@ -18,7 +18,14 @@ from ..imaging.grid import Grid2D
 from ..imaging.noise import check_exposure
 from ..imaging.psf import Kernel2D
 from ..profiles.base import unchecked
-from .parameters import DEFAULT_PRIORS, MACRO_PARAMETERS, MACRO_PROFILES, POPULATION_PARAMETERS, parameter_names
+from .parameters import (
+    DEFAULT_PRIORS,
+    MACRO_PARAMETERS,
+    MACRO_PROFILES,
+    POPULATION_PARAMETERS,
+    parameter_names,
+    redshift_range,
+)
 from .priors import Fixed, Prior, PriorError
 
 __all__ = ["SimulatorConfig"]
@@ -77,7 +84,10 @@ class SimulatorConfig:
         (dimensionless), support in [-3, 0]; ``m_hm`` [M_sun] of either
         population, support in (0, inf), with ``dark_matter="wdm"``; the SIDM ``f_c`` in
         (0, 10], ``p_cc`` in [0, 1] (one value, no breaks) and ``b_c`` in [1, 100] of the
-        subhaloes, with ``dark_matter="sidm"``); e.g.
+        subhaloes, with ``dark_matter="sidm"``). The group ``"redshifts"`` draws ``z_lens`` and
+        ``z_source`` (supports in (0, 10], the source's low above the lens's high); the planes
+        and tables are then laid out at the midpoints of the supports (``z_lens`` and
+        ``z_source`` of the config are not used); e.g.
         ``{"subhalos": {"sigma_sub": (0.0, 0.1)}}``. A prior replaces the population's
         configured value (a fixed number simply sets it); an absent group or key keeps it.
         Empty groups are dropped.
@@ -172,7 +182,10 @@ def _normalised_priors(priors) -> dict[str, dict[str, Prior]]:
 
 def _check_population_priors(config: SimulatorConfig) -> None:
     """A population prior needs its population and a support inside the field's range."""
+    _check_redshift_priors(config)
     for group, allowed in POPULATION_PARAMETERS.items():
+        if group == "redshifts":
+            continue
         for n, prior in config.priors.get(group, {}).items():
             if getattr(config, group) is None:
                 raise ValueError(
@@ -201,6 +214,25 @@ def _check_population_priors(config: SimulatorConfig) -> None:
                     f"[{low:g}, {high:g}{')' if math.isinf(high) else ']'} {units} of "
                     f"{type(getattr(config, group)).__name__}.{n}"
                 )
+
+
+def _check_redshift_priors(config: SimulatorConfig) -> None:
+    """Redshift priors: supports in (0, 10], and every source behind every lens."""
+    priors = config.priors.get("redshifts", {})
+    for name, prior in priors.items():
+        lo, hi = prior.support
+        if not (0.0 < lo and hi <= 10.0 and math.isfinite(hi)):
+            raise ValueError(f"SimulatorConfig.priors['redshifts'][{name!r}] = {prior.to_toml()!r} reaches "
+                             f"{lo if lo <= 0.0 else hi!r}, outside the allowed range (0, 10]")
+    if not priors:
+        return
+    (l_lo, l_hi), (s_lo, s_hi) = redshift_range(config)
+    if not s_lo > l_hi:
+        raise ValueError(
+            f"SimulatorConfig.priors['redshifts']: z_source must exceed z_lens for every draw, i.e. the "
+            f"z_source low ({s_lo!r}) must be > the z_lens high ({l_hi!r}); "
+            f"z_lens = {priors['z_lens'].to_toml() if 'z_lens' in priors else config.z_lens!r}, "
+            f"z_source = {priors['z_source'].to_toml() if 'z_source' in priors else config.z_source!r}")
 
 
 def _check_m_hm_prior(config: SimulatorConfig, group: str, prior: Prior) -> None:

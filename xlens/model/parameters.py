@@ -38,6 +38,8 @@ __all__ = [
     "parameter_columns",
     "parameter_names",
     "parameter_table",
+    "redshift_range",
+    "reference_redshifts",
 ]
 
 #: The profile class of each group of the macro model.
@@ -106,7 +108,7 @@ MACRO_PARAMETERS: tuple[MacroParameter, ...] = (
 )
 
 
-#: Population fields that may be drawn per image from ``priors.<population>.<name>``, with
+#: Population fields (and the redshifts) that may be drawn per image from ``priors.<group>.<name>``, with
 #: their units and allowed range (low, high): ``{population: {name: (units, low, high)}}``.
 #: A prior's support must lie in the range; an absent key keeps the population's value.
 POPULATION_PARAMETERS: dict[str, dict[str, tuple[str, float, float]]] = {
@@ -119,6 +121,8 @@ POPULATION_PARAMETERS: dict[str, dict[str, tuple[str, float, float]]] = {
         "b_c": ("dimensionless", 1.0, 100.0),
     },
     "line_of_sight": {"delta_los": ("dimensionless", 0.0, float("inf")), "m_hm": ("M_sun", 0.0, float("inf"))},
+    # not a population: the redshifts of the main lens and the source, which move every plane
+    "redshifts": {"z_lens": ("dimensionless", 0.0, 10.0), "z_source": ("dimensionless", 0.0, 10.0)},
 }
 
 
@@ -133,6 +137,36 @@ def drawn_population_priors(priors: Mapping[str, Mapping[str, Prior]]) -> dict[s
         if drawn:
             out[group] = drawn
     return out
+
+
+def reference_redshifts(config) -> tuple[float, float]:
+    """``(z_lens, z_source)`` the simulator lays out its planes and tables at: a fixed
+    ``priors.redshifts`` value, else the midpoint of the prior's support, else the config's."""
+    out = []
+    for name in ("z_lens", "z_source"):
+        prior = config.priors.get("redshifts", {}).get(name)
+        if prior is None:
+            out.append(float(getattr(config, name)))
+        elif isinstance(prior, Fixed):
+            out.append(float(prior.value))
+        else:
+            lo, hi = prior.support
+            out.append(0.5 * (float(lo) + float(hi)))
+    return out[0], out[1]
+
+
+def redshift_range(config) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``((z_lens_low, z_lens_high), (z_source_low, z_source_high))``: the supports of the
+    redshift priors (a point for a fixed or absent one, at :func:`reference_redshifts`)."""
+    ref = reference_redshifts(config)
+    out = []
+    for name, value in zip(("z_lens", "z_source"), ref, strict=True):
+        prior = config.priors.get("redshifts", {}).get(name)
+        if prior is None or isinstance(prior, Fixed):
+            out.append((value, value))
+        else:
+            out.append(tuple(float(v) for v in prior.support))
+    return out[0], out[1]
 
 
 def parameter_columns(priors: Mapping[str, Mapping[str, Prior]]) -> tuple[tuple[str, str], ...]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
+from ..cosmology import Planck15
 from ..engine import (
     ENGINES,
     ArrayLike,
@@ -43,6 +44,8 @@ from ..model.parameters import (
     SimParams,
     drawn_population_priors,
     macro_profiles,
+    redshift_range,
+    reference_redshifts,
 )
 from ..model.priors import Fixed
 from ..tracer import Galaxy, Tracer
@@ -63,6 +66,8 @@ def _population_config(config: SimulatorConfig, group: str):
     values = {}
     for name, prior in config.priors.get(group, {}).items():
         values[name] = prior.value if isinstance(prior, Fixed) else prior.support[1]
+    if pop is not None and config.priors.get("redshifts"):  # laid out at the reference redshifts
+        values["z_lens"], values["z_source"] = reference_redshifts(config)
     return dataclasses.replace(pop, **values) if values else pop
 
 
@@ -144,12 +149,16 @@ class Simulator:
         m_hm = {g: p["m_hm"].support for g, p in self.population_priors.items() if "m_hm" in p}
         p_cc = self.population_priors.get("subhalos", {}).get("p_cc")
         alpha = self.population_priors.get("subhalos", {}).get("alpha")
+        #: (z_lens, z_source) of the planes' order and the tables: the config's, or with
+        #: priors.redshifts the reference of :func:`~xlens.model.reference_redshifts`
+        self.z_reference = reference_redshifts(cfg)
+        z_range = redshift_range(cfg) if "redshifts" in self.population_priors else None
         self.subhalo_population = (None if cfg.subhalos is None else SubhaloPopulation(
             _population_config(cfg, "subhalos"), m_hm_range=m_hm.get("subhalos"),
             p_cc_range=None if p_cc is None else p_cc.support,
-            alpha_range=None if alpha is None else alpha.support))
+            alpha_range=None if alpha is None else alpha.support, z_range=z_range))
         self.los_population = (None if cfg.line_of_sight is None else LineOfSightPopulation(
-            _population_config(cfg, "line_of_sight"), m_hm_range=m_hm.get("line_of_sight")))
+            _population_config(cfg, "line_of_sight"), m_hm_range=m_hm.get("line_of_sight"), z_range=z_range))
         #: haloes per batch corrected by the fast path: None is the tracer's default
         #: (:data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED`); SIDM subhaloes take
         #: :data:`SIDM_FAST_PATH_CORRECTED`
@@ -192,13 +201,23 @@ class Simulator:
         macro = macro_profiles(values, xp=ops.xp)
         hyper = self._draw_population_priors(ops, key)
         sub, los_hyper = hyper.get("subhalos", {}), hyper.get("line_of_sight", {})
+        z = self._redshifts(hyper, ops.xp)
         subhalos, los, info = {}, None, {}
         if self.subhalo_population is not None:
-            subhalos, info["subhalos"] = self.subhalo_population.sample(k_sub, centre=macro["lens"].centre, **sub)
+            subhalos, info["subhalos"] = self.subhalo_population.sample(k_sub, centre=macro["lens"].centre, **sub, **z)
         if self.los_population is not None:
             los, info["line_of_sight"] = self.los_population.sample(
-                k_los, delta_los=los_hyper.get("delta_los"), m_hm=los_hyper.get("m_hm"))
+                k_los, delta_los=los_hyper.get("delta_los"), m_hm=los_hyper.get("m_hm"), **z)
         return SimParams(macro["lens"], macro["shear"], macro["source"], subhalos, los, hyper), info
+
+    def _redshifts(self, hyper, xp) -> dict[str, Any]:
+        """``{"z_lens": ..., "z_source": ...}`` of a realisation when redshifts are drawn (the
+        drawn value, or the fixed reference for the other one); ``{}`` otherwise."""
+        if "redshifts" not in self.population_priors:
+            return {}
+        drawn = hyper.get("redshifts", {})
+        return {name: drawn.get(name, xp.asarray(ref, dtype=xp.float64))
+                for name, ref in zip(("z_lens", "z_source"), self.z_reference, strict=True)}
 
     def _draw_population_priors(self, ops, key) -> dict[str, dict[str, Any]]:
         """``{group: {name: scalar}}`` drawn from the population priors (empty without them)."""
@@ -227,22 +246,32 @@ class Simulator:
     # ----------------------------------------------------------------- forward
     def tracer_from(self, params: SimParams) -> Tracer:
         """The :class:`Tracer` of one parameter set (macro lens, subhaloes, line of sight, source)."""
-        cfg = self.config
         subhalos = params.subhalos
         hyper = params.hyper
         self._check_hyper(hyper)
         sub, los_hyper = hyper.get("subhalos", {}), hyper.get("line_of_sight", {})
+        xp = namespace(*tree_leaves(params))
+        z = self._redshifts(hyper, xp)
+        z_lens, z_source = self.z_reference  # static: they order the planes
         if self.subhalo_population is not None:  # the subhaloes and their sheet join the lens plane
             [(_, subhalos)] = self.subhalo_population.plane_profiles(
                 subhalos, centre=params.lens.centre, sigma_sub=sub.get("sigma_sub"), m_hm=sub.get("m_hm"),
-                alpha=sub.get("alpha"))
-        galaxies = [Galaxy(cfg.z_lens, mass=params.lens, shear=params.shear, **subhalos)]
+                alpha=sub.get("alpha"), **z)
+        galaxies = [Galaxy(z_lens, mass=params.lens, shear=params.shear, **subhalos)]
         if params.line_of_sight is not None:
             planes = self.los_population.plane_profiles(
-                params.line_of_sight, delta_los=los_hyper.get("delta_los"), m_hm=los_hyper.get("m_hm"))
-            galaxies += [Galaxy(z, **p) for z, p in planes]
-        galaxies.append(Galaxy(cfg.z_source, light=params.source))
-        return Tracer(galaxies)
+                params.line_of_sight, delta_los=los_hyper.get("delta_los"), m_hm=los_hyper.get("m_hm"), **z)
+            galaxies += [Galaxy(zp, **p) for zp, p in planes]
+        galaxies.append(Galaxy(z_source, light=params.source))
+        if not z:
+            return Tracer(galaxies)
+        # the drawn redshifts move the planes: their distances are data (Tracer(plane_distances=...))
+        if params.line_of_sight is not None:
+            plane_z = self.los_population.at_redshifts(z["z_lens"], z["z_source"], xp)["redshifts"]
+        else:
+            plane_z = xp.reshape(xp.asarray(z["z_lens"], dtype=xp.float64), (1,))
+        plane_z = xp.concat([plane_z, xp.reshape(xp.asarray(z["z_source"], dtype=xp.float64), (1,))])
+        return Tracer(galaxies, plane_distances=Planck15.comoving_distance_mpc(plane_z))
 
     def _check_hyper(self, hyper) -> None:
         """``params.hyper`` must hold exactly the drawn population fields (shapes are static)."""
