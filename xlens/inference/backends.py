@@ -26,6 +26,7 @@ linear-Gaussian problem with an analytic posterior and evidence.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -171,8 +172,6 @@ def _resolve(target, caller: str) -> _Target:
 
 
 def _require(module: str, caller: str):
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as err:
