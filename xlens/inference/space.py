@@ -131,6 +131,13 @@ class ParameterSpace:
         subhalo of the reference: ``subhalos.<family>.log10_mass[i]`` (log10 of M200c
         [M_sun]), ``subhalos.<family>.centre_y[i]`` and ``.centre_x[i]`` [arcsec], for
         each family and slot ``i``. Line-of-sight haloes always stay fixed.
+    subhalo_prior : {"box", "population"}
+        Prior of the freed subhalo parameters. "box" (default): uniform in log10 mass over
+        ``[m_min, m_max]`` and in the square bounding the disc. "population": the
+        population's mass function in log10 M (``M^(alpha+1) S(M)``, a
+        :class:`~xlens.model.priors.Tabulated` prior) and, for each freed (y, x) pair,
+        uniform in the disc of radius ``SubhaloConfig.radius`` [arcsec] about the lens
+        centre (:attr:`discs`; see docs/inference.md, "Priors from the population").
 
     Attributes
     ----------
@@ -144,6 +151,9 @@ class ParameterSpace:
         The reference, on the simulator's engine (float64 leaves).
     candidates : tuple of str
         Every name that may be freed.
+    discs : tuple of (int, int, float, float, float)
+        ``(i_y, i_x, centre_y, centre_x, radius)`` [arcsec] of each (y, x) pair that is
+        uniform in a disc (``subhalo_prior="population"``); empty otherwise.
 
     Notes
     -----
@@ -156,7 +166,7 @@ class ParameterSpace:
     coordinate suits optimisers, samplers and finite differences alike. Their prior is
     uniform in log10 mass over ``[m_min, m_max]`` of ``sim.config.subhalos``, and the
     positions' prior is the square that bounds the population's disc around the
-    reference lens centre (neither is the population's own mass function or disc).
+    reference lens centre, unless ``subhalo_prior="population"``.
 
     Examples
     --------
