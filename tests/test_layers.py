@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 
 #: Imports allowed inside functions: optional dependencies (extras of pyproject.toml), imported
 #: where they are used, and zarr (imported by the dataset functions only, so `import xlens` stays light).
-OPTIONAL = {"matplotlib", "dask", "distributed", "zarr", "jax", "jaxlib", "optax"}
+OPTIONAL = {"matplotlib", "dask", "distributed", "zarr", "jax", "jaxlib", "optax", "blackjax", "numpyro", "dynesty"}
 
 
 def _top(module: str) -> str:

@@ -50,8 +50,10 @@ from ..engine import (
     tree_map,
 )
 from ..errors import check_range
+from ..halo_model.wdm import WDMModel
 from ..halos.batch import HaloBatch
 from ..model import MACRO_PARAMETERS, MACRO_PROFILES, Prior, SimParams, Uniform, macro_profiles
+from ..model.priors import Tabulated
 from ..profiles.base import unchecked
 from ..simulator import Simulator
 
@@ -61,6 +63,10 @@ __all__ = ["Parameter", "ParameterSpace"]
 _FIELDS = {(p.group, p.name): (p.field, p.component) for p in MACRO_PARAMETERS}
 NUMPY = get_xp("numpy")
 _HALO_FIELDS = ("log10_mass", "centre_y", "centre_x")
+_SUBHALO_PRIORS = ("box", "population")
+#: node spacing [dex] of the tabulated WDM mass function: log-linear interpolation error
+#: h^2 max|(log S)''| / 8 < 3e-5 relative for the Lovell coefficients (|(log S)''| <= 1.7 per dex^2)
+_WDM_NODE_DEX = 0.01
 _HALO_NAME = re.compile(r"^subhalos\.(?P<family>[^.]+)\.(?P<field>\w+)\[(?P<slot>\d+)\]$")
 
 
@@ -125,6 +131,13 @@ class ParameterSpace:
         subhalo of the reference: ``subhalos.<family>.log10_mass[i]`` (log10 of M200c
         [M_sun]), ``subhalos.<family>.centre_y[i]`` and ``.centre_x[i]`` [arcsec], for
         each family and slot ``i``. Line-of-sight haloes always stay fixed.
+    subhalo_prior : {"box", "population"}
+        Prior of the freed subhalo parameters. "box" (default): uniform in log10 mass over
+        ``[m_min, m_max]`` and in the square bounding the disc. "population": the
+        population's mass function in log10 M (``M^(alpha+1) S(M)``, a
+        :class:`~xlens.model.priors.Tabulated` prior) and, for each freed (y, x) pair,
+        uniform in the disc of radius ``SubhaloConfig.radius`` [arcsec] about the lens
+        centre (:attr:`discs`; see docs/inference.md, "Priors from the population").
 
     Attributes
     ----------
@@ -138,6 +151,9 @@ class ParameterSpace:
         The reference, on the simulator's engine (float64 leaves).
     candidates : tuple of str
         Every name that may be freed.
+    discs : tuple of (int, int, float, float, float)
+        ``(i_y, i_x, centre_y, centre_x, radius)`` [arcsec] of each (y, x) pair that is
+        uniform in a disc (``subhalo_prior="population"``); empty otherwise.
 
     Notes
     -----
@@ -150,7 +166,7 @@ class ParameterSpace:
     coordinate suits optimisers, samplers and finite differences alike. Their prior is
     uniform in log10 mass over ``[m_min, m_max]`` of ``sim.config.subhalos``, and the
     positions' prior is the square that bounds the population's disc around the
-    reference lens centre (neither is the population's own mass function or disc).
+    reference lens centre, unless ``subhalo_prior="population"``.
 
     Examples
     --------
@@ -169,6 +185,7 @@ class ParameterSpace:
         *,
         free: Sequence[str] | None = None,
         subhalos: bool = False,
+        subhalo_prior: str = "box",
     ):
         if not isinstance(sim, Simulator):
             raise TypeError(f"ParameterSpace takes a Simulator; got {type(sim).__name__}")
@@ -177,13 +194,16 @@ class ParameterSpace:
                 "ParameterSpace: subhalos=True selects every subhalo parameter when free=None; "
                 "with free given, list the subhalo names there instead"
             )
+        if subhalo_prior not in _SUBHALO_PRIORS:
+            raise ValueError(f"ParameterSpace.subhalo_prior must be one of {_SUBHALO_PRIORS}; got {subhalo_prior!r}")
         self.sim = sim
+        self.subhalo_prior = subhalo_prior
         ref = _default_reference(sim) if reference is None else reference
         if not isinstance(ref, SimParams):
             raise TypeError(f"ParameterSpace.reference must be a SimParams; got {type(ref).__name__}")
         # set-up runs on host (NumPy) copies: no op-by-op JAX dispatch, nothing compiles
         ref = tree_map(_host, ref)
-        macro, halo = self._candidates(sim, ref)
+        macro, halo = self._candidates(sim, ref, subhalo_prior)
         self.candidates = tuple(p.name for p in macro + halo)
         by_name = {p.name: p for p in macro + halo}
         if free is None:
@@ -205,6 +225,7 @@ class ParameterSpace:
             chosen = [p for p in macro + halo if p.name in set(free)]
         if not chosen:
             raise ValueError("ParameterSpace: no free parameter (every prior is a fixed value)")
+        chosen, self.discs = self._disc_priors(chosen, ref) if subhalo_prior == "population" else (chosen, ())
         self.parameters = tuple(chosen)
         self.names = tuple(p.name for p in chosen)
         self.low = np.array([p.low for p in chosen], dtype=np.float64)
@@ -217,11 +238,17 @@ class ParameterSpace:
             check_range("ParameterSpace.reference", p.name, float(v), p.low, p.high, low_inclusive=True,
                         high_inclusive=True, units=units,
                         hint="The reference must lie inside the prior of every free parameter")
+        for iy, ix, cy, cx, radius in self.discs:
+            r = math.hypot(value[iy] - cy, value[ix] - cx)
+            check_range("ParameterSpace.reference", f"{self.names[iy]}, {self.names[ix]} (distance from the "
+                        f"disc centre ({cy:g}, {cx:g}))", r, 0.0, radius, low_inclusive=True, high_inclusive=True,
+                        units="[arcsec]", hint="A subhalo of the population lies inside its disc")
         self.reference = sim.to_engine(self.to_params(value, ref))
 
     # ------------------------------------------------------------------ set-up
     @staticmethod
-    def _candidates(sim: Simulator, ref: SimParams) -> tuple[list[Parameter], list[Parameter]]:
+    def _candidates(sim: Simulator, ref: SimParams, subhalo_prior: str = "box"
+                    ) -> tuple[list[Parameter], list[Parameter]]:
         priors = sim.config.priors
         macro = []
         for p in MACRO_PARAMETERS:
@@ -238,14 +265,52 @@ class ParameterSpace:
             ranges = type(prof).ranges["mass_at_200"]
             m_lo, m_hi = (cfg.m_min, cfg.m_max) if cfg is not None else (ranges.low, ranges.high)
             radius = cfg.radius if cfg is not None else 0.5 * max(sim.config.shape_native) * sim.config.pixel_scale
-            for slot in np.flatnonzero(np.asarray(batch.mask) > 0.5):
+            mass_prior = None
+            slots = np.flatnonzero(np.asarray(batch.mask) > 0.5)
+            if subhalo_prior == "population" and len(slots):
+                if cfg is None:
+                    raise ValueError("ParameterSpace: subhalo_prior='population' needs SimulatorConfig.subhalos "
+                                     "(the population whose mass function and disc it uses); got None")
+                mass_prior = _population_mass_prior(cfg, family, ref.hyper.get("subhalos", {}))
+            for slot in slots:
                 base = f"subhalos.{family}"
                 halo += [
-                    Parameter(f"{base}.log10_mass[{slot}]", math.log10(m_lo), math.log10(m_hi), "log10 M_sun"),
+                    Parameter(f"{base}.log10_mass[{slot}]", math.log10(m_lo), math.log10(m_hi), "log10 M_sun",
+                              mass_prior),
                     Parameter(f"{base}.centre_y[{slot}]", lens_centre[0] - radius, lens_centre[0] + radius, "arcsec"),
                     Parameter(f"{base}.centre_x[{slot}]", lens_centre[1] - radius, lens_centre[1] + radius, "arcsec"),
                 ]
         return macro, halo
+
+    def _disc_priors(self, chosen: list[Parameter], ref: SimParams):
+        """The population's disc on the free positions: pairs, and chords for a lone coordinate."""
+        cfg = self.sim.config.subhalos
+        radius = float(cfg.radius)
+        cy, cx = (float(v) for v in np.asarray(ref.lens.centre, dtype=np.float64).reshape(2))
+        names = [p.name for p in chosen]
+        out, discs = list(chosen), []
+        for i, p in enumerate(chosen):
+            m = _HALO_NAME.match(p.name)
+            if m is None or m["field"] != "centre_y" and m["field"] != "centre_x":
+                continue
+            other = "centre_x" if m["field"] == "centre_y" else "centre_y"
+            partner = f"subhalos.{m['family']}.{other}[{m['slot']}]"
+            if partner in names:
+                if m["field"] == "centre_y":
+                    discs.append((i, names.index(partner), cy, cx, radius))
+                continue
+            # the other coordinate is fixed: the disc's conditional is uniform on the chord through it
+            prof = ref.subhalos[m["family"]].profile
+            fixed = float(np.asarray(prof.centre, dtype=np.float64)[int(m["slot"]), 1 if other == "centre_x" else 0])
+            offset = fixed - (cx if other == "centre_x" else cy)
+            if abs(offset) >= radius:
+                raise ValueError(f"ParameterSpace: {partner} = {fixed!r} [arcsec] (fixed) lies outside the "
+                                 f"population's disc of radius {radius!r} about ({cy!r}, {cx!r}), so {p.name} "
+                                 "has no prior support; free both coordinates or fix this one too")
+            half = math.sqrt(radius**2 - offset**2)
+            mid = cy if m["field"] == "centre_y" else cx
+            out[i] = Parameter(p.name, mid - half, mid + half, p.units)
+        return out, tuple(discs)
 
     def _plan(self, ref: SimParams) -> None:
         """Static gather/scatter plan: where each free entry of ``theta`` goes."""
@@ -394,7 +459,12 @@ class ParameterSpace:
         """
         xp = namespace(u)
         u = xp.asarray(u, dtype=xp.float64)
-        return xp.stack([p.prior.from_unit(u[..., i], xp=xp) for i, p in enumerate(self.parameters)], axis=-1)
+        columns = [p.prior.from_unit(u[..., i], xp=xp) for i, p in enumerate(self.parameters)]
+        for iy, ix, cy, cx, radius in self.discs:  # (u_y, u_x) -> r = R sqrt(u_y), phi = 2 pi u_x
+            r = radius * xp.sqrt(u[..., iy])
+            phi = 2.0 * math.pi * u[..., ix]
+            columns[iy], columns[ix] = cy + r * xp.sin(phi), cx + r * xp.cos(phi)
+        return xp.stack(columns, axis=-1)
 
     def to_unit_cube(self, theta: ArrayLike) -> ArrayLike:
         """Each prior's CDF, the inverse of :meth:`from_unit_cube` (shape (..., n)).
@@ -403,20 +473,34 @@ class ParameterSpace:
         """
         xp = namespace(theta)
         theta = xp.asarray(theta, dtype=xp.float64)
-        return xp.stack([p.prior.to_unit(theta[..., i], xp=xp) for i, p in enumerate(self.parameters)], axis=-1)
+        columns = [p.prior.to_unit(theta[..., i], xp=xp) for i, p in enumerate(self.parameters)]
+        for iy, ix, cy, cx, radius in self.discs:
+            dy, dx = theta[..., iy] - cy, theta[..., ix] - cx
+            columns[iy] = (dy * dy + dx * dx) / radius**2
+            columns[ix] = xp.remainder(xp.atan2(dy, dx) / (2.0 * math.pi), 1.0)
+        return xp.stack(columns, axis=-1)
 
     def contains(self, theta: ArrayLike) -> ArrayLike:
-        """True where every entry lies in ``[low, high]`` (shape (...) for theta (..., n))."""
+        """True where every entry lies in ``[low, high]`` and every disc pair in its disc
+        (shape (...) for theta (..., n))."""
         xp = namespace(theta)
         theta = xp.asarray(theta, dtype=xp.float64)
-        return xp.all((theta >= xp.asarray(self.low)) & (theta <= xp.asarray(self.high)), axis=-1)
+        inside = xp.all((theta >= xp.asarray(self.low)) & (theta <= xp.asarray(self.high)), axis=-1)
+        for iy, ix, cy, cx, radius in self.discs:
+            dy, dx = theta[..., iy] - cy, theta[..., ix] - cx
+            inside = inside & (dy * dy + dx * dx <= radius**2)
+        return inside
 
     @property
     def log_prior_density(self) -> float:
-        """``-sum(log(high - low))`` over the uniform priors: their constant log density inside
-        the box (the whole log prior when every prior is uniform)."""
-        uniform = np.array([isinstance(p.prior, Uniform) for p in self.parameters], dtype=bool)
-        return -float(np.sum(np.log(self.high[uniform] - self.low[uniform])))
+        """``-sum(log(high - low))`` over the uniform priors and ``-log(pi R^2)`` per disc pair:
+        their constant log density inside the support (the whole log prior when every prior
+        is uniform)."""
+        paired = {i for iy, ix, *_ in self.discs for i in (iy, ix)}
+        uniform = np.array([isinstance(p.prior, Uniform) and i not in paired for i, p in enumerate(self.parameters)],
+                           dtype=bool)
+        discs = sum(math.log(math.pi * d[4] ** 2) for d in self.discs)  # uniform in each disc
+        return -float(np.sum(np.log(self.high[uniform] - self.low[uniform]))) - discs
 
     def log_prior(self, theta: ArrayLike) -> ArrayLike:
         """Log prior density (pure): the sum of each prior's log density inside the box
@@ -426,7 +510,8 @@ class ParameterSpace:
         value = self.log_prior_density
         for i, p in enumerate(self.parameters):
             if not isinstance(p.prior, Uniform):
-                value = value + p.prior.log_density(theta[..., i], xp=xp)
+                safe = xp.clip(theta[..., i], p.low, p.high)  # -inf outside comes from contains below
+                value = value + p.prior.log_density(safe, xp=xp)
         return xp.where(self.contains(theta), value, -math.inf)
 
     def sample(self, key, shape: tuple[int, ...] = ()) -> ArrayLike:
@@ -452,3 +537,49 @@ def _default_reference(sim: Simulator) -> SimParams:
     hyper = {g: {n: np.asarray(0.5 * sum(prior.support)) for n, prior in group.items()}
              for g, group in sim.population_priors.items()}  # the population priors' midpoints
     return SimParams(groups["lens"], groups["shear"], groups["source"], subhalos, los, hyper)
+
+
+def _population_mass_prior(cfg, family: str, hyper: dict) -> Tabulated:
+    """The population's mass function of ``family`` as a prior on log10(M200c / M_sun).
+
+    ``p(x) ~ 10**((alpha + 1) x) S(10**x) w(10**x)`` on ``[log10 m_min, log10 m_max]``:
+    dN/dln m ~ m^(alpha+1) (docs/populations.md), S the WDM suppression (1 for CDM and
+    SIDM), w the SIDM family's share (1 - p_cc for "cored", p_cc for "collapsed", per mass
+    bin; 1 otherwise). ``alpha``, ``m_hm`` and ``p_cc`` drawn per image (in ``hyper``) take
+    the reference's values.
+    """
+    lo, hi = math.log10(cfg.m_min), math.log10(cfg.m_max)
+    alpha = float(np.asarray(hyper["alpha"])) if "alpha" in hyper else float(cfg.alpha)
+    slope = (alpha + 1.0) * math.log(10.0)
+    wdm = WDMModel.from_config(cfg)
+    if wdm is not None and "m_hm" in hyper:
+        wdm = dataclasses.replace(wdm, m_hm=float(np.asarray(hyper["m_hm"])))
+    if wdm is None:
+        edges = [lo, hi]
+    else:
+        edges = list(np.linspace(lo, hi, max(2, int(math.ceil((hi - lo) / _WDM_NODE_DEX)) + 1)))
+    weights = [(lo, hi, 1.0)]
+    if cfg.dark_matter == "sidm":
+        if "p_cc" in hyper:
+            p_bins, breaks = [float(np.asarray(hyper["p_cc"]))], []
+        else:
+            p_bins, breaks = list(cfg.p_cc), list(cfg.p_cc_log10_breaks)
+        bounds = [lo] + [b for b in breaks] + [hi]
+        weights = []
+        for k, p in enumerate(p_bins):
+            a, b = max(bounds[k], lo), min(bounds[k + 1], hi)
+            if a < b:
+                share = 1.0 - p if family == "cored" else p
+                if share <= 0.0:
+                    raise ValueError(f"ParameterSpace: subhalo_prior='population': the {family!r} family has no "
+                                     f"haloes in [{a:g}, {b:g}] log10 M_sun (p_cc = {p!r}); a tabulated prior needs "
+                                     "a positive density on its whole support: use subhalo_prior='box'")
+                weights.append((a, b, share))
+    nodes, values = [], []
+    for a, b, share in weights:
+        inner = [x for x in edges if a < x < b]
+        for x in [a, *inner, b]:
+            log_s = 0.0 if wdm is None else math.log(float(wdm.suppression(np.asarray(10.0**x))))
+            nodes.append(x)
+            values.append(slope * x + log_s + math.log(share))
+    return Tabulated(tuple(nodes), tuple(values))

@@ -17,6 +17,9 @@ The forms, in Python and TOML (:meth:`Prior.from_spec`, :meth:`Prior.to_toml`):
 ``{ normal = [mean, sd], bounds = [lo, hi] }``  :class:`TruncatedNormal`, ``sd > 0``, ``lo < hi``
 ========================================  ===========================================
 
+:class:`Tabulated` (a log density tabulated on nodes, log-linear between them) has no
+TOML form: :class:`~xlens.ParameterSpace` builds it from a population's mass function.
+
 The parameters of a prior are Python floats (static configuration); only ``u`` and
 ``x`` are arrays, of either engine, possibly traced. The maps are pure functions of
 them (``jit``, ``grad``, ``vmap``).
@@ -33,7 +36,7 @@ from typing import Any
 from ..engine import ndtr, ndtri
 from ..errors import ParameterError
 
-__all__ = ["Fixed", "LogUniform", "Prior", "PriorError", "TruncatedNormal", "Uniform"]
+__all__ = ["Fixed", "LogUniform", "Prior", "PriorError", "Tabulated", "TruncatedNormal", "Uniform"]
 
 #: A truncated normal's bounds must reach within this many sd of its mean: farther out
 #: its mass Phi(-a) underflows float64 (at ~37.5 sd) and the draws lose their meaning.
@@ -348,3 +351,111 @@ class TruncatedNormal(Prior):
         inside = (x >= self.low) & (x <= self.high)
         value = -0.5 * z * z - math.log(self.sd) - 0.5 * math.log(2.0 * math.pi) - math.log(mass)
         return xp.where(inside, value, -math.inf)
+
+
+def _exprel(a, xp):
+    """``expm1(a) / a``, 1 at a = 0 (a series below |a| = 1e-8, where expm1(a)/a loses digits)."""
+    small = xp.abs(a) < 1e-8
+    safe = xp.where(small, 1.0, a)
+    return xp.where(small, 1.0 + 0.5 * a, xp.expm1(safe) / safe)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tabulated(Prior):
+    """A density tabulated on nodes, log-linear between them (exact for a power law in ``10**x``).
+
+    Parameters
+    ----------
+    nodes : tuple of float
+        x_0 <= x_1 <= ... <= x_K, K >= 1, finite, x_0 < x_K, in the units of the field. A
+        node given twice is a jump of the density there (a zero-width segment, no mass).
+    log_values : tuple of float
+        ``log p`` at each node up to a constant (normalised on construction: the attribute
+        holds the normalised values), finite; at a
+        repeated node, the two values are the limits from the left and from the right.
+
+    Notes
+    -----
+    On segment k, ``p(x) = exp(l_k + s_k (x - x_k))`` with ``s_k = (l_{k+1} - l_k) / h_k``.
+    Its mass is ``exp(l_k) h_k exprel(s_k h_k)``, the CDF inside it
+    ``C_k + exp(l_k) d exprel(s_k d)`` (``d = x - x_k``) and the inverse CDF
+    ``d = log1p(s_k q) / s_k``, ``q = (u - C_k) exp(-l_k)`` (``q`` where ``s_k q`` -> 0):
+    closed forms in ``xp``, differentiable in ``u`` and ``x``. A power law
+    ``p ~ 10**(beta x)`` is log-linear, so two nodes represent it exactly; a smooth
+    modulation (the WDM suppression) is represented to ``h^2 max|(log p)''| / 8``.
+    """
+
+    nodes: tuple
+    log_values: tuple
+
+    def __post_init__(self) -> None:
+        owner = "Tabulated"
+        x = tuple(_real(owner, "nodes", v) for v in self.nodes)
+        lp = tuple(_real(owner, "log_values", v) for v in self.log_values)
+        if len(x) < 2 or len(lp) != len(x):
+            raise PriorError(owner, "nodes", f"nodes and log_values need the same length >= 2; got {len(x)} and "
+                             f"{len(lp)}", value=len(x), low=2)
+        for k in range(len(x) - 1):
+            if not x[k] <= x[k + 1]:
+                raise PriorError(owner, "nodes", f"nodes must not decrease; got nodes[{k}] = {x[k]!r} > "
+                                 f"nodes[{k + 1}] = {x[k + 1]!r}", value=x[k + 1], low=x[k])
+        if not x[0] < x[-1]:
+            raise PriorError(owner, "nodes", f"nodes must span an interval; got [{x[0]!r}, {x[-1]!r}]",
+                             value=x[-1], low=x[0])
+        object.__setattr__(self, "nodes", x)
+        h = [x[k + 1] - x[k] for k in range(len(x) - 1)]
+        slopes = [(lp[k + 1] - lp[k]) / h[k] if h[k] > 0 else 0.0 for k in range(len(h))]
+        top = max(lp)
+        mass = [math.exp(lp[k] - top) * h[k] * (math.expm1(slopes[k] * h[k]) / (slopes[k] * h[k])
+                                               if abs(slopes[k] * h[k]) > 1e-12 else 1.0) for k in range(len(h))]
+        log_total = top + math.log(math.fsum(mass))
+        object.__setattr__(self, "log_values", tuple(v - log_total for v in lp))
+        cumulative = [0.0]
+        for m in mass:
+            cumulative.append(cumulative[-1] + m)
+        object.__setattr__(self, "_slopes", tuple(slopes))
+        object.__setattr__(self, "_cdf", tuple(c / cumulative[-1] for c in cumulative))
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (self.nodes[0], self.nodes[-1])
+
+    def to_toml(self):
+        raise NotImplementedError("Tabulated priors have no TOML form (ParameterSpace builds them)")
+
+    def _segment(self, x, xp):
+        nodes = xp.asarray(self.nodes)
+        k = xp.searchsorted(nodes, x, side="right") - 1
+        k = xp.clip(k, 0, len(self.nodes) - 2)
+        take = {name: xp.take(xp.asarray(v), k) for name, v in
+                (("x", self.nodes[:-1]), ("h", [b - a for a, b in zip(self.nodes[:-1], self.nodes[1:],
+                                                                       strict=True)]),
+                 ("l", self.log_values[:-1]), ("s", self._slopes), ("c", self._cdf[:-1]))}
+        return take
+
+    def log_density(self, x, *, xp):
+        """The normalised log density at ``x`` (log-linear between nodes), -inf outside the support."""
+        seg = self._segment(x, xp)
+        lo, hi = self.support
+        inside = (x >= lo) & (x <= hi)
+        return xp.where(inside, seg["l"] + seg["s"] * (x - seg["x"]), -math.inf)
+
+    def to_unit(self, x, *, xp):
+        lo, hi = self.support
+        x = xp.clip(x, lo, hi)
+        seg = self._segment(x, xp)
+        d = xp.clip(x - seg["x"], 0.0, seg["h"])
+        return xp.clip(seg["c"] + xp.exp(seg["l"]) * d * _exprel(seg["s"] * d, xp), 0.0, 1.0)
+
+    def from_unit(self, u, *, xp):
+        ends = xp.asarray(self._cdf[1:])
+        k = xp.clip(xp.searchsorted(ends, u, side="left"), 0, len(self.nodes) - 2)
+        x0, h = xp.take(xp.asarray(self.nodes[:-1]), k), xp.take(xp.asarray(
+            [b - a for a, b in zip(self.nodes[:-1], self.nodes[1:], strict=True)]), k)
+        lk, s = xp.take(xp.asarray(self.log_values[:-1]), k), xp.take(xp.asarray(self._slopes), k)
+        q = (u - xp.take(xp.asarray(self._cdf[:-1]), k)) * xp.exp(-lk)
+        a = s * q
+        small = xp.abs(a) < 1e-8
+        d = xp.where(small, q * (1.0 - 0.5 * a), xp.log1p(xp.where(small, 0.0, a)) / xp.where(small, 1.0, s))
+        lo, hi = self.support
+        return xp.clip(x0 + xp.clip(d, 0.0, h), lo, hi)
