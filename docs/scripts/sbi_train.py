@@ -12,7 +12,7 @@ intervals of each parameter. docs/sbi.md explains it and records a run.
 Usage::
 
     pip install -e ".[jax,plot,sbi]"
-    python docs/scripts/sbi_train.py --small --out /tmp/sbi_small   # the CPU configuration (~22 min)
+    python docs/scripts/sbi_train.py --small --out /tmp/sbi_small   # the CPU configuration (~25 min)
     python docs/scripts/sbi_train.py --out /tmp/sbi_gpu                # the default model (GPU recipe)
     python docs/scripts/sbi_train.py --smoke --out /tmp/sbi_smoke      # seconds: the CI smoke run
 
