@@ -232,10 +232,11 @@ def test_the_store_snippet_hands_float32_arrays_in_the_label_order(wdm_store):
     assert np.all((theta[:, 1] >= 7.0) & (theta[:, 1] <= 10.0))
 
 
-def test_the_store_snippet_trains_the_pytorch_sbi_package(wdm_store):
+def test_the_store_snippet_trains_the_pytorch_sbi_package(wdm_store, tmp_path, monkeypatch):
     """The whole snippet, with one epoch of training (needs ``torch`` and ``sbi``; not in CI)."""
     pytest.importorskip("torch")
     pytest.importorskip("sbi")
+    monkeypatch.chdir(tmp_path)  # sbi writes its TensorBoard logs to ./sbi-logs
     ns = _run_snippet(_block("store-to-numpy", "python"), wdm_store, {})
     block = _block("numpy-to-sbi", "python")
     assert "npe.train()" in block
