@@ -13,7 +13,7 @@ PYTHON = "3.11"
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole suite on every engine (NumPy, read-only NumPy, JAX float64 and float32)."""
-    session.install("-e", ".[jax,infer,test]")
+    session.install("-e", ".[jax,infer,test,sbi]")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
 
 
@@ -22,6 +22,18 @@ def tests_numpy(session: nox.Session) -> None:
     """The suite without JAX installed: the NumPy engine alone must pass."""
     session.install("-e", ".[test]")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def torch_sbi(session: nox.Session) -> None:
+    """docs/sbi.md's store-to-PyTorch snippet with ``torch`` and ``sbi`` installed (not in ``tests``).
+
+    PyPI's Linux torch wheel is a CUDA build (0.55 GB, plus several GB of CUDA libraries);
+    ``PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu nox -s torch_sbi`` should take the
+    CPU build instead (not tried here: that index is not reachable from this project's machines).
+    """
+    session.install("-e", ".[jax,test,sbi]", "torch", "sbi>=0.23")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/docs/test_sbi.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
