@@ -33,6 +33,12 @@ from .model import DEFAULT_PRIORS, POPULATION_PARAMETERS, Prior, PriorError, Sim
 __all__ = ["ConfigError", "config_from_dict", "config_to_dict", "default_toml", "dumps", "load_config"]
 
 _POPULATIONS = {"subhalos": SubhaloConfig, "line_of_sight": LineOfSightConfig}
+#: The type each top-level key is checked against (the image settings default to None: unset,
+#: taken from the instrument preset or the default model).
+_TYPED_DEFAULTS = SimulatorConfig.model_defaults()
+#: Example values of the optional keys, shown commented out by ``xlens config --default``.
+_OPTIONAL_EXAMPLES = {"instrument": '"euclid_vis"', "psf": '"psf.npy"', "psf_file": '"psf.npy"',
+                      "psf_sub_size": "4"}
 #: Parameter names in the errors of the objects SimulatorConfig builds -> its own keys.
 _ALIASES = {"Grid2D.pixel_scales": "pixel_scale", "Kernel2D.sigma": "psf_sigma", "Grid2D.over_sample_size": "sub_size",
             "Kernel2D.shape_native": "psf_shape", "Kernel2D.pixel_scales": "pixel_scale"}
@@ -71,7 +77,10 @@ def _plain(value: Any) -> Any:
 def config_to_dict(config: SimulatorConfig) -> dict[str, Any]:
     """The configuration as a plain nested dict (the TOML layout; ``None`` values omitted).
 
-    ``config_from_dict(config_to_dict(c)) == c`` for every valid configuration.
+    ``config_from_dict(config_to_dict(c)) == c`` for every valid configuration. A pixelised
+    PSF is written as its values (``psf``, nested lists as given) with ``psf_file`` (where they
+    were read from) and ``psf_sub_size``: the dict, a TOML file or a dataset store rebuilds the
+    same kernel without the file.
     """
     out: dict[str, Any] = {}
     for f in dataclasses.fields(SimulatorConfig):
@@ -89,6 +98,8 @@ def config_to_dict(config: SimulatorConfig) -> dict[str, Any]:
         elif f.name == "priors":
             groups = [*DEFAULT_PRIORS, *(g for g in POPULATION_PARAMETERS if g in value)]
             out["priors"] = {group: {n: p.to_toml() for n, p in value[group].items()} for group in groups}
+        elif value is None or (f.name == "psf_sub_size" and config.psf is None):
+            continue  # unset: an instrument, a pixelised PSF and its options are written only when used
         else:
             out[f.name] = _plain(value)
     return out
@@ -147,7 +158,8 @@ def _build(source: str, prefix: str, cls, values: dict[str, Any]):
         raise ConfigError(f"{_where(source, key)}: {msg}", key=key) from err
 
 
-def config_from_dict(data: Mapping[str, Any], source: str = "configuration") -> SimulatorConfig:
+def config_from_dict(data: Mapping[str, Any], source: str = "configuration",
+                     base_dir: str | Path | None = None) -> SimulatorConfig:
     """Build and validate a :class:`SimulatorConfig` from a nested mapping (the TOML layout).
 
     Parameters
@@ -159,6 +171,9 @@ def config_from_dict(data: Mapping[str, Any], source: str = "configuration") -> 
         tables ``lens``, ``shear`` and ``source``. Missing keys take the defaults.
     source : str
         Name used in error messages (the file name).
+    base_dir : str or Path, optional
+        Folder that a relative ``psf_file`` (or ``psf = "path.npy"``) is read from (a TOML
+        file's folder; default: the working directory). The path is recorded resolved.
 
     Raises
     ------
@@ -174,13 +189,17 @@ def config_from_dict(data: Mapping[str, Any], source: str = "configuration") -> 
     for name, value in data.items():
         f = fields[name]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        default = _TYPED_DEFAULTS.get(name, default)
         if name in _POPULATIONS:
             kwargs[name] = _population(source, name, value, _POPULATIONS[name], data)
         elif name == "priors":
             kwargs[name] = _priors(source, value)
         else:
+            if name in ("instrument", "psf_file") and not isinstance(value, str):
+                raise ConfigError(f"{_where(source, name)} must be a string; got {value!r}", key=name)
             _check_type(source, name, value, default)
             kwargs[name] = _convert(value, default)
+    _resolve_psf_path(source, data, kwargs, base_dir)
     z = {k: kwargs.get(k, fields[k].default) for k in ("z_lens", "z_source")}
     if not 0 < z["z_lens"] < z["z_source"] <= 10:
         key = "z_lens" if "z_lens" in data else "z_source"
@@ -191,6 +210,23 @@ def config_from_dict(data: Mapping[str, Any], source: str = "configuration") -> 
             default = fields[name].default_factory()
             kwargs[name] = _build(source, "", cls, {**dataclasses.asdict(default), **z})
     return _build(source, "", SimulatorConfig, kwargs)
+
+
+def _resolve_psf_path(source: str, data: Mapping[str, Any], kwargs: dict[str, Any], base_dir) -> None:
+    """A PSF given as a path (``psf_file``, or ``psf = "path.npy"``) and not as values is read
+    relative to ``base_dir``; the resolved path is what the configuration records."""
+    key = "psf" if isinstance(data.get("psf"), str) else "psf_file"
+    path = data.get(key)
+    if not isinstance(path, str) or (key == "psf_file" and "psf" in data):
+        return  # values given (e.g. a store's record): the path is only a note
+    if key == "psf" and "psf_file" in data:
+        raise ConfigError(f"{_where(source, 'psf')}: psf = {path!r} is a path and psf_file = {data['psf_file']!r} "
+                          "another; give the file once (psf_file)", key="psf")
+    resolved = Path(path).expanduser()
+    if base_dir is not None and not resolved.is_absolute():
+        resolved = Path(base_dir) / resolved
+    kwargs.pop("psf", None)
+    kwargs["psf_file"] = str(resolved.resolve())
 
 
 def _population(source: str, name: str, table: Any, cls, top: Mapping[str, Any]):
@@ -272,7 +308,8 @@ def _shown(value: Any) -> str:
 
 
 def load_config(path: str | Path) -> SimulatorConfig:
-    """Read and validate a TOML configuration file (see the module docstring)."""
+    """Read and validate a TOML configuration file (see the module docstring); a relative
+    ``psf_file`` is read from the file's folder."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -282,7 +319,7 @@ def load_config(path: str | Path) -> SimulatorConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    return config_from_dict(data, source=str(path))
+    return config_from_dict(data, source=str(path), base_dir=path.parent)
 
 
 # --------------------------------------------------------------------------- to TOML
@@ -376,11 +413,16 @@ def dumps(config: SimulatorConfig | None = None, comments: bool = True) -> str:
     for f in dataclasses.fields(SimulatorConfig):
         if f.name in _POPULATIONS or f.name == "priors":
             continue
+        if f.name not in data and not comments:
+            continue
         if comments:
             key = "z_lens, z_source" if f.name in ("z_lens", "z_source") else f.name
             if f.name != "z_source":
                 out += _comment(docs.get(key, docs.get(f.name, "")))
-        out.append(f"{f.name} = {_toml_value(data[f.name])}")
+        if f.name in data:
+            out.append(f"{f.name} = {_toml_value(data[f.name])}")
+        else:
+            out.append(f"# {f.name} = {_OPTIONAL_EXAMPLES.get(f.name, '(unset)')}")
     for name, cls in _POPULATIONS.items():
         out += ["", f"[{name}]"]
         table = data[name]

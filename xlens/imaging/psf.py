@@ -9,7 +9,7 @@ import numpy as np
 
 from ..engine import ArrayLike, namespace
 
-__all__ = ["Kernel2D", "convolve_fft"]
+__all__ = ["Kernel2D", "binned_psf_values", "convolve_fft"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +64,24 @@ class Kernel2D:
         return cls(values, pixel_scales)
 
     @classmethod
+    def from_array(cls, values, pixel_scales: float, sub_size: int = 1) -> Kernel2D:
+        """A pixelised PSF, optionally super-sampled, binned to the pixel scale and normalised.
+
+        Parameters
+        ----------
+        values : array, shape (sub_size * n_y, sub_size * n_x)
+            PSF samples at ``pixel_scales / sub_size`` [arcsec], centred on the array's centre;
+            finite, with a positive sum (negative values, e.g. noisy wings, are allowed).
+        pixel_scales : float
+            Pixel size of the image (and of the binned kernel) [arcsec], > 0.
+        sub_size : int
+            Samples per pixel side, >= 1 (default 1: the array is at the pixel scale, used as
+            is). Each ``sub_size x sub_size`` block is summed into one pixel, so ``n_y`` and
+            ``n_x`` must be odd (the kernel has a centre pixel).
+        """
+        return cls.no_mask(binned_psf_values(values, sub_size), pixel_scales)
+
+    @classmethod
     def from_gaussian(cls, shape_native, pixel_scales: float, sigma: float, normalize: bool = True) -> Kernel2D:
         """A circular Gaussian ``exp(-r^2 / (2 sigma^2))`` at the kernel pixel centres.
 
@@ -105,6 +123,60 @@ class Kernel2D:
     def border(self) -> tuple[int, int]:
         """Half sizes ``((n_y - 1)/2, (n_x - 1)/2)``: the pixels a convolution reaches beyond an edge."""
         return (self.values.shape[0] - 1) // 2, (self.values.shape[1] - 1) // 2
+
+
+def binned_psf_values(values, sub_size: int = 1, *, name: str = "Kernel2D.values") -> np.ndarray:
+    """A PSF array validated and summed over ``sub_size x sub_size`` blocks (not normalised).
+
+    Parameters
+    ----------
+    values : array_like, shape (sub_size * n_y, sub_size * n_x)
+        PSF samples; 2D, finite, with a sum > 0.
+    sub_size : int
+        Samples per pixel side, >= 1; ``n_y`` and ``n_x`` must be odd.
+    name : str
+        What the errors call the array (e.g. ``"SimulatorConfig.psf"``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_y, n_x), float64
+        The block sums (``values`` itself, as float64, for ``sub_size = 1``).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the offending shape or value and the rule.
+    """
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a 2D array of numbers; got {_short(values)}") from None
+    if isinstance(sub_size, bool) or not isinstance(sub_size, int | np.integer) or not 1 <= sub_size <= 100:
+        raise ValueError(f"{name}: the samples per pixel side (psf_sub_size) must be an integer in [1, 100]; "
+                         f"got {sub_size!r}")
+    s = int(sub_size)
+    if arr.ndim != 2 or min(arr.shape) < 1:
+        raise ValueError(f"{name} must be a 2D array; got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(f"{name} must be finite; got {bad} non-finite value(s) in shape {arr.shape}")
+    ny, nx = arr.shape
+    if ny % s or nx % s or (ny // s) % 2 == 0 or (nx // s) % 2 == 0:
+        rule = ("both sides must be odd, so that the kernel has a centre pixel" if s == 1 else
+                f"both sides must be odd multiples of psf_sub_size = {s} (each {s} x {s} block is one pixel "
+                "and the binned kernel needs a centre pixel)")
+        raise ValueError(f"{name} has shape {arr.shape}; {rule}")
+    total = float(np.sum(arr))
+    if not total > 0:
+        raise ValueError(f"{name} must have a sum > 0 to be normalised to 1; got sum {total!r}")
+    if s > 1:
+        arr = arr.reshape(ny // s, s, nx // s, s).sum(axis=(1, 3))
+    return arr
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 #: Largest Gaussian sigma accepted, in units of the kernel's extent (pixels x pixel scale).

@@ -2,6 +2,7 @@
 parameter pytree of one image."""
 
 from .config import SimulatorConfig
+from .instruments import INSTRUMENTS
 from .parameters import (
     DEFAULT_PRIORS,
     MACRO_PARAMETERS,
@@ -21,6 +22,7 @@ from .priors import Fixed, LogUniform, Prior, PriorError, TruncatedNormal, Unifo
 
 __all__ = [
     "DEFAULT_PRIORS",
+    "INSTRUMENTS",
     "MACRO_PARAMETERS",
     "MACRO_PROFILES",
     "Fixed",

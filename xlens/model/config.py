@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,8 +17,9 @@ import numpy as np
 from ..halos.config import LineOfSightConfig, SubhaloConfig
 from ..imaging.grid import Grid2D
 from ..imaging.noise import check_exposure
-from ..imaging.psf import Kernel2D
+from ..imaging.psf import Kernel2D, binned_psf_values
 from ..profiles.base import unchecked
+from .instruments import instrument_preset
 from .parameters import (
     DEFAULT_PRIORS,
     MACRO_PARAMETERS,
@@ -29,6 +31,34 @@ from .parameters import (
 from .priors import Fixed, Prior, PriorError
 
 __all__ = ["SimulatorConfig"]
+
+
+#: The image settings of the default model: what the fields left unset (None) take without an
+#: instrument preset.
+_MODEL_DEFAULTS = {"pixel_scale": 0.05, "psf_sigma": 0.05, "psf_shape": (11, 11), "exposure_time": 1000.0,
+                   "background_sky_level": 0.1, "read_noise": 0.0}
+
+
+def read_psf_file(path) -> np.ndarray:
+    """The array of a .npy file (no pickles), for ``SimulatorConfig.psf_file``.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read or holds no single array; the message names the path.
+    """
+    try:
+        with open(path, "rb") as fh:
+            values = np.load(fh, allow_pickle=False)
+            values = values if isinstance(values, np.ndarray) else None
+    except (OSError, ValueError, EOFError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ValueError(f"SimulatorConfig.psf_file = {str(path)!r}: cannot read it as an npy array "
+                         f"({reason})") from None
+    if values is None:
+        raise ValueError(f"SimulatorConfig.psf_file = {str(path)!r} must be a .npy file holding one array "
+                         "(an .npz archive holds several)")
+    return values
 
 
 def _default_subhalos() -> SubhaloConfig:
@@ -47,23 +77,44 @@ class SimulatorConfig:
 
     Parameters
     ----------
+    instrument : str or None
+        Instrument preset: one of "hst_wfc3_f160w", "jwst_nircam_f150w", "euclid_vis",
+        "roman_f106", "lsst_i"; it sets pixel_scale, psf_sigma, psf_shape, exposure_time,
+        background_sky_level and read_noise, and a key given explicitly overrides it
+        (docs/model.md lists the numbers and their sources). None (default): the default model.
     shape_native : (int, int)
         Image shape in pixels (default (100, 100)).
     pixel_scale : float
-        Pixel size [arcsec] (default 0.05).
+        Pixel size [arcsec] (default 0.05, or the instrument's).
     sub_size : int
         Over-sampling: sub_size x sub_size rays per pixel (default 4).
     psf_sigma : float
-        Gaussian PSF standard deviation [arcsec] (default 0.05).
+        Gaussian PSF standard deviation [arcsec] (default 0.05, or the instrument's); unset
+        (None) with a pixelised psf.
     psf_shape : (int, int)
-        Odd PSF kernel shape in pixels (default (11, 11)).
+        Odd PSF kernel shape in pixels (default (11, 11), or the instrument's); with a
+        pixelised psf, the binned array's shape.
+    psf : array, path or None
+        Pixelised PSF: a 2D array, or the path of an npy file (numpy.save; read once, as
+        psf_file); None (default) for the Gaussian. Finite with a positive sum (negative wings
+        allowed), normalised to sum 1; sampled at pixel_scale / psf_sub_size and centred on the
+        array's centre. Stored as its values (nested tuples, as given), so a configuration, a
+        TOML file and a dataset record the PSF they used.
+    psf_file : str or None
+        Path of the npy file the psf is read from (relative: from the working directory, or in
+        a TOML file from the file's folder; recorded resolved). Read only when psf holds no
+        values: with both, the values are the record and the path a note of their origin.
+    psf_sub_size : int
+        Samples of the psf per pixel side (default 1: at the pixel scale, used as is); each
+        psf_sub_size x psf_sub_size block is summed into one pixel, so the sides must be odd
+        multiples of it. Only with a psf.
     exposure_time : float
-        Exposure [s], > 0 (default 1000).
+        Exposure [s], > 0 (default 1000, or the instrument's).
     background_sky_level : float
-        Sky [e-/s], >= 0 (default 0.1).
+        Sky [e-/s per pixel], >= 0 (default 0.1, or the instrument's).
     read_noise : float
-        Read noise [e- per pixel], >= 0 (default 0: none), added as Gaussian electrons to the
-        Poisson counts; the noise map includes it.
+        Read noise [e- per pixel], >= 0 (default 0: none, or the instrument's), added as
+        Gaussian electrons to the Poisson counts; the noise map includes it.
     z_lens, z_source : float
         Main-lens and source redshifts (defaults 0.5 and 1.0).
     subhalos : SubhaloConfig or None
@@ -93,14 +144,18 @@ class SimulatorConfig:
         Empty groups are dropped.
     """
 
+    instrument: str | None = None
     shape_native: tuple[int, int] = (100, 100)
-    pixel_scale: float = 0.05
+    pixel_scale: float | None = None
     sub_size: int = 4
-    psf_sigma: float = 0.05
-    psf_shape: tuple[int, int] = (11, 11)
-    exposure_time: float = 1000.0
-    background_sky_level: float = 0.1
-    read_noise: float = 0.0
+    psf_sigma: float | None = None
+    psf_shape: tuple[int, int] | None = None
+    psf: Any = None
+    psf_file: str | None = None
+    psf_sub_size: int = 1
+    exposure_time: float | None = None
+    background_sky_level: float | None = None
+    read_noise: float | None = None
     z_lens: float = 0.5
     z_source: float = 1.0
     subhalos: SubhaloConfig | None = dataclasses.field(default_factory=_default_subhalos)
@@ -108,8 +163,9 @@ class SimulatorConfig:
     priors: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: DEFAULT_PRIORS)
 
     def __post_init__(self) -> None:
+        self._resolve_instrument_and_psf()
         Grid2D(tuple(self.shape_native), self.pixel_scale, self.sub_size)  # validates
-        Kernel2D.from_gaussian(self.psf_shape, self.pixel_scale, self.psf_sigma)
+        self.psf_kernel()  # validates
         check_exposure(self.exposure_time, self.background_sky_level, self.read_noise)
         if not 0 < self.z_lens < self.z_source:
             raise ValueError(
@@ -118,9 +174,10 @@ class SimulatorConfig:
         ny, nx = self.shape_native
         ky, kx = self.psf_shape
         if ky > ny or kx > nx:
+            what = "psf_shape" if self.psf is None else "psf (binned to pixels)"
             raise ValueError(
                 f"SimulatorConfig: the PSF {tuple(self.psf_shape)} is larger than the image "
-                f"{tuple(self.shape_native)}; use a smaller psf_shape or a larger grid"
+                f"{tuple(self.shape_native)}; use a smaller {what} or a larger grid"
             )
         for name, pop in (("subhalos", self.subhalos), ("line_of_sight", self.line_of_sight)):
             if pop is not None and (pop.z_lens != self.z_lens or pop.z_source != self.z_source):
@@ -131,6 +188,71 @@ class SimulatorConfig:
         object.__setattr__(self, "priors", _normalised_priors(self.priors))
         _check_prior_support(self.priors)
         _check_population_priors(self)
+
+
+    def psf_kernel(self) -> Kernel2D:
+        """The PSF as a :class:`Kernel2D` at the pixel scale: the Gaussian of ``psf_sigma`` on
+        ``psf_shape`` pixels, or the pixelised ``psf`` binned by ``psf_sub_size``; sum 1."""
+        if self.psf is None:
+            return Kernel2D.from_gaussian(self.psf_shape, self.pixel_scale, self.psf_sigma)
+        return Kernel2D.no_mask(self._binned_psf(), self.pixel_scale)
+
+    @classmethod
+    def model_defaults(cls) -> dict[str, Any]:
+        """The values the image settings take without an instrument (the default model)."""
+        return dict(_MODEL_DEFAULTS)
+
+    def _binned_psf(self):
+        where = "SimulatorConfig.psf" if self.psf_file is None else \
+            f"SimulatorConfig.psf (from psf_file = {self.psf_file!r})"
+        return binned_psf_values(self.psf, self.psf_sub_size, name=where)
+
+    def _resolve_instrument_and_psf(self) -> None:
+        """Fill the unset image settings from the instrument preset (or the default model) and
+        read and record the pixelised PSF (concrete Python values; runs once, at construction)."""
+        preset = _MODEL_DEFAULTS if self.instrument is None else instrument_preset(self.instrument)
+        psf, psf_file = self.psf, self.psf_file
+        if isinstance(psf, str | os.PathLike):  # psf = "path.npy"
+            if psf_file is not None:
+                raise ValueError(f"SimulatorConfig: psf = {str(psf)!r} is a path and psf_file = {psf_file!r} "
+                                 "another; give the file once (psf_file)")
+            psf, psf_file = None, psf
+        if psf_file is not None:
+            if not isinstance(psf_file, str | os.PathLike):
+                raise ValueError(f"SimulatorConfig.psf_file must be the path of a .npy file; got {psf_file!r}")
+            psf_file = str(psf_file)
+            if psf is None:
+                psf = read_psf_file(psf_file)
+        if isinstance(self.psf_sub_size, bool) or not isinstance(self.psf_sub_size, int | np.integer) \
+                or not 1 <= self.psf_sub_size <= 100:
+            raise ValueError(f"SimulatorConfig.psf_sub_size must be an integer in [1, 100]; got {self.psf_sub_size!r}")
+        object.__setattr__(self, "psf_sub_size", int(self.psf_sub_size))
+        values = dict.fromkeys(_MODEL_DEFAULTS)
+        for name in _MODEL_DEFAULTS:
+            given = getattr(self, name)
+            values[name] = preset[name] if given is None else given
+        if psf is None:
+            if self.psf_sub_size != 1:
+                raise ValueError(f"SimulatorConfig.psf_sub_size = {self.psf_sub_size!r} applies to a pixelised psf, "
+                                 "and none is given (psf / psf_file); remove it or give the psf")
+        else:
+            if self.psf_sigma is not None:
+                raise ValueError(f"SimulatorConfig.psf_sigma = {self.psf_sigma!r} sets the Gaussian PSF, but a "
+                                 "pixelised psf is given; leave psf_sigma unset (None)")
+            object.__setattr__(self, "psf", psf)
+            object.__setattr__(self, "psf_file", psf_file)
+            binned = self._binned_psf()
+            shape = tuple(int(n) for n in binned.shape)
+            if self.psf_shape is not None and tuple(self.psf_shape) != shape:
+                raise ValueError(f"SimulatorConfig.psf_shape = {tuple(self.psf_shape)!r} differs from the pixelised "
+                                 f"psf's {shape} (binned by psf_sub_size = {self.psf_sub_size}); leave psf_shape unset")
+            values["psf_sigma"], values["psf_shape"] = None, shape
+            psf = tuple(tuple(float(v) for v in row) for row in np.asarray(psf, dtype=np.float64))
+        values["psf_shape"] = None if values["psf_shape"] is None else tuple(values["psf_shape"])
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "psf", psf)
+        object.__setattr__(self, "psf_file", psf_file)
 
 
 def _normalised_priors(priors) -> dict[str, dict[str, Prior]]:

@@ -36,7 +36,7 @@ from ..engine import (
 from ..halos import LineOfSightPopulation, SubhaloPopulation
 from ..imaging.grid import Grid2D, bin_over_sampled
 from ..imaging.noise import MAX_EXPECTED_COUNTS, add_poisson_noise
-from ..imaging.psf import Kernel2D, convolve_fft
+from ..imaging.psf import Kernel2D, convolve_fft  # noqa: F401  (Kernel2D: the type of .kernel)
 from ..model.config import SimulatorConfig
 from ..model.parameters import (
     MACRO_PARAMETERS,
@@ -137,7 +137,7 @@ class Simulator:
         self.engine, self.dtype, self.exact = engine, dtype, bool(exact)
         self.xp = get_xp(engine)
         cfg = self.config
-        self.kernel = Kernel2D.from_gaussian(cfg.psf_shape, cfg.pixel_scale, cfg.psf_sigma)
+        self.kernel = cfg.psf_kernel()  # the Gaussian, or the pixelised psf binned and normalised
         self.grid = Grid2D(tuple(cfg.shape_native), cfg.pixel_scale, cfg.sub_size)
         self._border = self.kernel.border
         self.padded_grid = Grid2D(
