@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,3 +136,19 @@ def count_diagnostics_traces(sim):
         sim.forward, only_if=lambda params, key, diagnostics=False: diagnostics
     )
     return sim
+
+
+def poisson_z_checks(name, n, lam, sd=None):
+    """Counts ``n`` against their expectations ``lam`` (standard deviations ``sd``, default
+    sqrt(lam), Poisson): z = (n - lam) / sd has mean 0 and variance 1 within 4 standard errors
+    (+0.05 for the discreteness of counts), and the least-squares slope of n on lam is 1 within
+    5 of its standard errors. Used by the per-image population-prior tests."""
+    n, lam = np.asarray(n, dtype=float), np.asarray(lam, dtype=float)
+    z = (n - lam) / (np.sqrt(lam) if sd is None else np.asarray(sd, dtype=float))
+    m = z.size
+    assert abs(z.mean()) < 4.0 / math.sqrt(m), (name, z.mean(), m)
+    assert abs(z.var() - 1.0) < 4.0 * math.sqrt(2.0 / m) + 0.05, (name, z.var(), m)
+    slope, intercept = np.polyfit(lam, n, 1)
+    resid = n - (slope * lam + intercept)
+    se = math.sqrt(resid.var() / (n.size * lam.var()))
+    assert abs(slope - 1.0) < 5.0 * se, (name, slope, se)

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import counting
+from helpers import counting, poisson_z_checks
 from scipy.integrate import quad
 from scipy.stats import kstest
 
@@ -44,19 +44,6 @@ def _mean(alpha, sigma_sub, cfg: SubhaloConfig = SUB):
     return sigma_sub * area * ((cfg.m_max / 1e8) ** b - (cfg.m_min / 1e8) ** b) / b
 
 
-def _z_checks(name, n, lam):
-    """z = (n - lam) / sqrt(lam): mean 0 and variance 1 within 4 standard errors (+0.05 for
-    the discreteness of counts); least-squares slope of n on lam 1 within 5 of its errors."""
-    z = (n - lam) / np.sqrt(lam)
-    m = z.size
-    assert abs(z.mean()) < 4.0 / math.sqrt(m), (name, z.mean(), m)
-    assert abs(z.var() - 1.0) < 4.0 * math.sqrt(2.0 / m) + 0.05, (name, z.var(), m)
-    slope, intercept = np.polyfit(lam, n, 1)
-    resid = n - (slope * lam + intercept)
-    se = math.sqrt(resid.var() / (n.size * lam.var()))
-    assert abs(slope - 1.0) < 5.0 * se, (name, slope, se)
-
-
 @pytest.mark.jax
 def test_counts_and_masses_follow_the_drawn_slope_in_one_compile():
     jax = pytest.importorskip("jax")
@@ -78,7 +65,7 @@ def test_counts_and_masses_follow_the_drawn_slope_in_one_compile():
     lam = _mean(alpha, sigma)
     keep = lam > 5.0
     assert keep.sum() > 300
-    _z_checks("subhalo count", n[keep], lam[keep])
+    poisson_z_checks("subhalo count", n[keep], lam[keep])
 
     # the masses of each image follow its own slope: F_alpha(m) is uniform on [0, 1]
     batch = params.subhalos["subhalos"]

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import counting
+from helpers import counting, poisson_z_checks
 
 from xlens.config import config_from_dict, config_to_dict
 from xlens.cosmology import Planck15
@@ -43,17 +43,6 @@ def _subhalo_mean(z_lens, cfg: SubhaloConfig = SUB):
     return cfg.sigma_sub * area * ((cfg.m_max / 1e8) ** b - (cfg.m_min / 1e8) ** b) / b
 
 
-def _z_checks(name, n, lam):
-    z = (n - lam) / np.sqrt(lam)
-    m = z.size
-    assert abs(z.mean()) < 4.0 / math.sqrt(m), (name, z.mean(), m)
-    assert abs(z.var() - 1.0) < 4.0 * math.sqrt(2.0 / m) + 0.05, (name, z.var(), m)
-    slope, intercept = np.polyfit(lam, n, 1)
-    resid = n - (slope * lam + intercept)
-    se = math.sqrt(resid.var() / (n.size * lam.var()))
-    assert abs(slope - 1.0) < 5.0 * se, (name, slope, se)
-
-
 @pytest.mark.jax
 def test_counts_follow_the_drawn_redshifts_in_one_compile():
     jax = pytest.importorskip("jax")
@@ -77,10 +66,10 @@ def test_counts_follow_the_drawn_redshifts_in_one_compile():
     lam_los = np.array([DoubleCone(LOS.cone_radius, a, b).expected_count(0.0, b, LOS.m_min, LOS.m_max)
                         for a, b in zip(zl, zs, strict=True)]) * LOS.delta_los
     assert lam_los.min() > 20 and lam_los.max() / lam_los.min() > 1.5  # the redshifts matter
-    _z_checks("line of sight", n_los, lam_los)
+    poisson_z_checks("line of sight", n_los, lam_los)
     # subhaloes: the physical area of the disc at the drawn lens redshift
     n_sub = np.asarray(info["subhalos"].n_kept)[:, 0].astype(float)
-    _z_checks("subhaloes", n_sub, _subhalo_mean(zl))
+    poisson_z_checks("subhaloes", n_sub, _subhalo_mean(zl))
 
     # the haloes carry the drawn redshifts; line-of-sight planes sit at the layout of each draw
     sub = params.subhalos["subhalos"].profile

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import counting
+from helpers import counting, poisson_z_checks
 
 from xlens.cosmology import Planck15
 from xlens.engine import tree_leaves
@@ -38,19 +38,6 @@ def _total_mean(cfg: SubhaloConfig = SUB) -> float:
     area = math.pi * (cfg.radius * float(Planck15.kpc_per_arcsec(cfg.z_lens))) ** 2  # [kpc^2]
     b = cfg.alpha + 1.0
     return cfg.sigma_sub * area * ((cfg.m_max / 1e8) ** b - (cfg.m_min / 1e8) ** b) / b
-
-
-def _z_checks(name, n, lam, sd):
-    """mean 0 and variance 1 of z = (n - lam) / sd within 4 standard errors (+0.05 for the
-    discreteness of the counts), and a least-squares slope of n on lam of 1 within 5 of its errors."""
-    z = (n - lam) / sd
-    m = z.size
-    assert abs(z.mean()) < 4.0 / math.sqrt(m), (name, z.mean(), m)
-    assert abs(z.var() - 1.0) < 4.0 * math.sqrt(2.0 / m) + 0.05, (name, z.var(), m)
-    slope, intercept = np.polyfit(lam, n, 1)
-    resid = n - (slope * lam + intercept)
-    se = math.sqrt(resid.var() / (n.size * lam.var()))
-    assert abs(slope - 1.0) < 5.0 * se, (name, slope, se)
 
 
 @pytest.mark.jax
@@ -81,11 +68,11 @@ def test_collapsed_fraction_and_fields_follow_the_drawn_values_in_one_compile():
     assert total > 50.0
     for k, (name, lam) in enumerate((("cored", (1.0 - p) * total), ("collapsed", p * total))):
         keep = lam > 5.0
-        _z_checks(name, n[keep, k].astype(float), lam[keep], np.sqrt(lam[keep]))
+        poisson_z_checks(name, n[keep, k].astype(float), lam[keep], np.sqrt(lam[keep]))
     # the collapsed fraction given the total count: Binomial(n, p_cc)
     n_all = n.sum(axis=1).astype(float)
     keep = (p > 0.05) & (p < 0.95)
-    _z_checks("collapsed | total", n[keep, 1].astype(float), n_all[keep] * p[keep],
+    poisson_z_checks("collapsed | total", n[keep, 1].astype(float), n_all[keep] * p[keep],
               np.sqrt(n_all[keep] * p[keep] * (1.0 - p[keep])))
 
 

@@ -32,6 +32,7 @@ from .sampling import (
     SheetTable,
     capacity_for_mean,
     check_capacity,
+    check_z_range,
     draw_family,
     expected_rendered_mass,
     rendered_masses_over_m_hm,
@@ -243,20 +244,11 @@ class LineOfSightPopulation:
 
     # -------------------------------------------------------- traced redshifts
     def _check_z_range(self, z_range):
-        if z_range is None:
-            return None
-        owner = type(self).__name__
-        try:
-            (l_lo, l_hi), (s_lo, s_hi) = ((float(a), float(b)) for a, b in z_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"{owner}: z_range must be ((z_lens_low, z_lens_high), (z_source_low, z_source_high)); "
-                             f"got {z_range!r}") from None
-        if not (0.0 < l_lo <= l_hi < s_lo <= s_hi <= 10.0):
-            raise ValueError(f"{owner}: z_range must satisfy 0 < z_lens_low <= z_lens_high < z_source_low <= "
-                             f"z_source_high <= 10; got {z_range!r}")
-        if self.config.delta_los <= 0.0:
-            raise ValueError(f"{owner}: z_range needs delta_los > 0 (the reference); got {self.config.delta_los!r}")
-        return (l_lo, l_hi), (s_lo, s_hi)
+        checked = check_z_range(type(self).__name__, z_range)
+        if checked is not None and self.config.delta_los <= 0.0:
+            raise ValueError(f"{type(self).__name__}: z_range needs delta_los > 0 (the reference); "
+                             f"got {self.config.delta_los!r}")
+        return checked
 
     def _set_up_redshifts(self) -> None:
         """The static data of the traced-redshift path: plane counts, the z table of dn/dln m."""

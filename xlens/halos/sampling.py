@@ -35,6 +35,7 @@ __all__ = [
     "PopulationInfo",
     "capacity_for_mean",
     "check_capacity",
+    "check_z_range",
     "M_HM_TABLE_DEX",
     "SheetTable",
     "draw_family",
@@ -408,6 +409,23 @@ def scale_to_reference(value, reference: float, xp):
     if tuple(v.shape) != ():
         raise ValueError(f"a population normalisation must be a scalar; got shape {tuple(v.shape)}")
     return v / reference if reference > 0 else v * 0.0
+
+
+def check_z_range(owner: str, z_range):
+    """``((z_lens_low, z_lens_high), (z_source_low, z_source_high))`` as floats, or None, with
+    ``0 < z_lens_low <= z_lens_high < z_source_low <= z_source_high <= 10`` (ValueError naming
+    ``owner`` and the value otherwise)."""
+    if z_range is None:
+        return None
+    try:
+        (l_lo, l_hi), (s_lo, s_hi) = ((float(a), float(b)) for a, b in z_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: z_range must be ((z_lens_low, z_lens_high), (z_source_low, z_source_high)); "
+                         f"got {z_range!r}") from None
+    if not (0.0 < l_lo <= l_hi < s_lo <= s_hi <= 10.0):
+        raise ValueError(f"{owner}: z_range must satisfy 0 < z_lens_low <= z_lens_high < z_source_low <= "
+                         f"z_source_high <= 10; got {z_range!r}")
+    return (l_lo, l_hi), (s_lo, s_hi)
 
 
 def resolve_centre(centre, default, xp):

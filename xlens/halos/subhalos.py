@@ -36,6 +36,7 @@ from .sampling import (
     SheetTable,
     capacity_for_mean,
     check_capacity,
+    check_z_range,
     draw_family,
     expected_rendered_mass,
     rendered_mass_terms,
@@ -357,17 +358,7 @@ class SubhaloPopulation:
         return batches, PopulationInfo(n_drawn, n_kept, xp.any(n_drawn > cap))
 
     def _check_z_range(self, z_range):
-        if z_range is None:
-            return None
-        try:
-            (l_lo, l_hi), (s_lo, s_hi) = ((float(a), float(b)) for a, b in z_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"SubhaloPopulation: z_range must be ((z_lens_low, z_lens_high), (z_source_low, "
-                             f"z_source_high)); got {z_range!r}") from None
-        if not (0.0 < l_lo <= l_hi < s_lo <= s_hi <= 10.0):
-            raise ValueError(f"SubhaloPopulation: z_range must satisfy 0 < z_lens_low <= z_lens_high < z_source_low "
-                             f"<= z_source_high <= 10; got {z_range!r}")
-        return (l_lo, l_hi), (s_lo, s_hi)
+        return check_z_range(type(self).__name__, z_range)
 
     def _redshift_scale(self, z_lens, xp):
         """Mean-count factor at ``z_lens`` relative to ``config.z_lens``: the disc's physical area
