@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import counting
+from helpers import counting, poisson_z_checks
 
 from xlens.cosmology import Planck15
 from xlens.engine import tree_leaves
@@ -70,16 +70,7 @@ def test_counts_follow_poisson_of_the_drawn_normalisations_in_one_compile():
     }
     for name, (n, lam) in checks.items():
         keep = lam > 1.0  # z is near-Gaussian there; sigma_sub ~ 0 gives lam ~ 0
-        z = (n[keep] - lam[keep]) / np.sqrt(lam[keep])
-        m = keep.sum()
-        # mean of z ~ N(0, 1/m); var(z) ~ 1 +- sqrt(2/m) (Poisson kurtosis adds ~1/lam): 4 sigma bounds
-        assert abs(z.mean()) < 4.0 / math.sqrt(m), (name, z.mean(), m)
-        assert abs(z.var() - 1.0) < 4.0 * math.sqrt(2.0 / m) + 0.05, (name, z.var(), m)
-        # the counts follow the drawn value: least-squares slope of n on lam is 1 (5 standard errors)
-        slope, intercept = np.polyfit(lam, n, 1)
-        resid = n - (slope * lam + intercept)
-        se = math.sqrt(resid.var() / (n.size * lam.var()))
-        assert abs(slope - 1.0) < 5.0 * se, (name, slope, se)
+        poisson_z_checks(name, n[keep], lam[keep])
 
 
 def test_drawn_values_lie_in_their_supports_and_capacity_comes_from_the_upper_end():
