@@ -50,6 +50,10 @@ DARK_MATTER_PRIORS = {
     "line_of_sight": {"delta_los": [0.5, 2.0], "m_hm": {"log_uniform": [1.0e7, 1.0e10]}},
 }
 
+#: Redshift priors (nuisance parameters, ``[priors.redshifts]``) of the default (GPU) and smoke
+#: modes; the recorded ``small`` run keeps z_lens = 0.5, z_source = 1.0 fixed.
+REDSHIFT_PRIORS = {"z_lens": [0.3, 0.8], "z_source": [1.0, 3.0]}
+
 #: Simulator configurations (the TOML layout of ``xlens.config``), by mode. ``default``
 #: is xlens's default model (100 x 100 pixels, 4 x 4 over-sampling, 8 line-of-sight planes)
 #: made warm; ``small`` is the CPU configuration of docs/sbi.md; ``smoke`` the CI one.
@@ -57,7 +61,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "default": {
         "subhalos": {"dark_matter": "wdm", "m_hm": 1.0e8},
         "line_of_sight": {"dark_matter": "wdm", "m_hm": 1.0e8},
-        "priors": DARK_MATTER_PRIORS,
+        "priors": {**DARK_MATTER_PRIORS, "redshifts": REDSHIFT_PRIORS},
     },
     "small": {
         "shape_native": [48, 48],
@@ -83,6 +87,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "priors": {
             "subhalos": {"sigma_sub": [0.0, 0.02], "m_hm": {"log_uniform": [1.0e7, 1.0e10]}},
             "line_of_sight": {"delta_los": [0.5, 2.0], "m_hm": {"log_uniform": [1.0e7, 1.0e10]}},
+            "redshifts": REDSHIFT_PRIORS,
         },
     },
 }
