@@ -11,7 +11,8 @@ from xlens import SimulatorConfig
 from xlens.cli import main
 from xlens.config import ConfigError, config_from_dict, config_to_dict, default_toml, dumps, load_config
 from xlens.halos import SubhaloConfig
-from xlens.model import DEFAULT_PRIORS, Fixed, LogUniform, TruncatedNormal, Uniform
+from xlens.model import Fixed, LogUniform, Model, TruncatedNormal, Uniform
+from xlens.model.galaxies import DEFAULT_MODEL
 
 
 def test_default_file_is_the_default_model_and_every_key_is_documented():
@@ -34,23 +35,53 @@ def test_round_trip_of_a_modified_configuration(tmp_path):
         shape_native=(32, 40), pixel_scale=0.1, sub_size=2, psf_shape=(5, 5), z_lens=0.4, z_source=1.5,
         subhalos=SubhaloConfig(z_lens=0.4, z_source=1.5, dark_matter="wdm", m_hm=10**8.3, sigma_sub=0.05),
         line_of_sight=None,
-        priors={**SimulatorConfig().priors, "shear": {"gamma_1": 0.01, "gamma_2": (-0.02, 0.02)}},
+        model=_model(("lens", "shear", "gamma_1", 0.01), ("lens", "shear", "gamma_2", (-0.02, 0.02))),
     )
     path = tmp_path / "model.toml"
     path.write_text(dumps(cfg))
     back = load_config(path)
-    assert back == dataclasses.replace(cfg, priors=back.priors)
-    assert back.priors["shear"] == {"gamma_1": Fixed(0.01), "gamma_2": Uniform(-0.02, 0.02)}
+    assert back == cfg
+    shear = back.model.galaxies["lens"].components["shear"].fields
+    assert shear == {"gamma_1": Fixed(0.01), "gamma_2": Uniform(-0.02, 0.02)}
     assert config_to_dict(back) == config_to_dict(cfg)
 
 
+def _model(*changes) -> dict:
+    """The default model's tables with ``(galaxy, profile, field, spec)`` changes."""
+    model = {g: {c: dict(comp) for c, comp in gal.items()} for g, gal in DEFAULT_MODEL.items()}
+    for g, c, name, spec in changes:
+        model[g][c][name] = spec
+    return model
+
+
+def _model_toml(*changes) -> str:
+    """The TOML [model] tables of the default model with changes (spec as TOML text)."""
+    model = _model()
+    lines = []
+    for g, gal in model.items():
+        for c, comp in gal.items():
+            lines.append(f"[model.{g}.{c}]")
+            for name, spec in comp.items():
+                override = [t for gg, cc, n, t in changes if (gg, cc, n) == (g, c, name)]
+                lines.append(f"{name} = {override[0] if override else _toml(spec)}")
+            lines += [f"{n} = {t}" for gg, cc, n, t in changes if (gg, cc) == (g, c) and n not in comp]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(spec) -> str:
+    from xlens.config import _toml_value
+
+    return _toml_value(spec)
+
+
 def test_round_trip_of_log_uniform_and_truncated_normal_priors(tmp_path):
-    text = ("[priors.lens]\neinstein_radius = {normal = [1.1, 0.1], bounds = [0.9, 1.4]}\n"
-            "[priors.source]\nintensity = { log_uniform = [0.3, 3.0] }\n")
+    text = _model_toml(("lens", "mass", "einstein_radius", "{normal = [1.1, 0.1], bounds = [0.9, 1.4]}"),
+                       ("source", "light", "intensity", "{ log_uniform = [0.3, 3.0] }"))
     (tmp_path / "model.toml").write_text(text)
     cfg = load_config(tmp_path / "model.toml")
-    assert cfg.priors["lens"]["einstein_radius"] == TruncatedNormal(1.1, 0.1, 0.9, 1.4)
-    assert cfg.priors["source"]["intensity"] == LogUniform(0.3, 3.0)
+    assert cfg.model.galaxies["lens"].components["mass"].fields["einstein_radius"] == \
+        TruncatedNormal(1.1, 0.1, 0.9, 1.4)
+    assert cfg.model.galaxies["source"].components["light"].fields["intensity"] == LogUniform(0.3, 3.0)
     written = dumps(cfg)
     assert "einstein_radius = {normal = [1.1, 0.1], bounds = [0.9, 1.4]}\n" in written
     assert "intensity = {log_uniform = [0.3, 3.0]}\n" in written
@@ -58,21 +89,24 @@ def test_round_trip_of_log_uniform_and_truncated_normal_priors(tmp_path):
     back = load_config(tmp_path / "back.toml")
     assert back == cfg and config_to_dict(back) == config_to_dict(cfg)
     # the Python forms give the same configuration
-    priors = {g: dict(v) for g, v in SimulatorConfig().priors.items()}
-    priors["lens"]["einstein_radius"] = {"normal": (1.1, 0.1), "bounds": (0.9, 1.4)}
-    priors["source"]["intensity"] = LogUniform(0.3, 3.0)
-    assert SimulatorConfig(priors=priors) == cfg
+    model = _model(("lens", "mass", "einstein_radius", {"normal": (1.1, 0.1), "bounds": (0.9, 1.4)}),
+                   ("source", "light", "intensity", LogUniform(0.3, 3.0)))
+    assert SimulatorConfig(model=model) == cfg
 
 
-def test_default_priors_are_normalised_to_prior_objects():
+def test_default_model_is_normalised_to_prior_objects():
     cfg = SimulatorConfig()
-    assert cfg.priors["lens"]["slope"] == Uniform(1.9, 2.2) and cfg.priors["source"]["alpha"] == Fixed(2.0)
-    assert SimulatorConfig(priors=DEFAULT_PRIORS) == cfg
-    bad = r"priors\['lens'\]\['slope'\] = \(2.2, 2.0\): \[low, high\] must be low <= high"
+    assert cfg.model.galaxies["lens"].components["mass"].fields["slope"] == Uniform(1.9, 2.2)
+    assert cfg.model.galaxies["source"].components["light"].fields["alpha"] == Fixed(2.0)
+    assert SimulatorConfig(model=DEFAULT_MODEL) == cfg and SimulatorConfig(model=Model(DEFAULT_MODEL)) == cfg
+    bad = r"model.lens.mass.slope = \[2.2, 2.0\]: \[low, high\] must be low <= high"
     with pytest.raises(ValueError, match=bad):
-        SimulatorConfig(priors={**DEFAULT_PRIORS, "lens": {**DEFAULT_PRIORS["lens"], "slope": (2.2, 2.0)}})
+        SimulatorConfig(model=_model(("lens", "mass", "slope", (2.2, 2.0))))
     with pytest.raises(ValueError, match="unknown group 'halo'"):
-        SimulatorConfig(priors={**DEFAULT_PRIORS, "halo": {}})
+        SimulatorConfig(priors={"halo": {}})
+    with pytest.raises(ValueError, match=r"priors\['lens'\]: the macro priors moved into the model; write them as "
+                       r"\[model.lens.mass\]"):
+        SimulatorConfig(priors={"lens": {"slope": (1.9, 2.1)}})
 
 
 def test_enabled_false_removes_a_population_and_missing_tables_keep_the_default():
@@ -86,7 +120,14 @@ def test_enabled_false_removes_a_population_and_missing_tables_keep_the_default(
     [
         ("colour = 1", "colour", ["unknown key 'colour'", "pixel_scale"]),
         ("[subhalos]\nsigma = 1.0", "subhalos.sigma", ["unknown key 'sigma'", "sigma_sub"]),
-        ("[priors.lens]\nradius = [1.0, 2.0]", "priors.lens.radius", ["unknown key 'radius'", "einstein_radius"]),
+        (_model_toml(("lens", "mass", "radius", "[1.0, 2.0]")), "model.lens.mass.radius",
+         ["unknown field 'radius'", "einstein_radius"]),
+        ("[priors.lens]\nslope = [1.9, 2.1]", "priors.lens", ["[model.lens.mass]", "PowerLaw", "docs/model.md"]),
+        ("[model.lens.mass]\nprofile = 'PowerLaw'", "model.source", ["'source' is required"]),
+        (_model_toml(("lens", "mass", "profile", "'PowerLow'")), "model.lens.mass.profile",
+         ["'PowerLow' is not a registered profile", "PowerLaw"]),
+        (_model_toml(("lens", "mass", "slope", "'lens.mass.slop'")), "model.lens.mass.slope",
+         ["tie to a field that the model does not declare", "lens.mass.einstein_radius"]),
         ("pixel_scale = -0.05", "pixel_scale", ["-0.05", "(0, inf)"]),
         ("sub_size = 2.5", "sub_size", ["integer", "2.5"]),
         ("psf_shape = [4, 4]", "psf_shape", ["odd", "(4, 4)"]),
@@ -97,20 +138,26 @@ def test_enabled_false_removes_a_population_and_missing_tables_keep_the_default(
         ("[line_of_sight]\nn_planes = 0", "line_of_sight.n_planes", ["[1, 200]", "0"]),
         ("[line_of_sight]\nenabled = false\nm_min = 1e7", "line_of_sight.m_min", ["enabled = false"]),
         ("[subhalos]\ndark_matter = 'wdm'", "subhalos.m_hm", ["required", "wdm"]),
-        ("[priors.lens]\neinstein_radius = [-0.5, 1.0]", "priors.lens.einstein_radius", ["-0.5", "(0, inf)"]),
-        ("[priors.lens]\nslope = [2.0, 3.5]", "priors.lens.slope", ["3.5", "(1, 3)"]),
-        ("[priors.lens]\nslope = [2.2, 2.0]", "priors.lens.slope", ["low <= high"]),
-        ("[priors.source]\nsersic_index = 'two'", "priors.source.sersic_index", ["'two'"]),
-        ("[priors.lens]\nell_comps_1 = [-0.6, 0.6]\nell_comps_2 = [-0.6, 0.6]", "priors", ["q = ", "0.2"]),
-        ("[priors.lens]\neinstein_radius = {normal = [1.1, -0.1], bounds = [0.9, 1.4]}", "priors.lens.einstein_radius",
-         ["priors.lens.einstein_radius = {normal = [1.1, -0.1], bounds = [0.9, 1.4]}: sd must be > 0; got -0.1"]),
-        ("[priors.lens]\nslope = {normal = [2.0, 0.1], bounds = [2.1, 2.0]}", "priors.lens.slope",
+        (_model_toml(("lens", "mass", "einstein_radius", "[-0.5, 1.0]")), "model.lens.mass.einstein_radius",
+         ["-0.5", "(0, inf)"]),
+        (_model_toml(("lens", "mass", "slope", "[2.0, 3.5]")), "model.lens.mass.slope", ["3.5", "(1, 3)"]),
+        (_model_toml(("lens", "mass", "slope", "[2.2, 2.0]")), "model.lens.mass.slope", ["low <= high"]),
+        (_model_toml(("source", "light", "sersic_index", "'two'")), "model.source.light.sersic_index",
+         ["'two'", "tie"]),
+        (_model_toml(("lens", "mass", "ell_comps_1", "[-0.6, 0.6]"), ("lens", "mass", "ell_comps_2", "[-0.6, 0.6]")),
+         "model.lens.mass.ell_comps_1", ["q = ", "0.2"]),
+        (_model_toml(("lens", "mass", "einstein_radius", "{normal = [1.1, -0.1], bounds = [0.9, 1.4]}")),
+         "model.lens.mass.einstein_radius",
+         ["model.lens.mass.einstein_radius = {normal = [1.1, -0.1], bounds = [0.9, 1.4]}: sd must be > 0; got -0.1"]),
+        (_model_toml(("lens", "mass", "slope", "{normal = [2.0, 0.1], bounds = [2.1, 2.0]}")), "model.lens.mass.slope",
          ["low < high", "[2.1, 2.0]"]),
-        ("[priors.lens]\nslope = {normal = [2.0, 0.1]}", "priors.lens.slope", ["needs bounds = [low, high]"]),
-        ("[priors.lens]\nslope = {normal = [2.0, 0.2], bounds = [1.5, 3.5]}", "priors.lens.slope", ["3.5", "(1, 3)"]),
-        ("[priors.source]\nintensity = {log_uniform = [-1.0, 2.0]}", "priors.source.intensity",
+        (_model_toml(("lens", "mass", "slope", "{normal = [2.0, 0.1]}")), "model.lens.mass.slope",
+         ["needs bounds = [low, high]"]),
+        (_model_toml(("lens", "mass", "slope", "{normal = [2.0, 0.2], bounds = [1.5, 3.5]}")), "model.lens.mass.slope",
+         ["3.5", "(1, 3)"]),
+        (_model_toml(("source", "light", "intensity", "{log_uniform = [-1.0, 2.0]}")), "model.source.light.intensity",
          ["= {log_uniform = [-1.0, 2.0]}", "0 < low <= high", "[-1.0, 2.0]"]),
-        ("[priors.source]\nintensity = {uniform = [1.0, 2.0]}", "priors.source.intensity",
+        (_model_toml(("source", "light", "intensity", "{uniform = [1.0, 2.0]}")), "model.source.light.intensity",
          ["a prior must be", "log_uniform", "normal"]),
         # fields the chosen dark matter does not use are still type-checked
         ('[subhalos]\np_cc_log10_breaks = "x"', "subhalos.p_cc_log10_breaks", ["number", "'x'"]),

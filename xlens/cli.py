@@ -192,8 +192,8 @@ def show_cmd(args: argparse.Namespace) -> int:
         if args.grid:
             ex = sim.sample_batch(keys, overflow="warn")
 
-            table = parameter_table(engine.tree_map(np.asarray, ex.params))
-            names = [name for name, _ in parameter_columns(sim.config.priors)]
+            table = parameter_table(engine.tree_map(np.asarray, ex.params), sim.config)
+            names = [name for name, _ in parameter_columns(sim.config)]
             fig = plotting.plot_grid(np.asarray(ex.data), labels=plotting.grid_labels(table, range(args.n), names),
                                      pixel_scale=sim.config.pixel_scale, title=f"{target.name}: {args.n} draws")
         else:
@@ -201,8 +201,9 @@ def show_cmd(args: argparse.Namespace) -> int:
             ex = sim.sample(keys[0])
             params = engine.tree_map(np.asarray, ex.params)
             fig = plotting.plot_example(sim, params, k_noise, title=f"{target.name}, seed {args.seed}")
-            columns = parameter_columns(sim.config.priors)
-            lines = plotting.label_lines([n for n, _ in columns], [u for _, u in columns], parameter_table(params))
+            columns = parameter_columns(sim.config)
+            lines = plotting.label_lines([n for n, _ in columns], [u for _, u in columns],
+                                         parameter_table(params, sim.config))
     plotting.save(fig, out)
     w, h = (int(v) for v in fig.get_size_inches() * fig.dpi)
     print(f"wrote {out} ({w} x {h} px)")

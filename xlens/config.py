@@ -2,16 +2,18 @@
 
 A configuration file holds every field of :class:`~xlens.SimulatorConfig`: the
 image, PSF and noise settings at the top level, the populations in the tables
-``[subhalos]`` and ``[line_of_sight]`` (``enabled = false`` for none) and the
-priors in ``[priors.lens]``, ``[priors.shear]`` and ``[priors.source]``: a number
-keeps the field fixed, ``[low, high]`` is uniform, ``{log_uniform = [low, high]}``
-is uniform in the logarithm (``0 < low <= high``) and
+``[subhalos]`` and ``[line_of_sight]`` (``enabled = false`` for none), the model in
+``[model.<galaxy>.<profile>]`` tables (:class:`~xlens.model.Model`: ``profile = "PowerLaw"``
+and a prior, a tie or a value per field; a number keeps the field fixed, ``[low, high]`` is
+uniform, ``{log_uniform = [low, high]}`` is uniform in the logarithm (``0 < low <= high``),
 ``{normal = [mean, sd], bounds = [low, high]}`` a truncated normal (``sd > 0``,
-``low < high``); see :class:`~xlens.model.Prior`. ``[priors.subhalos]`` (``sigma_sub``)
-and ``[priors.line_of_sight]`` (``delta_los``) draw those population fields per image
-with the same forms; absent, the population's value is used. A missing key takes its
-default, so an empty file is the default model; ``xlens config --default``
-prints the default file with the units and allowed ranges of every key.
+``low < high``; see :class:`~xlens.model.Prior`), and a string ties the field to another's
+label), and the population priors: ``[priors.subhalos]`` (``sigma_sub``, ...),
+``[priors.line_of_sight]`` (``delta_los``, ...) and ``[priors.redshifts]`` draw those fields
+per image with the same forms; absent, the population's value is used. A missing key takes
+its default (a missing ``[model]`` is the default model), so an empty file is the default
+model; ``xlens config --default`` prints the default file with the units and allowed ranges
+of every key.
 
 Unknown keys and out-of-range values are errors that name the file, the key,
 the value and the allowed range (:class:`ConfigError`).
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .halos.config import LineOfSightConfig, SubhaloConfig
-from .model import DEFAULT_PRIORS, POPULATION_PARAMETERS, Prior, PriorError, SimulatorConfig
+from .model import POPULATION_PARAMETERS, Model, ModelError, Prior, PriorError, SimulatorConfig
 
 __all__ = ["ConfigError", "config_from_dict", "config_to_dict", "default_toml", "dumps", "load_config"]
 
@@ -95,9 +97,12 @@ def config_to_dict(config: SimulatorConfig) -> dict[str, Any]:
                     if v is not None:
                         table[g.name] = _plain(v)
             out[f.name] = table
+        elif f.name == "model":
+            out["model"] = value.to_dict()
         elif f.name == "priors":
-            groups = [*DEFAULT_PRIORS, *(g for g in POPULATION_PARAMETERS if g in value)]
-            out["priors"] = {group: {n: p.to_toml() for n, p in value[group].items()} for group in groups}
+            groups = [g for g in POPULATION_PARAMETERS if g in value]
+            if groups:
+                out["priors"] = {group: {n: p.to_toml() for n, p in value[group].items()} for group in groups}
         elif value is None or (f.name == "psf_sub_size" and config.psf is None):
             continue  # unset: an instrument, a pixelised PSF and its options are written only when used
         else:
@@ -148,7 +153,10 @@ def _build(source: str, prefix: str, cls, values: dict[str, Any]):
     except (ValueError, TypeError) as err:
         msg = str(err)
         prior = re.search(r"priors\['(\w+)'\]\['(\w+)'", msg)
-        if prior:
+        model = re.search(r"SimulatorConfig\.(model\.\w+(?:\.\w+){0,2})", msg)
+        if model:
+            key = model.group(1)
+        elif prior:
             key = f"priors.{prior.group(1)}.{prior.group(2)}"
         else:
             named = [_ALIASES.get(f"{o}.{n}", n) for o, n in re.findall(r"\b([A-Z]\w*)\.(\w+)", msg)]
@@ -194,6 +202,11 @@ def config_from_dict(data: Mapping[str, Any], source: str = "configuration",
             kwargs[name] = _population(source, name, value, _POPULATIONS[name], data)
         elif name == "priors":
             kwargs[name] = _priors(source, value)
+        elif name == "model":
+            try:
+                kwargs[name] = Model(value, base_dir=base_dir)
+            except ModelError as err:
+                raise ConfigError(f"{source}: {err}", key=err.key) from None
         else:
             if name in ("instrument", "psf_file") and not isinstance(value, str):
                 raise ConfigError(f"{_where(source, name)} must be a string; got {value!r}", key=name)
@@ -268,18 +281,16 @@ def _default_population(name: str):
 def _priors(source: str, table: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{_where(source, 'priors')} must be a table; got {table!r}", key="priors")
-    _unknown(source, "priors.", table, [*DEFAULT_PRIORS, *POPULATION_PARAMETERS])
-    out: dict[str, dict[str, Any]] = {}
-    for group, defaults in DEFAULT_PRIORS.items():
-        given = table.get(group, {})
-        if not isinstance(given, Mapping):
-            raise ConfigError(f"{_where(source, 'priors.' + group)} must be a table; got {given!r}",
+    old = {"lens": "[model.lens.mass]", "shear": "[model.lens.shear]", "source": "[model.source.light]"}
+    for group, new in old.items():
+        if group in table:
+            raise ConfigError(f"{_where(source, 'priors.' + group)}: [priors.{group}] was replaced by the model's "
+                              f"tables; write its keys under {new} with profile = "
+                              f"\"{ {'lens': 'PowerLaw', 'shear': 'ExternalShear', 'source': 'SersicCore'}[group]}\" "
+                              "(docs/model.md; `xlens config --default` prints the default model)",
                               key=f"priors.{group}")
-        _unknown(source, f"priors.{group}.", given, defaults)
-        out[group] = dict(defaults)
-        for name, spec in given.items():
-            key = f"priors.{group}.{name}"
-            out[group][name] = _prior(source, key, spec)
+    _unknown(source, "priors.", table, [*POPULATION_PARAMETERS])
+    out: dict[str, dict[str, Any]] = {}
     for group, allowed in POPULATION_PARAMETERS.items():
         if group not in table:
             continue
@@ -411,7 +422,7 @@ def dumps(config: SimulatorConfig | None = None, comments: bool = True) -> str:
         ]
     docs = _doc_lines(SimulatorConfig)
     for f in dataclasses.fields(SimulatorConfig):
-        if f.name in _POPULATIONS or f.name == "priors":
+        if f.name in _POPULATIONS or f.name in ("priors", "model"):
             continue
         if f.name not in data and not comments:
             continue
@@ -444,20 +455,39 @@ def dumps(config: SimulatorConfig | None = None, comments: bool = True) -> str:
                 out.append(f"{g.name} = {_toml_value(table[g.name])}")
             elif comments:
                 out.append(f"# {g.name} = (unset)")
-    for group in data["priors"]:
+    if comments:
+        out += [""] + _comment(
+            "The model: [model.<galaxy>.<profile>] tables, one per profile of a galaxy. The galaxy 'lens' sits at "
+            "z_lens and carries the subhaloes, 'source' at z_source; any other galaxy sets redshift = z. Each "
+            "table names its profile (any of xlens.mp and xlens.lp) and gives its fields, vector fields by "
+            "component (centre_y, centre_x [arcsec]; ell_comps_1, ell_comps_2; multipole_comps_1, _2): a "
+            "number keeps the field fixed; [low, high] is uniform; {log_uniform = [low, high]} is uniform in log "
+            "(0 < low <= high); {normal = [mean, sd], bounds = [low, high]} is a truncated normal (sd > 0, low "
+            "< high); a string ties the field to another's label (\"lens.mass.slope\"). A field left out keeps "
+            "the profile's default; probability = p (light profiles) draws the profile's presence per image. "
+            "Labels: <galaxy>.<profile>.<field>. PowerLaw: centre, ell_comps, einstein_radius [arcsec], slope; "
+            "ExternalShear: gamma_1, gamma_2; SersicCore: centre, ell_comps, intensity [e-/s], "
+            "effective_radius and radius_break [arcsec], sersic_index, gamma, alpha (docs/model.md).")
+    for gname, table in data["model"].items():
+        if "redshift" in table:
+            out += ["", f"[model.{gname}]", f"redshift = {_toml_value(table['redshift'])}"]
+        for cname, entry in table.items():
+            if cname == "redshift":
+                continue
+            out += ["", f"[model.{gname}.{cname}]"]
+            for name, spec in entry.items():
+                out.append(f"{name} = {_toml_value(spec)}")
+    for group in data.get("priors", {}):
         out += ["", f"[priors.{group}]"]
-        if comments and group == "lens":
-            out += _comment("Priors: a number keeps the field fixed; [low, high] is uniform; {log_uniform = "
-                            "[low, high]} is uniform in log (0 < low <= high); {normal = [mean, sd], bounds = "
-                            "[low, high]} is a truncated normal (sd > 0, low < high). lens: PowerLaw "
-                            "(centre [arcsec], ell_comps, einstein_radius [arcsec], slope); shear: "
-                            "ExternalShear; source: SersicCore (centre, effective_radius and radius_break "
-                            "[arcsec], intensity [e-/s], sersic_index, gamma, alpha). Optional "
-                            "[priors.subhalos] sigma_sub [kpc^-2], alpha, m_hm [M_sun] (wdm), f_c, p_cc, b_c "
-                            "(sidm), [priors.line_of_sight] delta_los and m_hm (wdm), and [priors.redshifts] z_lens "
-                            "and z_source draw those fields per image, stored as the labels subhalos.sigma_sub, ...")
         for name, spec in data["priors"][group].items():
             out.append(f"{name} = {_toml_value(spec)}")
+    if comments and not data.get("priors"):
+        out += [""] + _comment(
+            "Population priors (optional): [priors.subhalos] sigma_sub [kpc^-2], alpha, m_hm [M_sun] (wdm), f_c, "
+            "p_cc, b_c (sidm), [priors.line_of_sight] delta_los and m_hm (wdm), and [priors.redshifts] z_lens and "
+            "z_source draw those fields per image (same prior forms), stored as the labels subhalos.sigma_sub, "
+            "...; e.g.")
+        out += ["# [priors.subhalos]", "# sigma_sub = [0.0, 0.1]"]
     return "\n".join(out) + "\n"
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import engine
 from .halos.batch import HaloBatch
-from .model import MACRO_PARAMETERS, SimParams
+from .model import SimParams
 from .simulator import Simulator
 
 __all__ = ["plot_example", "plot_grid", "save"]
@@ -39,7 +39,15 @@ def _extent(shape, pixel_scale: float) -> list[float]:
 def _without_subhalos(params: SimParams) -> SimParams:
     """The same parameters with every subhalo slot masked (same shapes: no recompilation)."""
     subs = {k: HaloBatch(profile=b.profile, mask=np.zeros_like(np.asarray(b.mask))) for k, b in params.subhalos.items()}
-    return SimParams(params.lens, params.shear, params.source, subs, params.line_of_sight, params.hyper)
+    return SimParams(params.galaxies, subs, params.line_of_sight, params.hyper)
+
+
+def _has_lens_light(sim: Simulator) -> bool:
+    """True if the model has light on or in front of the lens plane (a lens-light panel)."""
+    model = sim.config.model
+    z_lens = sim.z_reference[0]
+    return any(model.is_light(g, c) and model.redshift_of(g, z_lens, sim.z_reference[1]) <= z_lens
+               for g, gal in model.galaxies.items() for c in gal.components)
 
 
 def _halo_positions(params: SimParams):
@@ -67,7 +75,8 @@ def plot_example(
     noise_map: Any = None,
     title: str = "",
 ):
-    """A 2 x 3 figure of one example: data, model, source, convergence and haloes, noise, residual.
+    """A 2 x 3 figure of one example: data, model, source, convergence and haloes, noise, residual
+    (2 x 4 with lens light: its panel and the lensed source's, both before the PSF).
 
     Parameters
     ----------
@@ -96,25 +105,40 @@ def plot_example(
     noise_map = diag["noise_map"] if noise_map is None else np.asarray(noise_map)
     ext = _extent(cfg.shape_native, cfg.pixel_scale)
 
-    fig = Figure(figsize=(13.5, 8.4), dpi=100, layout="constrained")
-    axes = fig.subplots(2, 3)
+    lens_light = _has_lens_light(sim)
+    fig = Figure(figsize=(18.0 if lens_light else 13.5, 8.4), dpi=100, layout="constrained")
+    grid = fig.subplots(2, 4 if lens_light else 3)
+    axes = grid[:, :3]
     panels = [
         (axes[0, 0], data, "noisy image [e-/s]", "magma", None),
         (axes[0, 1], diag["model_image"], "noiseless model [e-/s]", "magma", None),
     ]
+    if lens_light:
+        panels += [(grid[0, 3], diag["lens_light"], "lens light (before the PSF) [e-/s]", "magma", None),
+                   (grid[1, 3], diag["lensed_source"], "lensed source (before the PSF) [e-/s]", "magma", None)]
     for ax, img, label, cmap, norm in panels:
         im = ax.imshow(img, origin="upper", extent=ext, cmap=cmap, norm=norm)
         fig.colorbar(im, ax=ax, shrink=0.85)
         ax.set_title(label)
 
-    # source plane: the source profile on a grid about its centre (NumPy engine)
-    src = params.source
-    cy, cx = (float(v) for v in np.asarray(src.centre))
-    half = max(1.0, 4.0 * float(np.asarray(src.effective_radius)))
+    # source plane: the source galaxy's light on a grid about its first centre (NumPy engine)
+    host = engine.tree_map(lambda a: np.asarray(a, dtype=np.float64) if np.issubdtype(np.asarray(a).dtype,
+                                                                                        np.floating) else np.asarray(a),
+                           params)
+    model = cfg.model
+    lights = [(c, p) for c, p in model.profiles(host.galaxies, xp=engine.get_xp("numpy"))["source"].items()
+              if model.is_light("source", c)]
+    first = next((p for _, p in lights if hasattr(p, "centre")), None)
+    cy, cx = (0.0, 0.0) if first is None else (float(v) for v in np.asarray(first.centre).reshape(2))
+    size = getattr(first, "effective_radius", None)
+    half = max(1.0, 4.0 * float(np.asarray(size))) if size is not None else 1.5
     n = 160
     ys, xs = np.meshgrid(np.linspace(cy + half, cy - half, n), np.linspace(cx - half, cx + half, n), indexing="ij")
-    source_np = engine.tree_map(lambda a: np.asarray(a, dtype=np.float64), src)
-    light = np.asarray(source_np.image_2d_from(np.stack([ys, xs], axis=-1)))
+    points = np.stack([ys, xs], axis=-1)
+    light = np.zeros((n, n))
+    for cname, prof in lights:
+        flag = host.galaxies["source"][cname].get("present", 1.0)
+        light = light + float(flag) * np.asarray(prof.image_2d_from(points))
     ax = axes[0, 2]
     im = ax.imshow(light, origin="upper", extent=[cx - half, cx + half, cy - half, cy + half], cmap="magma")
     fig.colorbar(im, ax=ax, shrink=0.85)
@@ -136,7 +160,8 @@ def plot_example(
                    label=f"subhaloes ({sx.size})")
     ax.set_xlim(ext[0], ext[1])
     ax.set_ylim(ext[2], ext[3])
-    ax.legend(loc="lower left", fontsize=7, framealpha=0.6)
+    if lx.size or sx.size:
+        ax.legend(loc="lower left", fontsize=7, framealpha=0.6)
     ax.set_title("convergence (log) and haloes")
 
     ax = axes[1, 1]
@@ -150,7 +175,7 @@ def plot_example(
     im = ax.imshow(resid, origin="upper", extent=ext, cmap="RdBu_r", vmin=-lim, vmax=lim)
     fig.colorbar(im, ax=ax, shrink=0.85)
     ax.set_title("residual: data - no-subhalo model [sigma]")
-    for ax in axes.ravel():
+    for ax in grid.ravel():
         ax.set_xlabel("x [arcsec]")
         ax.set_ylabel("y [arcsec]")
     if title:
@@ -196,16 +221,15 @@ def plot_grid(images, *, labels=None, ncols: int | None = None, pixel_scale: flo
     return fig
 
 
-def grid_labels(table: np.ndarray, indices, names: list[str] | None = None) -> list[str]:
-    """Captions ``#i  theta_E=..`` from rows of the dataset's parameter table; with the
-    table's column ``names``, the population parameters drawn per image follow
-    (e.g. ``sigma_sub=0.031``)."""
-    names = [p.label for p in MACRO_PARAMETERS] if names is None else list(names)
-    j = names.index("lens.einstein_radius")
-    macro = {p.label for p in MACRO_PARAMETERS}
-    extra = [(k, n.split(".")[-1]) for k, n in enumerate(names) if n not in macro]
-    return [f"#{i}  theta_E={row[j]:.2f}\"" + "".join(f"\n{short}={row[k]:.3g}" for k, short in extra)
-            for i, row in zip(indices, table, strict=True)]
+def grid_labels(table: np.ndarray, indices, names: list[str]) -> list[str]:
+    """Captions ``#i  theta_E=..`` from rows of the dataset's parameter table and its column
+    ``names`` (theta_E: the lens galaxy's first ``einstein_radius``); the population parameters
+    drawn per image follow (e.g. ``sigma_sub=0.031``)."""
+    names = list(names)
+    j = next((k for k, n in enumerate(names) if n.startswith("lens.") and n.endswith(".einstein_radius")), None)
+    extra = [(k, n.split(".")[-1]) for k, n in enumerate(names) if n.count(".") == 1]  # the population labels
+    head = [f"#{i}" + ("" if j is None else f"  theta_E={row[j]:.2f}\"") for i, row in zip(indices, table, strict=True)]
+    return [h + "".join(f"\n{short}={row[k]:.3g}" for k, short in extra) for h, row in zip(head, table, strict=True)]
 
 
 def label_lines(names: list[str], units: list[str], row: np.ndarray) -> list[str]:

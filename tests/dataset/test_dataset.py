@@ -22,7 +22,6 @@ from xlens import engine
 from xlens.cli import main
 from xlens.config import config_from_dict, dumps
 from xlens.dataset import DatasetError, DatasetSpec, open_dataset, prepare, simulate, write_chunk
-from xlens.model import MACRO_PARAMETERS
 
 TINY = {
     "shape_native": [16, 16],
@@ -69,10 +68,10 @@ def test_store_layout_parameters_and_catalogues(reference, tiny_config):
     images, noise = root["images"][:], root["noise_maps"][:]
     assert np.all(np.isfinite(images)) and np.all(noise > 0)
     # parameters: names and units, values inside the priors
-    assert ds.parameter_names == [p.label for p in MACRO_PARAMETERS]
-    assert root["parameters"].attrs["units"][ds.parameter_names.index("lens.einstein_radius")] == "arcsec"
+    assert ds.parameter_names == [s.label for s in tiny_config.model.columns]
+    assert root["parameters"].attrs["units"][ds.parameter_names.index("lens.mass.einstein_radius")] == "arcsec"
     table = root["parameters"][:]
-    lo, hi = tiny_config.priors["lens"]["einstein_radius"].support
+    lo, hi = tiny_config.model.galaxies["lens"].components["mass"].fields["einstein_radius"].support
     assert np.all((lo <= table[:, 4]) & (table[:, 4] <= hi))
     assert len(np.unique(table[:, 4])) == 10
     # halo catalogues: padded arrays whose masks count the kept haloes
@@ -164,11 +163,11 @@ def test_an_incomplete_store_warns_and_only_its_written_chunks_are_read(tmp_path
     idx = ds.written()
     assert idx.dtype == np.int64 and idx.tolist() == [0, 1, 2, 3, 8, 9]
     full = open_dataset(reference).root
-    got = list(ds.chunks(("images", "parameters", "params/lens/einstein_radius")))
+    got = list(ds.chunks(("images", "parameters", "params/galaxies/lens/mass/einstein_radius")))
     assert [c["index"].tolist() for c in got] == [[0, 1, 2, 3], [8, 9]]
     for c in got:
         assert not np.isnan(c["images"]).any() and not np.isnan(c["parameters"]).any()
-        for name in ("images", "parameters", "params/lens/einstein_radius"):
+        for name in ("images", "parameters", "params/galaxies/lens/mass/einstein_radius"):
             np.testing.assert_array_equal(c[name], full[name][c["index"]], err_msg=name)
     # shuffled: the same chunks in an order fixed by the seed
     orders = [[c["index"][0] for c in ds.chunks("images", shuffle=True, seed=s)] for s in range(8)]

@@ -148,7 +148,8 @@ def test_default_file_shows_the_pixelised_psf_keys_commented_and_the_default_dic
     text = default_toml()
     for line in ('# psf_file = "psf.npy"', "# psf_sub_size = 4", '# instrument = "euclid_vis"'):
         assert line in text.splitlines(), line
-    # the default model's record is what it was (stores written before resume): no new keys
+    # the default record has no pixelised-PSF or preset keys; since dataset format 2 the macro
+    # priors live in "model" (the galaxies) and an empty "priors" (no population priors) is omitted
     assert set(config_to_dict(SimulatorConfig())) == {
         "shape_native", "pixel_scale", "sub_size", "psf_sigma", "psf_shape", "exposure_time",
-        "background_sky_level", "read_noise", "z_lens", "z_source", "subhalos", "line_of_sight", "priors"}
+        "background_sky_level", "read_noise", "z_lens", "z_source", "subhalos", "line_of_sight", "model"}

@@ -128,7 +128,7 @@ def test_toy_nested_sampling_evidence():
 
 
 # ------------------------------------------------------------------------- (b) smooth lens
-FREE = ["lens.einstein_radius", "source.intensity", "source.effective_radius"]
+FREE = ["lens.mass.einstein_radius", "source.light.intensity", "source.light.effective_radius"]
 #: the injected values, inside the priors, away from round numbers
 TRUTH = np.array([1.137, 1.21, 0.27])
 BACKENDS = ("pathfinder", "nuts_numpyro", "variational", "nested")
@@ -191,7 +191,7 @@ def test_smooth_lens_backends_agree(runs):
 def test_backend_errors_name_the_argument(lens):
     with pytest.raises(ValueError, match=r"init must have shape \(3,\)"):
         pathfinder(lens, np.zeros(2), 0)
-    with pytest.raises(ValueError, match=r"init lens.einstein_radius = 5.0 lies outside its prior's support"):
+    with pytest.raises(ValueError, match=r"init lens.mass.einstein_radius = 5.0 lies outside its prior's support"):
         nuts_numpyro(lens, np.array([5.0, 1.2, 0.27]), 0)
     with pytest.raises(ValueError, match=r"num_samples must be an integer >= 1; got 0"):
         nuts_numpyro(TOY, np.zeros(3), 0, num_samples=0)

@@ -57,7 +57,8 @@ def smooth():
     """A 20 x 20 smooth lens (no haloes), four free parameters, data from a known truth."""
     cfg = SimulatorConfig(shape_native=(20, 20), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1,
                           exposure_time=2000.0, subhalos=None, line_of_sight=None)
-    free = ["lens.ell_comps_1", "lens.einstein_radius", "source.intensity", "source.effective_radius"]
+    free = ["lens.mass.ell_comps_1", "lens.mass.einstein_radius", "source.light.intensity",
+            "source.light.effective_radius"]
     sim_np = Simulator(cfg, engine="numpy")
     reference = sim_np.sample_params(4)[0]
     truth_theta = np.array([0.061, 1.137, 1.21, 0.27])

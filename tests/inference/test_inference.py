@@ -40,10 +40,12 @@ SEED = 3
 #: The injected parameters: inside every prior, away from round values (ell_comps = (0, 0) has its
 #: own test; at a subhalo on the lens centre positions are degenerate).
 TRUTH = {
-    "lens.centre_y": 0.013, "lens.centre_x": -0.011, "lens.ell_comps_1": 0.052, "lens.ell_comps_2": -0.087,
-    "lens.einstein_radius": 1.173, "lens.slope": 2.041, "shear.gamma_1": 0.016, "shear.gamma_2": -0.012,
-    "source.centre_y": 0.061, "source.centre_x": -0.027, "source.ell_comps_1": 0.065, "source.ell_comps_2": -0.08,
-    "source.intensity": 1.37, "source.effective_radius": 0.235, "source.sersic_index": 1.78,
+    "lens.mass.centre_y": 0.013, "lens.mass.centre_x": -0.011, "lens.mass.ell_comps_1": 0.052,
+    "lens.mass.ell_comps_2": -0.087, "lens.mass.einstein_radius": 1.173, "lens.mass.slope": 2.041,
+    "lens.shear.gamma_1": 0.016, "lens.shear.gamma_2": -0.012,
+    "source.light.centre_y": 0.061, "source.light.centre_x": -0.027, "source.light.ell_comps_1": 0.065,
+    "source.light.ell_comps_2": -0.08, "source.light.intensity": 1.37, "source.light.effective_radius": 0.235,
+    "source.light.sersic_index": 1.78,
     "subhalos.subhalos.log10_mass[0]": 9.61, "subhalos.subhalos.centre_y[0]": 0.85,
     "subhalos.subhalos.centre_x[0]": 0.55, "subhalos.subhalos.log10_mass[1]": 9.33,
     "subhalos.subhalos.centre_y[1]": -0.7, "subhalos.subhalos.centre_x[1]": -0.95,
@@ -112,11 +114,11 @@ def test_parameter_space_round_trip_units_and_priors():
     sim = Simulator(SMALL, engine="numpy")
     truth = truth_params(sim)
     space = ParameterSpace(sim, truth, subhalos=True)
-    assert space.size == 21 and space.names[:2] == ("lens.centre_y", "lens.centre_x")
+    assert space.size == 21 and space.names[:2] == ("lens.mass.centre_y", "lens.mass.centre_x")
     assert space.names[15:18] == ("subhalos.subhalos.log10_mass[0]", "subhalos.subhalos.centre_y[0]",
                                   "subhalos.subhalos.centre_x[0]")
     assert space.units[4] == "arcsec" and space.units[15] == "log10 M_sun" and space.units[12] == "e-/s"
-    np.testing.assert_array_equal(space.bounds[4], [0.9, 1.4], err_msg="lens.einstein_radius prior")
+    np.testing.assert_array_equal(space.bounds[4], [0.9, 1.4], err_msg="lens.mass.einstein_radius prior")
     np.testing.assert_allclose(space.bounds[15], [9.0, 10.0], rtol=1e-15, err_msg="log10 of m_min, m_max")
     theta = np.array([TRUTH[n] for n in space.names])
     # to_params then to_vector is the identity (exactly but for 10**log10 of the masses)
@@ -125,11 +127,12 @@ def test_parameter_space_round_trip_units_and_priors():
     params = space.to_params(theta)
     np.testing.assert_allclose(params.subhalos["subhalos"].profile.mass_at_200[:2], 10 ** theta[[15, 18]],
                                rtol=1e-15, err_msg="log10 M200c -> M200c")
-    np.testing.assert_array_equal(params.lens.centre, [0.013, -0.011], err_msg="(y, x) order of the centre")
+    np.testing.assert_array_equal(params.galaxies["lens"]["mass"]["centre"], [0.013, -0.011],
+                                  err_msg="(y, x) order of the centre")
     np.testing.assert_array_equal(params.subhalos["subhalos"].profile.mass_at_200[2:],
                                   truth.subhalos["subhalos"].profile.mass_at_200[2:], err_msg="padded slots kept")
     # fixed priors stay fixed at the reference; the unit cube maps onto the box
-    assert "source.radius_break" not in space.names and float(params.source.radius_break) == 0.025
+    assert "source.light.radius_break" not in space.names and float(params.value("source.light.radius_break")) == 0.025
     np.testing.assert_allclose(space.from_unit_cube(space.to_unit_cube(theta)), theta, rtol=1e-14,
                                err_msg="unit-cube round trip")
     np.testing.assert_array_equal(space.from_unit_cube(np.zeros(space.size)), space.low, err_msg="u = 0 is low")
@@ -139,19 +142,19 @@ def test_parameter_space_round_trip_units_and_priors():
     assert draws.shape == (100, 21) and bool(np.all(space.contains(draws)))
     # without a reference: the prior midpoints and no halo (a smooth lens)
     smooth = ParameterSpace(sim)
-    assert smooth.size == 15 and float(smooth.reference.lens.einstein_radius) == 1.15
+    assert smooth.size == 15 and float(smooth.reference.value("lens.mass.einstein_radius")) == 1.15
     np.testing.assert_array_equal(smooth.to_vector(smooth.reference), 0.5 * (smooth.low + smooth.high),
                                   err_msg="the default reference is the prior midpoint")
     assert float(np.sum(smooth.reference.subhalos["subhalos"].mask)) == 0.0
 
 
 def test_parameter_space_uses_each_prior_density_and_inverse_cdf():
-    priors = {g: dict(v) for g, v in SMALL.priors.items()}
-    priors["lens"]["einstein_radius"] = TruncatedNormal(1.1, 0.1, 0.9, 1.4)
-    priors["source"]["intensity"] = LogUniform(0.3, 3.0)
-    sim = Simulator(dataclasses.replace(SMALL, priors=priors), engine="numpy")
+    model = SMALL.model.to_dict()
+    model["lens"]["mass"]["einstein_radius"] = TruncatedNormal(1.1, 0.1, 0.9, 1.4)
+    model["source"]["light"]["intensity"] = LogUniform(0.3, 3.0)
+    sim = Simulator(dataclasses.replace(SMALL, model=model), engine="numpy")
     space = ParameterSpace(sim)
-    i, j = space.index("lens.einstein_radius"), space.index("source.intensity")
+    i, j = space.index("lens.mass.einstein_radius"), space.index("source.light.intensity")
     np.testing.assert_array_equal(space.bounds[[i, j]], [[0.9, 1.4], [0.3, 3.0]], err_msg="the supports")
     refs = {i: scipy.stats.truncnorm(-2.0, 3.0, 1.1, 0.1), j: scipy.stats.loguniform(0.3, 3.0)}
     u = np.random.default_rng(5).uniform(size=(20, space.size))
@@ -173,15 +176,18 @@ def test_parameter_space_errors_name_the_parameter():
     truth = truth_params(sim)
     with pytest.raises(ValueError, match="unknown parameter 'lens.theta_e'"):
         ParameterSpace(sim, truth, free=["lens.theta_e"])
-    with pytest.raises(ValueError, match=r"source.alpha has the fixed prior 2.0"):
-        ParameterSpace(sim, truth, free=["source.alpha"])
-    bad = dataclasses.replace(truth, lens=dataclasses.replace(truth.lens, einstein_radius=np.asarray(1.6)))
-    with pytest.raises(ParameterError, match=r"lens.einstein_radius must be in \[0.9, 1.4\] \[arcsec\]; got 1.6") as e:
+    with pytest.raises(ValueError, match=r"source.light.alpha has the fixed prior 2.0"):
+        ParameterSpace(sim, truth, free=["source.light.alpha"])
+    galaxies = {**truth.galaxies, "lens": {**truth.galaxies["lens"], "mass": {
+        **truth.galaxies["lens"]["mass"], "einstein_radius": np.asarray(1.6)}}}
+    bad = dataclasses.replace(truth, galaxies=galaxies)
+    with pytest.raises(ParameterError,
+                       match=r"lens.mass.einstein_radius must be in \[0.9, 1.4\] \[arcsec\]; got 1.6") as e:
         ParameterSpace(sim, bad)
     assert (e.value.name, e.value.value, e.value.low, e.value.high) == (
-        "ParameterSpace.reference.lens.einstein_radius", 1.6, 0.9, 1.4)
-    space = ParameterSpace(sim, truth, free=["lens.einstein_radius", "source.intensity"])
-    assert space.names == ("lens.einstein_radius", "source.intensity")
+        "ParameterSpace.reference.lens.mass.einstein_radius", 1.6, 0.9, 1.4)
+    space = ParameterSpace(sim, truth, free=["lens.mass.einstein_radius", "source.light.intensity"])
+    assert space.names == ("lens.mass.einstein_radius", "source.light.intensity")
     with pytest.raises(ValueError, match=r"theta must have shape \(2,\)"):
         space.to_params(np.zeros(3))
 
@@ -261,10 +267,10 @@ def test_gradient_at_round_lens_and_source_matches_finite_differences(setup):
     exactly 0 through q and phi), within 1e-6 of the fourth-order central differences."""
     _, space, like, theta = setup
     point = theta.copy()
-    names = ["lens.ell_comps_1", "lens.ell_comps_2", "source.ell_comps_1", "source.ell_comps_2"]
+    names = ["lens.mass.ell_comps_1", "lens.mass.ell_comps_2", "source.light.ell_comps_1", "source.light.ell_comps_2"]
     idx = [space.index(n) for n in names]
     point[idx] = 0.0
-    point[space.index("lens.slope")] = 2.0
+    point[space.index("lens.mass.slope")] = 2.0
     _, grad = like.value_and_grad(point)
     grad = np.asarray(grad)[idx]
     h = 1e-4 * (space.high - space.low)[idx]
@@ -323,7 +329,7 @@ def test_nuts_posterior_contains_the_truth():
     blackjax = pytest.importorskip("blackjax")
     cfg = SimulatorConfig(shape_native=(20, 20), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1,
                           subhalos=None, line_of_sight=None)
-    free = ["lens.einstein_radius", "source.intensity"]
+    free = ["lens.mass.einstein_radius", "source.light.intensity"]
     truth_theta = np.array([1.137, 1.21])
     sim_np = Simulator(cfg, engine="numpy")
     truth = ParameterSpace(sim_np, sim_np.sample_params(1)[0], free=free).to_params(truth_theta)

@@ -148,7 +148,7 @@ def test_population_prior_errors():
     ref = space.reference
     with pytest.raises(ValueError, match=r"lies outside the population's disc"):
         # with centre_x fixed at the reference, centre_y is uniform on the chord; a far x leaves none
-        far = type(ref)(ref.lens, ref.shear, ref.source, {k: v for k, v in ref.subhalos.items()}, ref.line_of_sight,
+        far = type(ref)(ref.galaxies, {k: v for k, v in ref.subhalos.items()}, ref.line_of_sight,
                         ref.hyper)
         prof = far.subhalos["subhalos"].profile
         centre = np.asarray(prof.centre).copy()
@@ -165,6 +165,6 @@ def test_a_lone_coordinate_gets_the_chord():
                           subhalo_prior="population")
     assert lone.discs == ()
     x0 = float(np.asarray(space.reference.subhalos["subhalos"].profile.centre)[slot, 1])
-    cy, cx = (float(v) for v in np.asarray(space.reference.lens.centre).reshape(2))
+    cy, cx = (float(v) for v in np.asarray(space.reference.galaxies["lens"]["mass"]["centre"]).reshape(2))
     half = math.sqrt(cfg.radius**2 - (x0 - cx) ** 2)
     np.testing.assert_allclose(lone.bounds[lone.index(name)], [cy - half, cy + half], rtol=1e-12)

@@ -24,7 +24,7 @@ from xlens.engine import tree_leaves
 from xlens.halo_model import rendered_mass_ratio
 from xlens.halos import SubhaloConfig, SubhaloPopulation
 from xlens.halos.sampling import capacity_for_mean
-from xlens.model import DEFAULT_PRIORS, Fixed, SimulatorConfig, Uniform, parameter_columns
+from xlens.model import Fixed, SimulatorConfig, Uniform, parameter_columns
 from xlens.simulator import Simulator
 
 BASE = dict(shape_native=(12, 12), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1)
@@ -34,7 +34,7 @@ ALPHA = {"subhalos": {"alpha": Uniform(-2.0, -1.5), "sigma_sub": Uniform(0.0, 0.
 
 def _config(priors=None, **kwargs):
     return SimulatorConfig(**{**BASE, "subhalos": SUB, "line_of_sight": None, **kwargs},
-                           priors={**DEFAULT_PRIORS, **(priors or {})})
+                           priors=dict(priors or {}))
 
 
 def _mean(alpha, sigma_sub, cfg: SubhaloConfig = SUB):
@@ -158,7 +158,7 @@ def test_numpy_engine_draws_with_the_slope_and_labels_it():
     ex = sim.sample(5)
     assert -2.0 <= float(ex.params.hyper["subhalos"]["alpha"]) <= -1.5
     assert np.all(np.isfinite(np.asarray(ex.data)))
-    cols = [c for c, _ in parameter_columns(sim.config.priors)]
+    cols = [c for c, _ in parameter_columns(sim.config)]
     assert cols[-2:] == ["subhalos.sigma_sub", "subhalos.alpha"]
 
 

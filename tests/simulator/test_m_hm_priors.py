@@ -23,7 +23,7 @@ from xlens.cosmology import Planck15
 from xlens.engine import tree_leaves
 from xlens.halos import LineOfSightConfig, LineOfSightPopulation, SubhaloConfig, SubhaloPopulation
 from xlens.halos.sampling import SheetTable, family_at
-from xlens.model import DEFAULT_PRIORS, Fixed, LogUniform, SimulatorConfig, parameter_columns
+from xlens.model import Fixed, LogUniform, SimulatorConfig, parameter_columns
 from xlens.simulator import Simulator
 
 BASE = dict(shape_native=(12, 12), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1)
@@ -34,7 +34,7 @@ M_HM = {"subhalos": {"m_hm": LogUniform(1e7, 1e10)}, "line_of_sight": {"m_hm": L
 
 def _config(priors=None, **kwargs):
     return SimulatorConfig(**{**BASE, "subhalos": SUB, "line_of_sight": LOS, **kwargs},
-                           priors={**DEFAULT_PRIORS, **(priors or {})})
+                           priors=dict(priors or {}))
 
 
 def _subhalo_mean(m_hm: float, cfg: SubhaloConfig = SUB) -> float:
@@ -158,7 +158,7 @@ def test_the_line_of_sight_sheets_follow_the_drawn_half_mode_mass():
 
 
 def test_labels_and_a_fixed_half_mode_mass():
-    cols = parameter_columns(_config(M_HM).priors)
+    cols = parameter_columns(_config(M_HM))
     assert cols[-2:] == (("subhalos.m_hm", "M_sun"), ("line_of_sight.m_hm", "M_sun"))
     fixed = Simulator(_config({"subhalos": {"m_hm": Fixed(3e8)}}), engine="numpy")
     assert fixed.subhalo_population.config.m_hm == 3e8 and fixed.population_priors == {}

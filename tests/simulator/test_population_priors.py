@@ -19,7 +19,7 @@ from helpers import counting, poisson_z_checks
 from xlens.cosmology import Planck15
 from xlens.engine import tree_leaves
 from xlens.halos import LineOfSightConfig, LineOfSightPopulation, SubhaloConfig, SubhaloPopulation
-from xlens.model import DEFAULT_PRIORS, Fixed, LogUniform, SimulatorConfig, TruncatedNormal, Uniform
+from xlens.model import Fixed, LogUniform, SimulatorConfig, TruncatedNormal, Uniform
 from xlens.simulator import Simulator
 
 BASE = dict(shape_native=(12, 12), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1)
@@ -30,7 +30,7 @@ HYPER = {"subhalos": {"sigma_sub": Uniform(0.0, 0.1)}, "line_of_sight": {"delta_
 
 def _config(priors=None, **kwargs):
     return SimulatorConfig(**{**BASE, "subhalos": SUB, "line_of_sight": LOS, **kwargs},
-                           priors={**DEFAULT_PRIORS, **(priors or {})})
+                           priors=dict(priors or {}))
 
 
 def _subhalo_mean(sigma_sub, cfg: SubhaloConfig):

@@ -23,7 +23,7 @@ from xlens.cosmology import Planck15
 from xlens.halo_model.mass_function import DoubleCone
 from xlens.halos import LineOfSightConfig, LineOfSightPopulation, SubhaloConfig, SubhaloPopulation
 from xlens.halos.line_of_sight import plane_counts, plane_layout_at
-from xlens.model import DEFAULT_PRIORS, Fixed, SimulatorConfig, Uniform, parameter_columns
+from xlens.model import Fixed, SimulatorConfig, Uniform, parameter_columns
 from xlens.simulator import Simulator
 
 BASE = dict(shape_native=(12, 12), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1)
@@ -34,7 +34,7 @@ Z = {"redshifts": {"z_lens": Uniform(0.3, 0.8), "z_source": Uniform(1.2, 2.5)}}
 
 def _config(priors=None, **kwargs):
     return SimulatorConfig(**{**BASE, "subhalos": SUB, "line_of_sight": LOS, **kwargs},
-                           priors={**DEFAULT_PRIORS, **(priors or {})})
+                           priors=dict(priors or {}))
 
 
 def _subhalo_mean(z_lens, cfg: SubhaloConfig = SUB):
@@ -136,7 +136,7 @@ def test_images_at_drawn_redshifts_equal_a_simulator_built_at_them():
 
 def test_labels_round_trip_and_one_drawn_redshift():
     cfg = _config({"redshifts": {"z_source": Uniform(1.5, 3.0)}})
-    cols = parameter_columns(cfg.priors)
+    cols = parameter_columns(cfg)
     assert cols[-1] == ("redshifts.z_source", "dimensionless")
     assert config_from_dict(config_to_dict(cfg)) == cfg
     sim = Simulator(cfg, engine="numpy")
@@ -144,10 +144,10 @@ def test_labels_round_trip_and_one_drawn_redshift():
     ex = sim.sample(4)
     assert set(ex.params.hyper) == {"redshifts"} and 1.5 <= float(ex.params.hyper["redshifts"]["z_source"]) <= 3.0
     assert np.all(np.isfinite(np.asarray(ex.data)))
-    both = parameter_columns(_config(Z).priors)
+    both = parameter_columns(_config(Z))
     assert [c for c, _ in both[-2:]] == ["redshifts.z_lens", "redshifts.z_source"]
     fixed = _config({"redshifts": {"z_lens": Fixed(0.5), "z_source": 1.0}})
-    assert parameter_columns(fixed.priors) == parameter_columns(_config().priors)
+    assert parameter_columns(fixed) == parameter_columns(_config())
 
 
 @pytest.mark.parametrize(

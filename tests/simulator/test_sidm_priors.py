@@ -20,7 +20,7 @@ from xlens.cosmology import Planck15
 from xlens.engine import tree_leaves
 from xlens.halos import SubhaloConfig, SubhaloPopulation
 from xlens.halos.sampling import capacity_for_mean
-from xlens.model import DEFAULT_PRIORS, Fixed, LogUniform, SimulatorConfig, Uniform, parameter_columns
+from xlens.model import Fixed, LogUniform, SimulatorConfig, Uniform, parameter_columns
 from xlens.simulator import Simulator
 
 BASE = dict(shape_native=(12, 12), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1)
@@ -31,7 +31,7 @@ SIDM = {"subhalos": {"f_c": Uniform(0.1, 1.0), "p_cc": Uniform(0.0, 1.0), "b_c":
 
 def _config(priors=None, **kwargs):
     return SimulatorConfig(**{**BASE, "subhalos": SUB, "line_of_sight": None, **kwargs},
-                           priors={**DEFAULT_PRIORS, **(priors or {})})
+                           priors=dict(priors or {}))
 
 
 def _total_mean(cfg: SubhaloConfig = SUB) -> float:
@@ -111,7 +111,7 @@ def test_fixed_sidm_priors_are_the_configuration_without_them():
 
 
 def test_labels_of_the_sidm_fields():
-    cols = parameter_columns(_config(SIDM).priors)
+    cols = parameter_columns(_config(SIDM))
     assert [c for c, _ in cols[-3:]] == ["subhalos.f_c", "subhalos.p_cc", "subhalos.b_c"]
 
 

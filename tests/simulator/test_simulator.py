@@ -13,7 +13,8 @@ from xlens import Galaxy, Tracer, lp, mp
 from xlens.engine import random_ops
 from xlens.halos import LineOfSightConfig, SubhaloConfig
 from xlens.imaging import Grid2D, Kernel2D
-from xlens.model import DEFAULT_PRIORS, MACRO_PARAMETERS, LogUniform, SimulatorConfig, parameter_table
+from xlens.model import LogUniform, SimulatorConfig, parameter_table
+from xlens.model.galaxies import DEFAULT_MODEL
 from xlens.simulator import Simulator, SimulatorImaging
 
 # a small configuration: every stage, few rays and haloes (the default model belongs in benchmarks)
@@ -90,7 +91,7 @@ def test_one_compile_for_simulation_and_diagnostics(sims):
         sim(params, jax.random.key(seed))
         d = sim.diagnostics(params)
     assert len(sim.traces) == 1, f"sim(params, key) and diagnostics traced {len(sim.traces)} times"
-    assert set(d) == {"data", "noise_map", "model_image", "lensed_source", "traced_grids", "convergence"}
+    assert set(d) == {"data", "noise_map", "model_image", "lensed_source", "lens_light", "traced_grids", "convergence"}
     assert d["traced_grids"].shape == (SMALL.line_of_sight.n_planes + 1, 24, 24, 2)
 
 
@@ -278,37 +279,40 @@ def test_default_model_draws_one_uniform_per_parameter_mapped_as_lo_plus_width_u
         key = _key(engine, seed)
         params, _ = sim.sample_params(key)
         ops = random_ops(key)
-        u = np.asarray(ops.uniform(ops.split(key, 3)[0], (len(MACRO_PARAMETERS),)))
-        drawn = parameter_table(params)
-        for i, p in enumerate(MACRO_PARAMETERS):
-            spec = DEFAULT_PRIORS[p.group][p.name]
+        u = np.asarray(ops.uniform(ops.split(key, 3)[0], (18,)))
+        drawn = parameter_table(params, sim.config)
+        specs = [(f"{g}.{c}.{n}", spec) for g, gal in DEFAULT_MODEL.items() for c, comp in gal.items()
+                 for n, spec in comp.items() if n != "profile"]
+        assert [label for label, _ in specs] == [s.label for s in sim.config.model.columns]
+        for i, (label, spec) in enumerate(specs):
             lo, hi = (spec, spec) if np.isscalar(spec) else spec
-            assert drawn[i] == lo + (hi - lo) * u[i], (engine, seed, p.label)
+            assert drawn[i] == lo + (hi - lo) * u[i], (engine, seed, label)
 
 
 @pytest.mark.parametrize("engine", ["numpy", pytest.param("jax", marks=pytest.mark.jax)])
 def test_log_uniform_and_truncated_normal_priors_run_and_stay_in_their_bounds(engine):
     if engine == "jax":
         pytest.importorskip("jax")
-    priors = {g: dict(v) for g, v in DEFAULT_PRIORS.items()}
-    priors["lens"]["einstein_radius"] = {"normal": (1.1, 0.1), "bounds": (0.9, 1.4)}
-    priors["source"]["intensity"] = LogUniform(0.3, 3.0)
+    model = {g: {c: dict(comp) for c, comp in gal.items()} for g, gal in DEFAULT_MODEL.items()}
+    model["lens"]["mass"]["einstein_radius"] = {"normal": (1.1, 0.1), "bounds": (0.9, 1.4)}
+    model["source"]["light"]["intensity"] = LogUniform(0.3, 3.0)
     cfg = SimulatorConfig(shape_native=(16, 16), pixel_scale=0.2, sub_size=1, psf_shape=(3, 3), psf_sigma=0.1,
-                          subhalos=None, line_of_sight=None, priors=priors)
+                          subhalos=None, line_of_sight=None, model=model)
     sim = Simulator(cfg, engine=engine)
     radius, intensity = [], []
     for seed in range(4):
         example = sim.sample(_key(engine, seed))
         assert np.all(np.isfinite(np.asarray(example.data)))
-        radius.append(float(example.params.lens.einstein_radius))
-        intensity.append(float(example.params.source.intensity))
+        radius.append(float(example.params.value("lens.mass.einstein_radius")))
+        intensity.append(float(example.params.value("source.light.intensity")))
     assert all(0.9 <= r <= 1.4 for r in radius) and all(0.3 <= i <= 3.0 for i in intensity), (radius, intensity)
     assert len(set(radius)) == 4 and len(set(intensity)) == 4
     # the draws are the priors' inverse CDFs of the simulator's uniforms (indices 4 and 12 of the table)
     params, _ = sim.sample_params(_key(engine, 0))
     ops = random_ops(_key(engine, 0))
-    u = np.asarray(ops.uniform(ops.split(_key(engine, 0), 3)[0], (len(MACRO_PARAMETERS),)))
-    np.testing.assert_allclose([float(params.lens.einstein_radius), float(params.source.intensity)],
+    u = np.asarray(ops.uniform(ops.split(_key(engine, 0), 3)[0], (18,)))
+    np.testing.assert_allclose([float(params.value("lens.mass.einstein_radius")),
+                                float(params.value("source.light.intensity"))],
                                [scipy.stats.truncnorm(-2.0, 3.0, 1.1, 0.1).ppf(u[4]),
                                 scipy.stats.loguniform(0.3, 3.0).ppf(u[12])], rtol=1e-12)
 

@@ -97,7 +97,7 @@ def create(path: Path, spec: DatasetSpec) -> None:
         for name in ("images", "noise_maps"):
             root.create_array(name, shape=(n, ny, nx), chunks=(c, ny, nx), dtype="float32", fill_value=np.nan,
                               dimension_names=_DIMS[name])
-        columns = parameter_columns(spec.config.priors)
+        columns = parameter_columns(spec.config)
         n_par = len(columns)
         root.create_array("parameters", shape=(n, n_par), chunks=(c, n_par),
                           dtype="float64", fill_value=np.nan, dimension_names=_DIMS["parameters"])

@@ -147,7 +147,7 @@ class Dataset:
         ----------
         arrays : sequence of str, or str
             Paths of the arrays to read (one path may be given as a string), e.g. ``"images"``, ``"noise_maps"``,
-            ``"parameters"``, ``"params/lens/einstein_radius"``, ``"info/subhalos/n_kept"``.
+            ``"parameters"``, ``"params/galaxies/lens/mass/einstein_radius"``, ``"info/subhalos/n_kept"``.
         shuffle : bool
             Visit the chunks in a random order (the images inside a chunk keep theirs;
             shuffle them yourself if the network needs it). Default: in index order.

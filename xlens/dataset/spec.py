@@ -18,7 +18,17 @@ __all__ = ["FORMAT", "KEY_SCHEME", "DatasetError", "DatasetSpec", "default_batch
 
 
 #: Version of the store layout (``attrs["xlens"]["format"]``).
-FORMAT = 1
+FORMAT = 2
+
+#: What each format changed, for the reader's message on an older store.
+FORMAT_CHANGES = {
+    2: ("the model became galaxies of named profiles: the labels <group>.<field> became "
+        "<galaxy>.<profile>.<field> (lens.einstein_radius -> lens.mass.einstein_radius, shear.gamma_1 -> "
+        "lens.shear.gamma_1, source.intensity -> source.light.intensity), params/lens, params/shear and "
+        "params/source moved to params/galaxies/<galaxy>/<profile>/<field>, and the configuration's "
+        "[priors.lens|shear|source] tables became [model.lens.mass], [model.lens.shear] and "
+        "[model.source.light]"),
+}
 
 
 KEY_SCHEME = {
@@ -105,12 +115,28 @@ class DatasetSpec:
             "config_toml": dumps(self.config, comments=False),
             "key_scheme": KEY_SCHEME[self.engine],
             "versions": versions(self.engine),
-            "parameters": [name for name, _ in parameter_columns(self.config.priors)],
+            "parameters": [name for name, _ in parameter_columns(self.config)],
         }
 
     @classmethod
     def from_attrs(cls, attrs: dict[str, Any]) -> DatasetSpec:
-        """The spec recorded in a store's ``attrs["xlens"]``."""
+        """The spec recorded in a store's ``attrs["xlens"]``.
+
+        Raises
+        ------
+        DatasetError
+            For a store of another format version, saying what changed since.
+        """
+        found = attrs.get("format")
+        if found != FORMAT:
+            changes = "; ".join(f"format {v}: {text}" for v, text in sorted(FORMAT_CHANGES.items())
+                                if isinstance(found, int) and found < v)
+            written = attrs.get("versions", {}).get("xlens", "an older xlens")
+            raise DatasetError(
+                f"the store has format {found!r}, this xlens reads format {FORMAT} (written by xlens {written}). "
+                + (f"What changed: {changes}. " if changes else "")
+                + f"Read it with the xlens that wrote it (pip install 'xlens=={written}'), or simulate it again; its "
+                "images and parameter table are plain Zarr arrays (zarr.open_group(path)['images'])")
         return cls(
             n_images=int(attrs["n_images"]),
             config=config_from_dict(attrs["config"], source="the store's configuration"),

@@ -261,7 +261,7 @@ def compute_chunk(spec: DatasetSpec, chunk: int) -> dict[str, np.ndarray]:
     }
     params = tree_map(lambda a: np.asarray(a)[:m], ex.params)
     info = tree_map(lambda a: np.asarray(a)[:m], ex.info)
-    out["parameters"] = parameter_table(params)
+    out["parameters"] = parameter_table(params, spec.config)
     for group, tree in (("params", params), ("info", info)):
         for leaf_path, leaf in walk(tree):
             out[f"{group}/{leaf_path}"] = np.asarray(leaf)

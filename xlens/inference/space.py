@@ -52,15 +52,13 @@ from ..engine import (
 from ..errors import check_range
 from ..halo_model.wdm import WDMModel
 from ..halos.batch import HaloBatch
-from ..model import MACRO_PARAMETERS, MACRO_PROFILES, Prior, SimParams, Uniform, macro_profiles
+from ..model import Prior, SimParams, Uniform
 from ..model.priors import Tabulated
 from ..profiles.base import unchecked
 from ..simulator import Simulator
 
 __all__ = ["Parameter", "ParameterSpace"]
 
-#: (group, prior name) -> (profile field, component or None), from the one parameter table.
-_FIELDS = {(p.group, p.name): (p.field, p.component) for p in MACRO_PARAMETERS}
 NUMPY = get_xp("numpy")
 _HALO_FIELDS = ("log10_mass", "centre_y", "centre_x")
 _SUBHALO_PRIORS = ("box", "population")
@@ -77,7 +75,8 @@ class Parameter:
     Attributes
     ----------
     name : str
-        ``group.field`` (``lens.einstein_radius``) or ``subhalos.<family>.<field>[slot]``.
+        A model label ``<galaxy>.<profile>.<field>`` (``lens.mass.einstein_radius``) or
+        ``subhalos.<family>.<field>[slot]``.
     low, high : float
         The prior's support, ``low < high`` for a free parameter, in ``units``.
     units : str
@@ -119,11 +118,11 @@ class ParameterSpace:
     reference : SimParams, optional
         Values of every parameter that is not free, and the padded halo batches (their
         capacities fix the compiled shapes). Typically the truth, ``sim.sample_params(key)[0]``
-        or a previous fit. Default: the prior midpoints of the macro model with every
+        or a previous fit. Default: the prior midpoints of the model's fields with every
         subhalo and line-of-sight slot empty (a smooth lens).
     free : sequence of str, optional
         Names of the free parameters (see :attr:`candidates`); they keep the canonical
-        order whatever the order given. Default: every macro parameter whose prior is not
+        order whatever the order given. Default: every model field whose prior is not
         a point (support ``low < high``), plus the subhalo parameters when
         ``subhalos=True``.
     subhalos : bool
@@ -157,11 +156,11 @@ class ParameterSpace:
 
     Notes
     -----
-    Macro names are ``lens.{centre_y, centre_x, ell_comps_1, ell_comps_2, einstein_radius,
-    slope}``, ``shear.{gamma_1, gamma_2}`` and ``source.{centre_y, centre_x, ell_comps_1,
-    ell_comps_2, intensity, effective_radius, sersic_index, radius_break, gamma, alpha}``,
-    with the units of :data:`~xlens.model.DEFAULT_PRIORS` and the priors of
-    ``sim.config.priors`` (:class:`~xlens.model.Prior`). Subhalo masses are
+    The model's names are its labels (``lens.mass.einstein_radius``, ``source.light.intensity``,
+    ``lens.multipole.multipole_comps_1``, ...: every untied field with a prior,
+    :attr:`~xlens.model.Model.columns`), with their units and the priors of
+    ``sim.config.model``; a tied field follows its target, and a catalogue index or a
+    presence flag (discrete) stays at the reference's value. Subhalo masses are
     parametrised by ``log10(M200c / M_sun)``: the masses span decades, and an O(1)
     coordinate suits optimisers, samplers and finite differences alike. Their prior is
     uniform in log10 mass over ``[m_min, m_max]`` of ``sim.config.subhalos``, and the
@@ -217,7 +216,7 @@ class ParameterSpace:
                 p = by_name[name]
                 if not p.low < p.high:
                     raise ValueError(
-                        f"ParameterSpace.free: {name} has the fixed prior {p.low!r} in SimulatorConfig.priors; "
+                        f"ParameterSpace.free: {name} has the fixed prior {p.low!r} in SimulatorConfig.model; "
                         "give it a (low, high) range or another prior to free it"
                     )
             if len(set(free)) != len(free):
@@ -249,15 +248,15 @@ class ParameterSpace:
     @staticmethod
     def _candidates(sim: Simulator, ref: SimParams, subhalo_prior: str = "box"
                     ) -> tuple[list[Parameter], list[Parameter]]:
-        priors = sim.config.priors
         macro = []
-        for p in MACRO_PARAMETERS:
-            prior = priors[p.group][p.name]
-            lo, hi = prior.support
-            macro.append(Parameter(p.label, lo, hi, p.units, prior))
+        for slot in sim.config.model.columns:
+            if slot.kind != "value":
+                continue  # a catalogue index or a presence flag: discrete, never freed
+            lo, hi = slot.prior.support
+            macro.append(Parameter(slot.label, lo, hi, slot.units, slot.prior))
         halo = []
         cfg = sim.config.subhalos
-        lens_centre = np.asarray(ref.lens.centre, dtype=np.float64).reshape(2)
+        lens_centre = np.asarray(sim.lens_centre(ref), dtype=np.float64).reshape(2)
         for family, batch in ref.subhalos.items():
             prof = batch.profile
             if not hasattr(prof, "mass_at_200"):
@@ -286,7 +285,7 @@ class ParameterSpace:
         """The population's disc on the free positions: pairs, and chords for a lone coordinate."""
         cfg = self.sim.config.subhalos
         radius = float(cfg.radius)
-        cy, cx = (float(v) for v in np.asarray(ref.lens.centre, dtype=np.float64).reshape(2))
+        cy, cx = (float(v) for v in np.asarray(self.sim.lens_centre(ref), dtype=np.float64).reshape(2))
         names = [p.name for p in chosen]
         out, discs = list(chosen), []
         for i, p in enumerate(chosen):
@@ -314,13 +313,12 @@ class ParameterSpace:
 
     def _plan(self, ref: SimParams) -> None:
         """Static gather/scatter plan: where each free entry of ``theta`` goes."""
-        self._macro: dict[str, dict[str, int]] = {g: {} for g in MACRO_PROFILES}
+        self._macro: dict[str, int] = {}
         halo: dict[str, dict[str, tuple[list[int], list[int]]]] = {}
         for i, name in enumerate(self.names):
             m = _HALO_NAME.match(name)
             if m is None:
-                group, field = name.split(".")
-                self._macro[group][field] = i
+                self._macro[name] = i
             else:
                 slots, positions = halo.setdefault(m["family"], {}).setdefault(m["field"], ([], []))
                 slots.append(int(m["slot"]))
@@ -379,12 +377,9 @@ class ParameterSpace:
         """
         xp = namespace(*tree_leaves(params))
         values = [None] * self.size
-        for group, fields in self._macro.items():
-            obj = getattr(params, group)
-            for field, i in fields.items():
-                vector, k = _FIELDS[group, field]
-                v = xp.asarray(getattr(obj, vector), dtype=xp.float64)
-                values[i] = v if k is None else v[k]
+        scalars = self.sim.config.model.scalars(params.galaxies)
+        for label, i in self._macro.items():
+            values[i] = xp.asarray(scalars[label], dtype=xp.float64)
         for family, fields in self._halo.items():
             prof = params.subhalos[family].profile
             mass = xp.asarray(prof.mass_at_200, dtype=xp.float64)
@@ -423,15 +418,11 @@ class ParameterSpace:
                 f"ParameterSpace.to_params: theta must have shape ({self.size},) for {self.size} free "
                 f"parameters; got {tuple(theta.shape)} (map batches with Likelihood.batch or vmap)"
             )
-        values: dict[str, dict[str, Any]] = {group: {} for group in MACRO_PROFILES}
-        for p in MACRO_PARAMETERS:
-            i = self._macro[p.group].get(p.name)
-            if i is not None:
-                values[p.group][p.name] = theta[i]
-            else:
-                old = xp.asarray(getattr(getattr(ref, p.group), p.field), dtype=xp.float64)
-                values[p.group][p.name] = old if p.component is None else old[p.component]
-        groups = macro_profiles(values, xp=xp)
+        model = self.sim.config.model
+        scalars = model.scalars(ref.galaxies)
+        for label, i in self._macro.items():
+            scalars[label] = theta[i]
+        galaxies = model.assemble(scalars, xp=xp)
         subhalos = dict(ref.subhalos)
         for family, fields in self._halo.items():
             batch = ref.subhalos[family]
@@ -449,7 +440,7 @@ class ParameterSpace:
                     centre = at_set(centre, (slots, k), column, xp=xp)
             values["mass_at_200"], values["centre"] = mass, centre
             subhalos[family] = unchecked(HaloBatch, {"profile": unchecked(type(prof), values), "mask": batch.mask})
-        return SimParams(groups["lens"], groups["shear"], groups["source"], subhalos, ref.line_of_sight, ref.hyper)
+        return SimParams(galaxies, subhalos, ref.line_of_sight, ref.hyper)
 
     # ------------------------------------------------------------------ priors
     def from_unit_cube(self, u: ArrayLike) -> ArrayLike:
@@ -521,13 +512,16 @@ class ParameterSpace:
 
 
 def _default_reference(sim: Simulator) -> SimParams:
-    """Prior midpoints of the macro model (and of the population priors); every halo slot empty."""
+    """Prior midpoints of the model's fields (and of the population priors); every halo slot empty.
+
+    A catalogue index and a presence flag (discrete) take the draw of key 0."""
     params, _ = sim.sample_params(0)  # a NumPy key: drawn eagerly on NumPy, nothing compiles
-    priors = sim.config.priors
-    mid: dict[str, dict[str, Any]] = {group: {} for group in MACRO_PROFILES}
-    for p in MACRO_PARAMETERS:
-        mid[p.group][p.name] = np.asarray(0.5 * sum(priors[p.group][p.name].support))
-    groups = macro_profiles(mid, xp=NUMPY)
+    model = sim.config.model
+    mid: dict[str, Any] = model.scalars(params.galaxies)
+    for slot in model.columns:
+        if slot.kind == "value":
+            mid[slot.label] = np.asarray(0.5 * sum(slot.prior.support))
+    galaxies = model.assemble(mid, xp=NUMPY)
 
     def empty(batch):
         return unchecked(HaloBatch, {"profile": batch.profile, "mask": np.zeros_like(np.asarray(batch.mask))})
@@ -536,7 +530,7 @@ def _default_reference(sim: Simulator) -> SimParams:
     los = None if params.line_of_sight is None else empty(params.line_of_sight)
     hyper = {g: {n: np.asarray(0.5 * sum(prior.support)) for n, prior in group.items()}
              for g, group in sim.population_priors.items()}  # the population priors' midpoints
-    return SimParams(groups["lens"], groups["shear"], groups["source"], subhalos, los, hyper)
+    return SimParams(galaxies, subhalos, los, hyper)
 
 
 def _population_mass_prior(cfg, family: str, hyper: dict) -> Tabulated:

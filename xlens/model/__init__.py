@@ -1,19 +1,14 @@
-"""The model: the macro parameters' table, the priors, the static configuration and the
-parameter pytree of one image."""
+"""The model: galaxies of named profiles with priors, the priors themselves, the static
+configuration and the parameter pytree of one image."""
 
 from .config import SimulatorConfig
+from .galaxies import PROFILES, Component, GalaxyModel, Model, ModelError, Slot, default_model
 from .instruments import INSTRUMENTS
 from .parameters import (
-    DEFAULT_PRIORS,
-    MACRO_PARAMETERS,
-    MACRO_PROFILES,
     POPULATION_PARAMETERS,
-    MacroParameter,
     SimParams,
     drawn_population_priors,
-    macro_profiles,
     parameter_columns,
-    parameter_names,
     parameter_table,
     redshift_range,
     reference_redshifts,
@@ -21,24 +16,25 @@ from .parameters import (
 from .priors import Fixed, LogUniform, Prior, PriorError, TruncatedNormal, Uniform
 
 __all__ = [
-    "DEFAULT_PRIORS",
     "INSTRUMENTS",
-    "MACRO_PARAMETERS",
-    "MACRO_PROFILES",
+    "PROFILES",
+    "Component",
     "Fixed",
+    "GalaxyModel",
     "LogUniform",
-    "MacroParameter",
+    "Model",
+    "ModelError",
     "POPULATION_PARAMETERS",
     "Prior",
     "PriorError",
     "SimParams",
     "SimulatorConfig",
+    "Slot",
     "TruncatedNormal",
     "Uniform",
+    "default_model",
     "drawn_population_priors",
-    "macro_profiles",
     "parameter_columns",
-    "parameter_names",
     "parameter_table",
     "redshift_range",
     "reference_redshifts",

@@ -18,16 +18,9 @@ from ..halos.config import LineOfSightConfig, SubhaloConfig
 from ..imaging.grid import Grid2D
 from ..imaging.noise import check_exposure
 from ..imaging.psf import Kernel2D, binned_psf_values
-from ..profiles.base import unchecked
+from .galaxies import Model, ModelError, default_model
 from .instruments import instrument_preset
-from .parameters import (
-    DEFAULT_PRIORS,
-    MACRO_PARAMETERS,
-    MACRO_PROFILES,
-    POPULATION_PARAMETERS,
-    parameter_names,
-    redshift_range,
-)
+from .parameters import POPULATION_PARAMETERS, redshift_range
 from .priors import Fixed, Prior, PriorError
 
 __all__ = ["SimulatorConfig"]
@@ -121,15 +114,20 @@ class SimulatorConfig:
         Subhalo population (default: CDM, ~21 haloes of 1e8-1e10 M_sun); None for none.
     line_of_sight : LineOfSightConfig or None
         Line-of-sight population (default: ~1000 haloes of 1.5e6-1e10 M_sun on 8 planes).
+    model : Model or mapping
+        The galaxies, their profiles and the priors of every field (default: the default
+        model, :func:`~xlens.model.default_model`: ``lens.mass`` PowerLaw, ``lens.shear``
+        ExternalShear, ``source.light`` SersicCore). A :class:`~xlens.model.Model` or its
+        tables ``{galaxy: {profile: {"profile": "PowerLaw", field: prior or tie}}}``
+        (docs/model.md). Stored as a :class:`~xlens.model.Model`.
     priors : mapping
-        Priors of the macro parameters, ``{group: {name: prior}}`` with every name of
-        :data:`~xlens.model.MACRO_PARAMETERS` (default :data:`DEFAULT_PRIORS`). A prior is a
+        Priors of the populations and the redshifts, ``{group: {name: prior}}``. A prior is a
         :class:`~xlens.model.priors.Prior` or its Python form (:meth:`Prior.from_spec`): a
         number (fixed), ``(low, high)`` (uniform), ``{"log_uniform": (low, high)}`` or
         ``{"normal": (mean, sd), "bounds": (low, high)}`` (truncated normal). Stored as
         :class:`Prior` objects, in the canonical order.
 
-        Optional groups ``"subhalos"`` and ``"line_of_sight"`` draw population fields per
+        Groups ``"subhalos"`` and ``"line_of_sight"`` draw population fields per
         image (:data:`~xlens.model.POPULATION_PARAMETERS`: ``sigma_sub`` [kpc^-2] and
         ``delta_los`` (dimensionless), supports in [0, inf); the subhaloes' ``alpha``
         (dimensionless), support in [-3, 0]; ``m_hm`` [M_sun] of either
@@ -160,7 +158,8 @@ class SimulatorConfig:
     z_source: float = 1.0
     subhalos: SubhaloConfig | None = dataclasses.field(default_factory=_default_subhalos)
     line_of_sight: LineOfSightConfig | None = dataclasses.field(default_factory=_default_los)
-    priors: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=lambda: DEFAULT_PRIORS)
+    model: Any = dataclasses.field(default_factory=default_model)
+    priors: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._resolve_instrument_and_psf()
@@ -186,8 +185,22 @@ class SimulatorConfig:
                     f"the simulator has z_lens={self.z_lens}, z_source={self.z_source}"
                 )
         object.__setattr__(self, "priors", _normalised_priors(self.priors))
-        _check_prior_support(self.priors)
+        model = self.model
+        if not isinstance(model, Model):
+            try:
+                model = Model(model)
+            except ModelError as err:
+                raise ValueError(f"SimulatorConfig.{err}") from None
+        object.__setattr__(self, "model", model)
+        try:
+            model.check_supports()
+        except ModelError as err:
+            raise ValueError(f"SimulatorConfig.{err}") from None
         _check_population_priors(self)
+        others = [g for g in model.galaxies if g not in ("lens", "source")]
+        if others and self.priors.get("redshifts"):
+            raise ValueError(f"SimulatorConfig.model.{others[0]}: a galaxy at a fixed redshift cannot be combined "
+                             "with redshifts drawn per image (priors.redshifts); remove one of them")
 
 
     def psf_kernel(self) -> Kernel2D:
@@ -255,31 +268,29 @@ class SimulatorConfig:
         object.__setattr__(self, "psf_file", psf_file)
 
 
+#: The groups of the priors that the model's tables replaced (xlens 0.1 format 1 configurations).
+_OLD_GROUPS = {"lens": "[model.lens.mass] (PowerLaw)", "shear": "[model.lens.shear] (ExternalShear)",
+               "source": "[model.source.light] (SersicCore)"}
+
+
 def _normalised_priors(priors) -> dict[str, dict[str, Prior]]:
-    """The priors as :class:`Prior` objects by group, in canonical order: the one place where
+    """The population priors as :class:`Prior` objects by group, in canonical order: the one place where
     the Python forms are read (errors name the group, the name, the value and the rule)."""
     if not isinstance(priors, Mapping):
         raise ValueError(f"SimulatorConfig.priors must be a mapping {{group: {{name: prior}}}}; got {priors!r}")
-    unknown = [g for g in priors if g not in MACRO_PROFILES and g not in POPULATION_PARAMETERS]
+    old = [g for g in priors if g in _OLD_GROUPS]
+    if old:
+        raise ValueError(
+            f"SimulatorConfig.priors[{old[0]!r}]: the macro priors moved into the model; write them as "
+            f"{_OLD_GROUPS[old[0]]} with the same fields and prior forms (SimulatorConfig(model=...), "
+            "docs/model.md)")
+    unknown = [g for g in priors if g not in POPULATION_PARAMETERS]
     if unknown:
         raise ValueError(
-            f"SimulatorConfig.priors: unknown group {unknown[0]!r}; the groups are "
-            f"{tuple(MACRO_PROFILES) + tuple(POPULATION_PARAMETERS)}"
+            f"SimulatorConfig.priors: unknown group {unknown[0]!r}; the groups are {tuple(POPULATION_PARAMETERS)} "
+            "(the model's priors are in SimulatorConfig.model)"
         )
     out: dict[str, dict[str, Prior]] = {}
-    for group in MACRO_PROFILES:
-        names = parameter_names(group)
-        given = priors.get(group, {})
-        missing = [n for n in names if n not in given]
-        unknown = [n for n in given if n not in names]
-        if missing or unknown:
-            raise ValueError(f"SimulatorConfig.priors[{group!r}]: missing {missing}, unknown {unknown}")
-        out[group] = {}
-        for n in names:
-            try:
-                out[group][n] = Prior.from_spec(given[n])
-            except PriorError as err:
-                raise ValueError(f"SimulatorConfig.priors[{group!r}][{n!r}] = {given[n]!r}: {err.reason}") from None
     for group, allowed in POPULATION_PARAMETERS.items():
         given = priors.get(group, {})
         if not isinstance(given, Mapping):
@@ -394,43 +405,3 @@ def _check_sidm_prior(config: SimulatorConfig, name: str, prior: Prior) -> None:
                          f"{pop.p_cc_log10_breaks!r}")
     if name == "f_c" and prior.support[0] <= 0.0:
         raise ValueError(f"{where} reaches {prior.support[0]!r}; f_c must lie in (0, 10] (dimensionless)")
-
-
-def _check_prior_support(priors: Mapping[str, Mapping[str, Prior]]) -> None:
-    """Every corner of the prior box must be a valid profile (errors name the prior and the range)."""
-    fields = {(p.group, p.name): p.field for p in MACRO_PARAMETERS}
-    for group, cls in MACRO_PROFILES.items():
-        spec = {n: v.support for n, v in priors[group].items()}
-        for n, (lo, hi) in spec.items():
-            field = fields[group, n]
-            rng = cls.ranges.get(field)
-            if rng is None:
-                continue
-            for value in (lo, hi):
-                below = value < rng.low or (value == rng.low and not rng.low_inclusive)
-                above = value > rng.high or (value == rng.high and not rng.high_inclusive)
-                if below or above:
-                    lb = "[" if rng.low_inclusive else "("
-                    hb = "]" if rng.high_inclusive else ")"
-                    raise ValueError(
-                        f"SimulatorConfig.priors[{group!r}][{n!r}] = {priors[group][n].to_toml()!r} reaches {value!r}, "
-                        f"outside the allowed range {lb}{rng.low:g}, {rng.high:g}{hb} {rng.units} of "
-                        f"{cls.__name__}.{field}"
-                    )
-        if "ell_comps_1" in spec:  # the most elliptical corner must keep q above the profile's minimum
-            e1 = max(abs(spec["ell_comps_1"][0]), abs(spec["ell_comps_1"][1]))
-            e2 = max(abs(spec["ell_comps_2"][0]), abs(spec["ell_comps_2"][1]))
-            try:
-                _validated_ell_comps(cls, (e1, e2))
-            except ValueError as err:
-                raise ValueError(
-                    f"SimulatorConfig.priors[{group!r}]['ell_comps_1'/'ell_comps_2'] reach ({e1!r}, {e2!r}): {err}"
-                ) from None
-
-
-def _validated_ell_comps(cls, ell_comps) -> None:
-    values = {"ell_comps": np.asarray(ell_comps, dtype=np.float64)}
-    probe = unchecked(cls, values)
-    validate = getattr(probe, "_validate", None)
-    if validate is not None:
-        validate()

@@ -1,14 +1,10 @@
-"""The macro model's parameters: one table of names, profile fields, components and units.
+"""The parameters of one image: the model's values, the halo catalogues and the population draws.
 
-Every other module that names a macro parameter (the simulator's priors, the dataset's
-``parameters`` array, :class:`~xlens.ParameterSpace`, the TOML configuration and the
-plots) reads it from :data:`MACRO_PARAMETERS`, so the names cannot drift apart.
-
-A parameter is named ``<group>.<name>``: the group is the profile (``lens`` a
-:class:`~xlens.mp.PowerLaw`, ``shear`` an :class:`~xlens.mp.ExternalShear`, ``source`` a
-:class:`~xlens.lp.SersicCore`) and the name is the profile's field, or one component of a
-vector field (``centre_y``/``centre_x`` of ``centre`` (y, x), ``ell_comps_1``/``ell_comps_2``
-of ``ell_comps``).
+Every module that names a parameter (the simulator, the dataset's ``parameters`` array,
+:class:`~xlens.ParameterSpace`, the TOML configuration and the plots) reads the model's
+labels from :class:`~xlens.model.Model` (``<galaxy>.<profile>.<field>``, e.g.
+``lens.mass.einstein_radius``) and the population labels from :data:`POPULATION_PARAMETERS`
+(``<population>.<name>``), so the names cannot drift apart.
 """
 
 from __future__ import annotations
@@ -19,93 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import ArrayLike, pytree_dataclass
-from ..profiles.base import unchecked
-from ..profiles.light.sersic import SersicCore
-from ..profiles.mass.power_law import PowerLaw
-from ..profiles.mass.sheets import ExternalShear
+from ..engine import pytree_dataclass
+from .galaxies import Model
 from .priors import Fixed, Prior
 
 __all__ = [
-    "DEFAULT_PRIORS",
-    "MACRO_PARAMETERS",
-    "MACRO_PROFILES",
-    "MacroParameter",
     "POPULATION_PARAMETERS",
     "SimParams",
     "drawn_population_priors",
-    "macro_profiles",
     "parameter_columns",
-    "parameter_names",
     "parameter_table",
     "redshift_range",
     "reference_redshifts",
 ]
-
-#: The profile class of each group of the macro model.
-MACRO_PROFILES: dict[str, type] = {"lens": PowerLaw, "shear": ExternalShear, "source": SersicCore}
-
-
-@dataclasses.dataclass(frozen=True)
-class MacroParameter:
-    """One scalar of the macro model.
-
-    Attributes
-    ----------
-    group : str
-        ``"lens"``, ``"shear"`` or ``"source"`` (a key of :data:`MACRO_PROFILES`).
-    name : str
-        The prior's key, e.g. ``"einstein_radius"`` or ``"centre_y"``.
-    field : str
-        The profile's field, e.g. ``"centre"`` for ``centre_y``.
-    component : int or None
-        Index into a vector field ((y, x) for ``centre``), None for a scalar field.
-    units : str
-        ``"arcsec"``, ``"e-/s"`` or ``"dimensionless"``.
-    """
-
-    group: str
-    name: str
-    field: str
-    component: int | None
-    units: str
-
-    @property
-    def label(self) -> str:
-        """``<group>.<name>``, e.g. ``"lens.einstein_radius"``: the dataset column and the
-        :class:`~xlens.ParameterSpace` name."""
-        return f"{self.group}.{self.name}"
-
-
-def _p(group: str, name: str, units: str = "dimensionless") -> MacroParameter:
-    field, component = {
-        "centre_y": ("centre", 0), "centre_x": ("centre", 1),
-        "ell_comps_1": ("ell_comps", 0), "ell_comps_2": ("ell_comps", 1),
-    }.get(name, (name, None))
-    return MacroParameter(group, name, field, component, units)
-
-
-#: Every macro parameter, in the canonical order (the dataset's columns, ParameterSpace's order).
-MACRO_PARAMETERS: tuple[MacroParameter, ...] = (
-    _p("lens", "centre_y", "arcsec"),
-    _p("lens", "centre_x", "arcsec"),
-    _p("lens", "ell_comps_1"),
-    _p("lens", "ell_comps_2"),
-    _p("lens", "einstein_radius", "arcsec"),
-    _p("lens", "slope"),
-    _p("shear", "gamma_1"),
-    _p("shear", "gamma_2"),
-    _p("source", "centre_y", "arcsec"),
-    _p("source", "centre_x", "arcsec"),
-    _p("source", "ell_comps_1"),
-    _p("source", "ell_comps_2"),
-    _p("source", "intensity", "e-/s"),
-    _p("source", "effective_radius", "arcsec"),
-    _p("source", "sersic_index"),
-    _p("source", "radius_break", "arcsec"),
-    _p("source", "gamma"),
-    _p("source", "alpha"),
-)
 
 
 #: Population fields (and the redshifts) that may be drawn per image from ``priors.<group>.<name>``, with
@@ -169,96 +91,33 @@ def redshift_range(config) -> tuple[tuple[float, float], tuple[float, float]]:
     return out[0], out[1]
 
 
-def parameter_columns(priors: Mapping[str, Mapping[str, Prior]]) -> tuple[tuple[str, str], ...]:
-    """``(label, units)`` of each column of :func:`parameter_table` for a configuration's priors.
+def parameter_columns(config) -> tuple[tuple[str, str], ...]:
+    """``(label, units)`` of each column of :func:`parameter_table` for a configuration.
 
-    The columns are :data:`MACRO_PARAMETERS` (e.g. ``("lens.einstein_radius", "arcsec")``),
-    then the population parameters drawn per image, labelled ``<population>.<name>``
-    (``("subhalos.sigma_sub", "kpc^-2")``, ``("line_of_sight.delta_los", "dimensionless")``);
-    a population parameter with a fixed value has no column.
+    The columns are the model's untied fields (:attr:`Model.columns`, e.g.
+    ``("lens.mass.einstein_radius", "arcsec")``, a fixed one too), then the population
+    parameters drawn per image, labelled ``<population>.<name>`` (``("subhalos.sigma_sub",
+    "kpc^-2")``, ``("line_of_sight.delta_los", "dimensionless")``); a population parameter
+    with a fixed value has no column.
     """
-    macro = tuple((p.label, p.units) for p in MACRO_PARAMETERS)
+    model = config.model
     drawn = tuple((f"{g}.{n}", POPULATION_PARAMETERS[g][n][0])
-                  for g, names in drawn_population_priors(priors).items() for n in names)
-    return macro + drawn
-
-
-def parameter_names(group: str) -> tuple[str, ...]:
-    """The prior keys of one group, in canonical order (e.g. ``parameter_names("shear")``)."""
-    if group not in MACRO_PROFILES:
-        raise ValueError(f"group must be one of {tuple(MACRO_PROFILES)}; got {group!r}")
-    return tuple(p.name for p in MACRO_PARAMETERS if p.group == group)
-
-
-#: Uniform priors (low, high) of the default model, or a fixed value, by group and name
-#: (units of :data:`MACRO_PARAMETERS`). Chosen to give galaxy-scale lenses with an Einstein
-#: ring inside the 5'' x 5'' field.
-DEFAULT_PRIORS: dict[str, dict[str, Any]] = {
-    "lens": {
-        "centre_y": (-0.05, 0.05),
-        "centre_x": (-0.05, 0.05),
-        "ell_comps_1": (-0.2, 0.2),
-        "ell_comps_2": (-0.2, 0.2),
-        "einstein_radius": (0.9, 1.4),
-        "slope": (1.9, 2.2),
-    },
-    "shear": {"gamma_1": (-0.05, 0.05), "gamma_2": (-0.05, 0.05)},
-    "source": {
-        "centre_y": (-0.15, 0.15),
-        "centre_x": (-0.15, 0.15),
-        "ell_comps_1": (-0.25, 0.25),
-        "ell_comps_2": (-0.25, 0.25),
-        "intensity": (0.5, 2.0),
-        "effective_radius": (0.1, 0.4),
-        "sersic_index": (1.0, 3.0),
-        "radius_break": 0.025,
-        "gamma": 0.0,
-        "alpha": 2.0,
-    },
-}
-
-
-def macro_profiles(values: Mapping[str, Mapping[str, Any]], *, xp) -> dict[str, Any]:
-    """The macro profiles from scalar values by group and name, built without validation.
-
-    Parameters
-    ----------
-    values : mapping
-        ``{group: {name: scalar}}`` with every name of :data:`MACRO_PARAMETERS` (scalars of
-        ``xp``, possibly traced).
-    xp : namespace
-        Array namespace of the values (vector fields are stacked with it).
-
-    Returns
-    -------
-    dict
-        ``{"lens": PowerLaw, "shear": ExternalShear, "source": SersicCore}``. Validation is
-        skipped because the values may be traced; callers check priors outside jit.
-    """
-    out = {}
-    for group, cls in MACRO_PROFILES.items():
-        fields: dict[str, Any] = {}
-        for p in MACRO_PARAMETERS:
-            if p.group != group:
-                continue
-            v = values[group][p.name]
-            if p.component is None:
-                fields[p.field] = v
-            else:  # the table lists components in order
-                fields.setdefault(p.field, []).append(v)
-        out[group] = unchecked(cls, {k: xp.stack(v) if isinstance(v, list) else v for k, v in fields.items()})
-    return out
+                  for g, names in drawn_population_priors(config.priors).items() for n in names)
+    return tuple((s.label, s.units) for s in model.columns) + drawn
 
 
 @pytree_dataclass
 class SimParams:
-    """The data of one image: macro lens, shear, source and the padded halo batches.
+    """The data of one image: the model's values and the padded halo batches.
 
     Attributes
     ----------
-    lens : PowerLaw
-    shear : ExternalShear
-    source : SersicCore
+    galaxies : dict
+        ``{galaxy: {profile: {field: array}}}``: every field of every profile of the model
+        (:meth:`Model.draw`; ties resolved, vector fields stacked (y, x) / (1, 2), a
+        ``present`` flag (0 or 1) for a light profile drawn with a probability), e.g.
+        ``params.galaxies["lens"]["mass"]["einstein_radius"]`` [arcsec]. The profiles
+        themselves: :meth:`Simulator.profiles_from`.
     subhalos : dict of HaloBatch
         Subhalo batches by family (e.g. ``{"cdm": ...}``), at ``z_lens``.
     line_of_sight : HaloBatch or None
@@ -268,27 +127,45 @@ class SimParams:
         (:data:`POPULATION_PARAMETERS`): ``{"subhalos": {"sigma_sub": scalar [kpc^-2],
         "m_hm": scalar [M_sun], "f_c", "p_cc", "b_c": scalars (dimensionless)},
         "line_of_sight": {"delta_los": scalar (dimensionless),
-        "m_hm": scalar [M_sun]}}``, only the drawn ones;
-        empty (the default) when the configuration draws none. The tracer's sheets use
-        them; a population without an entry uses its configured value.
+        "m_hm": scalar [M_sun]}, "redshifts": {"z_lens", "z_source"}}``, only the drawn ones;
+        empty (the default) when the configuration draws none.
     """
 
-    lens: PowerLaw
-    shear: ExternalShear
-    source: SersicCore
+    galaxies: dict
     subhalos: dict
     line_of_sight: Any
     hyper: dict = dataclasses.field(default_factory=dict)
 
+    def value(self, label: str):
+        """The value of one model label, e.g. ``"lens.mass.einstein_radius"`` or
+        ``"source.light.centre_x"`` (a component of a vector field), or a drawn population
+        label (``"subhalos.sigma_sub"``)."""
+        parts = label.split(".")
+        if len(parts) == 2 and parts[0] in self.hyper and parts[1] in self.hyper[parts[0]]:
+            return self.hyper[parts[0]][parts[1]]
+        if len(parts) != 3 or parts[0] not in self.galaxies or parts[1] not in self.galaxies[parts[0]]:
+            raise KeyError(f"SimParams.value: no label {label!r}; the model labels are <galaxy>.<profile>.<field> "
+                           f"of the galaxies {list(self.galaxies)}")
+        fields = self.galaxies[parts[0]][parts[1]]
+        for field, k in ((parts[2], None), *((f, i) for f, names in _VECTOR_LABELS.items()
+                                              for i, n in enumerate(names) if n == parts[2])):
+            if field in fields:
+                v = fields[field]
+                return v if k is None else v[..., k]
+        raise KeyError(f"SimParams.value: {parts[0]}.{parts[1]} has no field {parts[2]!r}; it has {list(fields)}")
 
-def parameter_table(params: SimParams) -> np.ndarray:
+
+_VECTOR_LABELS = {"centre": ("centre_y", "centre_x"), "ell_comps": ("ell_comps_1", "ell_comps_2"),
+                  "multipole_comps": ("multipole_comps_1", "multipole_comps_2")}
+
+
+def parameter_table(params: SimParams, config) -> np.ndarray:
     """The ``(..., P)`` float64 table of (a batch of) params, one column per label of
-    :func:`parameter_columns`: the :data:`MACRO_PARAMETERS`, then the population
+    :func:`parameter_columns`: the model's untied fields, then the population
     parameters drawn per image (``params.hyper``) in the order of :data:`POPULATION_PARAMETERS`."""
-    cols = []
-    for p in MACRO_PARAMETERS:
-        value: ArrayLike = np.asarray(getattr(getattr(params, p.group), p.field), dtype=np.float64)
-        cols.append(value[..., p.component] if p.component is not None else value)
+    model: Model = config.model
+    scalars = model.scalars(params.galaxies)
+    cols = [np.asarray(scalars[s.label], dtype=np.float64) for s in model.columns]
     for group, allowed in POPULATION_PARAMETERS.items():
         for name in allowed:
             if name in params.hyper.get(group, {}):

@@ -3,9 +3,9 @@
 :class:`Simulator` is one pure function of a parameter pytree and a random key,
 jitted once per configuration on JAX and run eagerly (the same code) on NumPy:
 
-    params (macro lens, shear, source, padded halo batches)
+    params (the model's galaxies, padded halo batches)
       -> multi-plane ray tracing of an over-sampled grid, padded by the PSF border
-      -> source light at the source-plane positions, binned to pixels
+      -> every galaxy's light at its plane's positions (lens light and sources), binned to pixels
       -> FFT convolution with the PSF, crop
       -> Poisson noise from the key (PyAutoLens semantics).
 
@@ -38,15 +38,7 @@ from ..imaging.grid import Grid2D, bin_over_sampled
 from ..imaging.noise import MAX_EXPECTED_COUNTS, add_poisson_noise
 from ..imaging.psf import Kernel2D, convolve_fft  # noqa: F401  (Kernel2D: the type of .kernel)
 from ..model.config import SimulatorConfig
-from ..model.parameters import (
-    MACRO_PARAMETERS,
-    MACRO_PROFILES,
-    SimParams,
-    drawn_population_priors,
-    macro_profiles,
-    redshift_range,
-    reference_redshifts,
-)
+from ..model.parameters import SimParams, drawn_population_priors, redshift_range, reference_redshifts
 from ..model.priors import Fixed
 from ..tracer import Galaxy, Tracer
 
@@ -56,6 +48,12 @@ __all__ = ["Example", "Simulator"]
 #: core-collapsed haloes with a concentration boost are dense enough that the default count
 #: leaves errors above 0.01 sigma (docs/performance.md, "At the corners of the dark-matter priors").
 SIDM_FAST_PATH_CORRECTED = 128
+
+
+def xp_cast(flag, like):
+    """A 0/1 presence flag in the dtype of ``like`` (the light it multiplies)."""
+    xp = namespace(like)
+    return xp.astype(xp.asarray(flag), like.dtype)
 
 
 def _population_config(config: SimulatorConfig, group: str):
@@ -179,36 +177,53 @@ class Simulator:
         return tree_map(conv, tree)
 
     def sample_params(self, key) -> tuple[SimParams, Any]:
-        """Draw macro parameters from the priors and a dark-matter realisation.
+        """Draw the model's fields from their priors and a dark-matter realisation.
 
-        One uniform per macro parameter (in the order of :data:`~xlens.model.MACRO_PARAMETERS`)
-        is mapped through its prior's inverse CDF (:meth:`~xlens.model.Prior.from_unit`).
-        Population priors (:data:`~xlens.model.POPULATION_PARAMETERS`, e.g. ``priors.subhalos.sigma_sub``)
-        are drawn the same way from a fourth key, split off only when there is one to draw
-        (so the macro draws and the haloes of a configuration without them are unchanged),
-        and held in ``params.hyper``.
+        One uniform per drawn field of the model (:attr:`~xlens.model.Model.n_drawn`, in
+        label order) is mapped through its prior's inverse CDF
+        (:meth:`~xlens.model.Prior.from_unit`); ties take their target's value. Presence
+        flags (light profiles with a ``probability``) are drawn from a key of their own, and
+        population priors (:data:`~xlens.model.POPULATION_PARAMETERS`, e.g.
+        ``priors.subhalos.sigma_sub``) from another, each split off only when there is one
+        to draw (so the other draws are unchanged), and held in ``params.hyper``.
 
         Returns ``(params, info)`` where ``info`` holds the populations' drawn counts
         and overflow flags (check them with :meth:`check`).
         """
         ops = random_ops(key)
         k_macro, k_sub, k_los = ops.split(key, 3)
-        pri = self.config.priors
-        u = ops.uniform(k_macro, (len(MACRO_PARAMETERS),))
-        values: dict[str, dict[str, Any]] = {group: {} for group in MACRO_PROFILES}
-        for i, p in enumerate(MACRO_PARAMETERS):  # one uniform per parameter, mapped by its inverse CDF
-            values[p.group][p.name] = pri[p.group][p.name].from_unit(u[i], xp=ops.xp)
-        macro = macro_profiles(values, xp=ops.xp)
+        model = self.config.model
+        u = ops.uniform(k_macro, (model.n_drawn,))
+        presence = ops.uniform(ops.split(key, 5)[4], (model.n_presence,)) if model.n_presence else None
+        values = model.draw(u, presence, xp=ops.xp)
         hyper = self._draw_population_priors(ops, key)
         sub, los_hyper = hyper.get("subhalos", {}), hyper.get("line_of_sight", {})
         z = self._redshifts(hyper, ops.xp)
         subhalos, los, info = {}, None, {}
         if self.subhalo_population is not None:
-            subhalos, info["subhalos"] = self.subhalo_population.sample(k_sub, centre=macro["lens"].centre, **sub, **z)
+            subhalos, info["subhalos"] = self.subhalo_population.sample(
+                k_sub, centre=self._lens_centre(values, ops.xp), **sub, **z)
         if self.los_population is not None:
             los, info["line_of_sight"] = self.los_population.sample(
                 k_los, delta_los=los_hyper.get("delta_los"), m_hm=los_hyper.get("m_hm"), **z)
-        return SimParams(macro["lens"], macro["shear"], macro["source"], subhalos, los, hyper), info
+        return SimParams(values, subhalos, los, hyper), info
+
+    def lens_centre(self, params: SimParams):
+        """The centre (y, x) [arcsec] the subhaloes follow: that of the lens galaxy's first
+        profile with a centre (:meth:`~xlens.model.Model.lens_centre_label`), else the origin."""
+        return self._lens_centre(params.galaxies, namespace(*tree_leaves(params.galaxies)))
+
+    def _lens_centre(self, values, xp):
+        where = self.config.model.lens_centre_label()
+        if where is None:
+            return xp.zeros((2,), dtype=xp.float64)
+        return values["lens"][where[0]][where[1]]
+
+    def profiles_from(self, params: SimParams) -> dict[str, dict[str, Any]]:
+        """The model's profiles of one parameter set, ``{galaxy: {profile: Profile}}`` (e.g.
+        ``sim.profiles_from(params)["lens"]["mass"]``, a :class:`~xlens.mp.PowerLaw`)."""
+        xp = namespace(*tree_leaves(params.galaxies))
+        return self.config.model.profiles(params.galaxies, xp=xp)
 
     def _redshifts(self, hyper, xp) -> dict[str, Any]:
         """``{"z_lens": ..., "z_source": ...}`` of a realisation when redshifts are drawn (the
@@ -245,7 +260,13 @@ class Simulator:
 
     # ----------------------------------------------------------------- forward
     def tracer_from(self, params: SimParams) -> Tracer:
-        """The :class:`Tracer` of one parameter set (macro lens, subhaloes, line of sight, source)."""
+        """The :class:`Tracer` of one parameter set: the model's galaxies (the subhaloes join
+        ``lens``) and the line-of-sight planes. Light profiles drawn with a ``probability``
+        are in it whatever their ``present`` flag (the simulator's image applies the flag)."""
+        return self._tracer_and_galaxies(params)[0]
+
+    def _tracer_and_galaxies(self, params: SimParams):
+        """``(tracer, {galaxy name: index in tracer.galaxies})``."""
         subhalos = params.subhalos
         hyper = params.hyper
         self._check_hyper(hyper)
@@ -253,25 +274,55 @@ class Simulator:
         xp = namespace(*tree_leaves(params))
         z = self._redshifts(hyper, xp)
         z_lens, z_source = self.z_reference  # static: they order the planes
+        model = self.config.model
+        profiles = model.profiles(params.galaxies, xp=xp)
         if self.subhalo_population is not None:  # the subhaloes and their sheet join the lens plane
             [(_, subhalos)] = self.subhalo_population.plane_profiles(
-                subhalos, centre=params.lens.centre, sigma_sub=sub.get("sigma_sub"), m_hm=sub.get("m_hm"),
-                alpha=sub.get("alpha"), **z)
-        galaxies = [Galaxy(z_lens, mass=params.lens, shear=params.shear, **subhalos)]
+                subhalos, centre=self._lens_centre(params.galaxies, xp), sigma_sub=sub.get("sigma_sub"),
+                m_hm=sub.get("m_hm"), alpha=sub.get("alpha"), **z)
+        galaxies = [Galaxy(z_lens, **profiles["lens"], **subhalos)]
+        index = {"lens": 0}
         if params.line_of_sight is not None:
             planes = self.los_population.plane_profiles(
                 params.line_of_sight, delta_los=los_hyper.get("delta_los"), m_hm=los_hyper.get("m_hm"), **z)
             galaxies += [Galaxy(zp, **p) for zp, p in planes]
-        galaxies.append(Galaxy(z_source, light=params.source))
+        for name in model.galaxies:
+            if name not in ("lens", "source"):
+                index[name] = len(galaxies)
+                galaxies.append(Galaxy(model.redshift_of(name, z_lens, z_source), **profiles[name]))
+        index["source"] = len(galaxies)
+        galaxies.append(Galaxy(z_source, **profiles["source"]))
         if not z:
-            return Tracer(galaxies)
+            return Tracer(galaxies), index
         # the drawn redshifts move the planes: their distances are data (Tracer(plane_distances=...))
         if params.line_of_sight is not None:
             plane_z = self.los_population.at_redshifts(z["z_lens"], z["z_source"], xp)["redshifts"]
         else:
             plane_z = xp.reshape(xp.asarray(z["z_lens"], dtype=xp.float64), (1,))
         plane_z = xp.concat([plane_z, xp.reshape(xp.asarray(z["z_source"], dtype=xp.float64), (1,))])
-        return Tracer(galaxies, plane_distances=Planck15.comoving_distance_mpc(plane_z))
+        return Tracer(galaxies, plane_distances=Planck15.comoving_distance_mpc(plane_z)), index
+
+    def _light(self, params: SimParams, tracer: Tracer, index, traced):
+        """``(lens_light, source_light)`` on the over-sampled rays: each light profile at its
+        galaxy's plane, times its presence flag; the lens light is that of the galaxies on or in
+        front of the lens plane (unlensed by the lens), the source light the rest. None where
+        there is none."""
+        model = self.config.model
+        profiles = model.profiles(params.galaxies, xp=namespace(*tree_leaves(params.galaxies)))
+        lens_plane = tracer.plane_of_galaxy[index["lens"]]
+        out: list[Any] = [None, None]
+        for name, gal in model.galaxies.items():
+            plane = tracer.plane_of_galaxy[index[name]]
+            for cname in gal.components:
+                prof = profiles[name][cname]
+                if not hasattr(prof, "image_2d_from") or not model.is_light(name, cname):
+                    continue
+                img = prof.image_2d_from(traced[plane])
+                if "present" in params.galaxies[name][cname]:
+                    img = img * xp_cast(params.galaxies[name][cname]["present"], img)
+                k = 0 if plane <= lens_plane else 1
+                out[k] = img if out[k] is None else out[k] + img
+        return out[0], out[1]
 
     def _check_hyper(self, hyper) -> None:
         """``params.hyper`` must hold exactly the drawn population fields (shapes are static)."""
@@ -293,15 +344,18 @@ class Simulator:
         """
         xp = namespace(*tree_leaves(params))
         dtype = getattr(xp, self.dtype)
-        tracer = self.tracer_from(params)
+        tracer, index = self._tracer_and_galaxies(params)
         grid = xp.asarray(self.padded_grid.over_sampled, dtype=dtype)
         traced = tracer.traced_grid_2d_list_over_sampled_from(grid, self.config.sub_size, exact=self.exact,
                                                               n_corrected=self.fast_path_corrected)
-        lensed_sub = params.source.image_2d_from(traced[-1])
+        lens_sub, source_sub = self._light(params, tracer, index, traced)
         s = self.config.sub_size
-        lensed = bin_over_sampled(lensed_sub, s)
+        zeros = xp.zeros(traced[0].shape[:-1], dtype=dtype)
+        lensed = bin_over_sampled(zeros if source_sub is None else source_sub, s)
+        lens_light = None if lens_sub is None else bin_over_sampled(lens_sub, s)
+        total = lensed if lens_light is None else lensed + lens_light
         by, bx = self._border
-        blurred = convolve_fft(lensed, xp.asarray(self.kernel.values, dtype=dtype))
+        blurred = convolve_fft(total, xp.asarray(self.kernel.values, dtype=dtype))
         model = blurred[by : blurred.shape[0] - by, bx : blurred.shape[1] - bx]
         noisy = add_poisson_noise(model, key, self.config.exposure_time, self.config.background_sky_level,
                                   self.config.read_noise)
@@ -309,6 +363,7 @@ class Simulator:
         if diagnostics:
             crop = (slice(by, lensed.shape[0] - by), slice(bx, lensed.shape[1] - bx))
             out["lensed_source"] = lensed[crop]
+            out["lens_light"] = (xp.zeros_like(lensed) if lens_light is None else lens_light)[crop]
             out["traced_grids"] = xp.stack(
                 [xp.stack([bin_over_sampled(t[..., k], s) for k in range(2)], axis=-1)[crop] for t in traced]
             )
@@ -334,7 +389,9 @@ class Simulator:
         """Every intermediate product from the *same* compiled computation as ``sim(params, key)``.
 
         Returns a dict with ``data``, ``noise_map``, ``model_image`` (noiseless,
-        PSF-convolved), ``lensed_source`` (before the PSF), ``traced_grids``
+        PSF-convolved), ``lensed_source`` (the light behind the lens plane, before the PSF),
+        ``lens_light`` (the light on and in front of the lens plane, before the PSF; zeros
+        when the model has none), ``traced_grids``
         (planes, ny, nx, 2) (y, x) [arcsec] (sub-pixel positions averaged per
         pixel) and ``convergence`` (ny, nx) at the pixel centres.
         """

@@ -12,14 +12,14 @@ integral is ``flux`` whatever the size, and it is exactly zero outside the cut-o
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ... import engine
 from ...engine import ArrayLike, pytree_dataclass
 from ...errors import check_range
-from ..base import LightProfile, vector_from_sequence
+from ..base import ANY_ARCSEC, LightProfile, Range, vector_from_sequence
 
 __all__ = ["SourceImage"]
 
@@ -73,6 +73,14 @@ class SourceImage(LightProfile):
     light profile the simulator averages it over each pixel's sub-pixels: a simulated pixel
     of area A holds ``A`` times that mean, in the units of ``flux / arcsec^2``.
     """
+
+    #: The ranges of the drawn fields (checked by __post_init__ and by a model's prior supports).
+    ranges: ClassVar = {
+        "centre": ANY_ARCSEC,
+        "angle": Range(units="[degrees]"),
+        "scale": Range(0.0, math.inf, units="(dimensionless)"),
+        "flux": Range(0.0, math.inf, low_inclusive=True, units="[e-/s arcsec^2]"),
+    }
 
     images: ArrayLike
     pixel_scales: ArrayLike = 0.05
