@@ -77,7 +77,8 @@ def lenstronomy_model(params, sim):
 
     cfg = sim.config
     models, redshifts, kwargs = [], [], []
-    lens = params.lens
+    profiles = sim.profiles_from(params)
+    lens, shear = profiles["lens"]["mass"], profiles["lens"]["shear"]
     e_y, e_x = (float(v) for v in np.asarray(lens.ell_comps))
     f = math.hypot(e_y, e_x)
     q = (1 - f) / (1 + f)
@@ -89,7 +90,7 @@ def lenstronomy_model(params, sim):
     kwargs.append({"theta_E": theta_l, "gamma": slope, "e1": e_x, "e2": e_y, "center_x": cx, "center_y": cy})
     models.append("SHEAR")
     redshifts.append(cfg.z_lens)
-    kwargs.append({"gamma1": float(params.shear.gamma_1), "gamma2": float(params.shear.gamma_2),
+    kwargs.append({"gamma1": float(shear.gamma_1), "gamma2": float(shear.gamma_2),
                    "ra_0": 0.0, "dec_0": 0.0})
 
     def add_tnfw(batch, z):
@@ -115,7 +116,7 @@ def lenstronomy_model(params, sim):
                 models.append("CONVERGENCE")
                 redshifts.append(g.redshift)
                 kwargs.append({"kappa": float(np.asarray(prof.kappa)), "ra_0": cx, "dec_0": cy})
-    src = params.source
+    src = profiles["source"]["light"]
     s_y, s_x = (float(v) for v in np.asarray(src.ell_comps))
     source = [{"amp": float(src.intensity), "R_sersic": float(src.effective_radius),
                "n_sersic": float(src.sersic_index), "e1": s_x, "e2": s_y,

@@ -14,7 +14,7 @@ import numpy as np
 
 import xlens
 from xlens import engine
-from xlens.model import DEFAULT_PRIORS, SimulatorConfig
+from xlens.model import SimulatorConfig
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
     cfgs = {
         "default": SimulatorConfig(),
         "redshifts drawn": SimulatorConfig(
-            priors={**DEFAULT_PRIORS, "redshifts": {"z_lens": (0.3, 0.8), "z_source": (1.0, 3.0)}}),
+            priors={"redshifts": {"z_lens": (0.3, 0.8), "z_source": (1.0, 3.0)}}),
     }
     for _ in range(2):
         for name, cfg in cfgs.items():

@@ -166,15 +166,14 @@ def standardiser(config, names: tuple[str, ...] = TARGETS) -> Standardiser:
     """
     from xlens.model import Fixed, parameter_columns
 
-    labels = [name for name, _ in parameter_columns(config.priors)]
+    labels = [name for name, _ in parameter_columns(config)]
     cols, low, high, logs = [], [], [], []
     for name in names:
-        group, _, key = name.partition(".")
-        if name not in labels or isinstance(config.priors[group][key], Fixed):
+        if name not in labels or isinstance(_prior(config, name), Fixed):
             raise ValueError(f"sbi_train: the target {name!r} is not drawn per image by this configuration; "
                              f"the drawn labels are {[n for n in labels if _is_drawn(config, n)]}")
         log = name.endswith(".m_hm")
-        lo, hi = config.priors[group][key].support
+        lo, hi = _prior(config, name).support
         cols.append(labels.index(name))
         logs.append(log)
         low.append(math.log10(lo) if log else lo)
@@ -182,18 +181,27 @@ def standardiser(config, names: tuple[str, ...] = TARGETS) -> Standardiser:
     return Standardiser(tuple(names), tuple(logs), tuple(cols), np.array(low), np.array(high))
 
 
+def _prior(config, label: str):
+    """The prior of a label: a model field's (``lens.mass.einstein_radius``) or a population's."""
+    slots = {s.label: s for s in config.model.columns}
+    if label in slots:
+        return slots[label].prior
+    group, _, key = label.partition(".")
+    return config.priors[group][key]
+
+
 def _is_drawn(config, label: str) -> bool:
     from xlens.model import Fixed
 
-    group, _, key = label.partition(".")
-    return not isinstance(config.priors[group][key], Fixed)
+    prior = _prior(config, label)
+    return prior is not None and not isinstance(prior, Fixed)
 
 
 def target_names(config, std: Standardiser) -> list[str]:
     """The targets as figures name them, with units: ``"log10 subhalos.m_hm [M_sun]"``."""
     from xlens.model import parameter_columns
 
-    units = dict(parameter_columns(config.priors))
+    units = dict(parameter_columns(config))
     return [f"log10 {n} [{units[n]}]" if log else f"{n} [{units[n]}]" if units[n] != "dimensionless" else n
             for n, log in zip(std.names, std.log, strict=True)]
 
@@ -418,7 +426,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ex = sim.sample_batch(keys)
         jax.block_until_ready(ex.data)
         seconds = time.perf_counter() - t0
-        return preprocess(ex.data), std.targets(parameter_table(ex.params)), seconds
+        return preprocess(ex.data), std.targets(parameter_table(ex.params, config)), seconds
 
     model = build_model(k_net, tuple(config.shape_native), len(std.names), settings)
     params, static = trainable(model)
@@ -583,7 +591,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="stop training after this many minutes (default: 24 with --small, none otherwise)")
     parser.add_argument("--targets", default=",".join(TARGETS),
                         help="comma-separated parameter labels to infer (default: %(default)s); "
-                             "e.g. lens.einstein_radius checks that the pipeline learns")
+                             "e.g. lens.mass.einstein_radius checks that the pipeline learns")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="simulator precision")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=100, help="print the loss every N steps (0: never)")
