@@ -192,8 +192,9 @@ class NFWTruncatedSph(MassProfile):
         return 2.0 * p["kappa_s"] * nm.tnfw_convergence(b, k, xp=xp)
 
     def _deflections(self, p, y, x, *, xp):
-        dy, dx, b, k = self._basis(p, y, x, xp=xp)
-        a = 4.0 * p["kappa_s"] * nm.tnfw_mass(b, k, xp=xp) / (b.x * b.x)
+        dy, dx, xs = _offsets_and_x(p, y, x, xp=xp)
+        k = nm.tnfw_constants(p["truncation_radius"] / p["scale_radius"], like=xs, xp=xp)
+        a = 4.0 * p["kappa_s"] * nm.tnfw_mass(xs, k, xp=xp) / (xs * xs)
         return a * dy, a * dx
 
     def _potential(self, p, y, x, *, xp):

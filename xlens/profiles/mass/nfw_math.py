@@ -69,6 +69,28 @@ def _horner(u: ArrayLike, coefficients: list[float]) -> ArrayLike:
     return out
 
 
+#: Terms of the series of ``atan(w)``, ``|w| <= tan(pi/12)``, in :func:`_atan_unit`: the first
+#: omitted term is ``tan(pi/12)**(2K) / (2K + 1)`` relative, 2e-17 (float64), 1e-8 (float32).
+_ATAN_TERMS = {"float64": 15, "float32": 6}
+_TAN_PI_12 = 2.0 - math.sqrt(3.0)
+
+
+def _atan_unit(z: ArrayLike, *, xp) -> ArrayLike:
+    """``atan(z)`` for ``0 <= z <= 1`` from elementary operations.
+
+    XLA's CPU ``atan`` costs as much as the rest of the truncated-NFW deflection
+    kernel together (measured in docs/performance.md, issue 16), so the kernel uses
+    this form on both engines: above ``tan(pi/12)``, ``atan(z) = pi/6 + atan(w)``,
+    ``w = (sqrt(3) z - 1)/(sqrt(3) + z)``, so ``|w| <= tan(pi/12)``, then the
+    alternating Taylor series of ``atan(w)`` with a fixed number of terms.
+    """
+    big = z > _TAN_PI_12
+    w = xp.where(big, (math.sqrt(3.0) * z - 1.0) / (math.sqrt(3.0) + z), z)
+    n = _ATAN_TERMS[dtype_name(z)]
+    series = _horner(w * w, [(-1.0) ** j / (2 * j + 1) for j in range(n)])
+    return xp.where(big, math.pi / 6.0, 0.0) + w * series
+
+
 class NFWBasis(NamedTuple):
     """``F, G, g`` at ``x`` and the pieces the tNFW and cNFW forms reuse (PHYSICS.md §7).
 
@@ -153,6 +175,9 @@ class TNFWConstants(NamedTuple):
     log_tau: ArrayLike  # ln tau
     c1: ArrayLike  # (tau^2 - 1) / tau
     k0: ArrayLike  # pi tau + (tau^2 - 1) ln tau
+    tm1: ArrayLike  # tau^2 - 1
+    q: ArrayLike  # tau^2 + 1
+    a_mid: ArrayLike  # pi + (tau^2 - 1) ln(tau) / tau
 
 
 def tnfw_constants(tau: ArrayLike, *, like: ArrayLike, xp) -> TNFWConstants:
@@ -166,13 +191,18 @@ def tnfw_constants(tau: ArrayLike, *, like: ArrayLike, xp) -> TNFWConstants:
     """
     tau2 = tau * tau
     log_tau = xp.log(tau)
+    tm1 = tau2 - 1.0
+    c1 = tm1 / tau
     per_halo = TNFWConstants(
         tau=tau,
         tau2=tau2,
         T=tau2 / (tau2 + 1.0) ** 2,
         log_tau=log_tau,
-        c1=(tau2 - 1.0) / tau,
-        k0=math.pi * tau + (tau2 - 1.0) * log_tau,
+        c1=c1,
+        k0=math.pi * tau + tm1 * log_tau,
+        tm1=tm1,
+        q=tau2 + 1.0,
+        a_mid=math.pi + c1 * log_tau,
     )
     return TNFWConstants(*(xp.broadcast_to(c, like.shape) for c in per_halo))
 
@@ -188,61 +218,73 @@ def _log1p_l2(x: ArrayLike, k: TNFWConstants, *, xp) -> ArrayLike:
     return xp.log1p(w / (2.0 * (1.0 + xp.sqrt(1.0 + w))))
 
 
-def tnfw_mass(b: NFWBasis, k: TNFWConstants, *, xp) -> ArrayLike:
+def tnfw_mass(x: ArrayLike, k: TNFWConstants, *, xp) -> ArrayLike:
     """Dimensionless projected mass ``m(x)`` of the truncated NFW (PHYSICS.md §9.1, §9.2).
 
-    Three regimes (§9.2): the small-``x`` form (``x < 1`` outside the series
-    band), where every term is ``O(x^2)`` or ``O(x^2 ln x)``; the closed form
-    of §9.1 in the band and for ``1 < x <= 2``; and the large-``x`` form for
-    ``x > 2``, where the ``pi x`` terms are combined without subtraction.
-
-    In the middle regime the closed form is used with
-    ``A = ln(2/x) + ln(tau) + l2``, which cancels its ``O(tau^2 ln tau)`` terms
-    analytically::
+    ``x = r / r_s >= X_MIN`` (shape ``(h, n)``), ``k`` from :func:`tnfw_constants`.
+    The three regimes of §9.2: the small-``x`` form (``x < 1`` outside the series
+    band), where every term is ``O(x^2)`` or ``O(x^2 ln x)``; the closed form in
+    the band and for ``1 < x <= 2``; and the large-``x`` form for ``x > 2``, where
+    the ``pi x`` terms are combined without subtraction. In the middle regime the
+    closed form is used with ``A = ln(2/x) + ln(tau) + l2``, which cancels its
+    ``O(tau^2 ln tau)`` terms analytically::
 
         m/T = (tau^2 - 1 + 2 x^2) F - (pi + (tau^2-1) ln(tau)/tau) x^2/(rho_t + tau)
               - (tau^2-1)/tau rho_t (ln(2/x) + l2).
 
-    This lowers the float32 error of ``m`` from 5.1e-6 (direct closed form,
-    tau ~ 34, x ~ 0.98) to 3.05e-6 over ``x in [1e-6, 1e4]``, ``tau in [0.3, 100]``
-    (float64: 4e-15).
+    Under ``where`` every regime is evaluated at every point, so the regimes
+    *share* their transcendentals (docs/profiles.md, "the deflection kernel"):
+    one ``sqrt`` for ``s = sqrt|1 - x^2|`` (``sqrt(1 - x^2)`` below, ``sqrt(x^2 - 1)``
+    above), one for ``rho_t = sqrt(x^2 + tau^2)``, one ``log`` for ``ln(x/2)``, one
+    ``log1p`` for ``l1`` (below only), one ``log1p`` that is ``l2`` up to ``x = 2``
+    and ``A = asinh(tau/x)`` beyond, and one ``atan``, of ``s`` up to ``x = 2``
+    (``F = atan(s)/s``) and of ``1/s`` beyond: six in all, against fifteen when
+    each regime computes its own. The small and middle forms share one expression
+    (they differ only in the coefficients of ``ln(2/x)`` and of ``tau^2 - 1 + 2 x^2``).
+    Measured float32 error <= 3.1e-6 over ``x in [1e-6, 1e4]``, ``tau in [0.3, 100]``
+    (float64: ~4e-15).
     """
-    x = b.x
+    prec = dtype_name(x)
     x2 = x * x
-    tm1 = k.tau2 - 1.0
-    rho_t, A = _rho_t_and_asinh(b, k, xp=xp)
-
-    # small x: F = (ln(2/x) + l1)/s and A = ln(2/x) + ln tau + l2, collected by powers of ln(2/x)
-    s = b.s_lo
-    l2 = _log1p_l2(x, k, xp=xp)
-    c_l = x2 * (tm1 * (k.tau2 + x2 - 1.0) / (s * k.tau * (k.tau + s * rho_t)) + 2.0 / s)
-    m_small = (
-        c_l * b.lam_lo
-        - tm1 * x2 * k.log_tau / (k.tau * (rho_t + k.tau))
-        + (tm1 + 2.0 * x2) * b.l1 / s
-        - k.c1 * rho_t * l2
-        - math.pi * x2 / (rho_t + k.tau)
-    )
-
-    # middle: the closed form (§9.1) with A = ln(2/x) + ln tau + l2, so that the
-    # O(tau^2 ln tau) terms k0 - (tau^2-1)/tau rho_t ln tau cancel analytically
-    m_mid = (
-        (tm1 + 2.0 * x2) * b.F
-        - (math.pi + tm1 * k.log_tau / k.tau) * x2 / (rho_t + k.tau)
-        - k.c1 * rho_t * (xp.log(2.0 / x) + l2)
-    )
-
-    # large x: arctan(s) = pi/2 - arctan(1/s); pi [s + (tau^2+1)/(2s) - rho_t] without subtraction
-    sh = b.s_hi
-    w = (k.tau2 + 1.0) / (sh * sh)
-    m_large = (
-        math.pi * sh * w * w / (4.0 * (1.0 + 0.5 * w + xp.sqrt(1.0 + w)))
-        - (2.0 * sh + (k.tau2 + 1.0) / sh) * xp.atan(1.0 / sh)
-        + k.k0
-        - k.c1 * rho_t * A
-    )
+    u = (1.0 - x) * (1.0 + x)
+    near = xp.abs(u) < U_SERIES[prec]
+    below = (x < 1.0) & ~near
     large = x > _TNFW_LARGE_X
-    return k.T * xp.where(b.below, m_small, xp.where(large, m_large, m_mid))
+    # s = sqrt(1 - x^2) below and sqrt(x^2 - 1) above the band; 1 in the band (unused there)
+    s = xp.sqrt(xp.where(near, 1.0, xp.abs(u)))
+    inv_s = 1.0 / s
+    rho_t = xp.sqrt(x2 + k.tau2)
+    inv_tpr = 1.0 / (k.tau + rho_t)
+    lam = -xp.log(0.5 * x)  # ln(2/x)
+    # l1 = ln((1 + s)/2) = log1p(-x^2/(2 (1 + s))), below only (PHYSICS.md §7 item 2)
+    l1 = xp.log1p(xp.where(below, -x2 * 0.5 / (1.0 + s), 0.0))
+    # one log1p: l2 = ln((tau + rho_t)/(2 tau)) up to x = 2, A = asinh(tau/x) beyond
+    inv_xl = 1.0 / xp.where(large, x, 4.0)
+    t = k.tau * inv_xl
+    la = xp.log1p(xp.where(large, t + t * t / (1.0 + rho_t * inv_xl), 0.5 * x2 * inv_tpr / k.tau))
+    # one atan: F = atan(s)/s for 1 < x <= 2, atan(1/s) = pi/2 - atan(s) beyond; reduced
+    # to an argument in [0, 1] (atan(z) = pi/2 - atan(1/z)) for the series of _atan_unit
+    arg = xp.where(large, inv_s, s)
+    inverted = arg > 1.0
+    at_unit = _atan_unit(xp.where(inverted, xp.where(large, s, inv_s), arg), xp=xp)
+    at = xp.where(inverted, 0.5 * math.pi - at_unit, at_unit)
+
+    # small x (F = (ln(2/x) + l1)/s, collected by powers of ln(2/x)) and the middle closed form
+    f_near = _horner(xp.where(near, u, 0.0), [1.0 / (2 * j + 1) for j in range(N_SERIES)])
+    c_rho = k.c1 * rho_t
+    c_lam = x2 * inv_s * (k.c1 * (k.tm1 + x2) / (k.tau + s * rho_t) + 2.0)
+    f_term = xp.where(below, l1 * inv_s, xp.where(near, f_near, at * inv_s))
+    lam_coeff = xp.where(below, c_lam, -c_rho)
+    m_mid = (k.tm1 + 2.0 * x2) * f_term + lam_coeff * lam - c_rho * la - k.a_mid * x2 * inv_tpr
+
+    # large x: pi [s + (tau^2+1)/(2s) - rho_t] = pi q^2 / (4 s (s^2 + q/2 + s rho_t)), q = tau^2 + 1
+    sh2 = -u
+    m_large = (
+        (math.pi * k.q * k.q / (4.0 * (sh2 + 0.5 * k.q + s * rho_t)) - (2.0 * sh2 + k.q) * at) * inv_s
+        + k.k0
+        - c_rho * la
+    )
+    return k.T * xp.where(large, m_large, m_mid)
 
 
 #: sqrt(pi) Gamma((4 + n)/2) / Gamma((5 + n)/2): the projection of r^-(4+n) (PHYSICS.md §9.3).
