@@ -191,3 +191,27 @@ def test_exact_flag_is_the_multiplane_recursion_on_every_sub_pixel(backend):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-14, err_msg=f"plane {plane}")
     fast = tracer.traced_grid_2d_list_over_sampled_from(grid, 4, n_corrected=0)
     assert np.abs(np.asarray(fast[-1]) - np.asarray(want[-1])).max() > 1e-6
+
+
+def test_batches_of_a_plane_are_corrected_together_as_each_alone():
+    """window_corrections of a plane's two batches (ranked, searched and evaluated as one) is the
+    sum of each batch's own correction: every batch keeps its own n_corrected strongest haloes."""
+    from xlens.tracer.fast_path import window_correction, window_corrections
+
+    rng = np.random.default_rng(4)
+
+    def batch(n, cap):
+        return HaloBatch.from_arrays(
+            mp.NFWTruncatedSph, capacity=cap, centre=rng.uniform(-0.3, 0.3, size=(n, 2)),
+            kappa_s=rng.uniform(0.02, 0.05, size=n), scale_radius=rng.uniform(0.05, 0.2, size=n),
+            truncation_radius=rng.uniform(0.5, 2.0, size=n))
+
+    a, b = batch(3, 8), batch(5, 8)
+    g = Grid2D((16, 16), 0.05, 4)
+    fine = np.asarray(g.over_sampled)
+    coarse = _extend_linear(_extend_linear(np.asarray(g.native), 2, 0, xp=np), 2, 1, xp=np)
+    opts = dict(n_corrected=2, window=5, sub_size=4, pixel=np.float64(0.05), xp=np)
+    together = window_corrections([a, b], fine, coarse, **opts)
+    alone = window_correction(a, fine, coarse, **opts) + window_correction(b, fine, coarse, **opts)
+    assert np.abs(alone).max() > 1e-4
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-15, err_msg="float64 sums in another order")

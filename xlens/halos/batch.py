@@ -26,7 +26,7 @@ from .. import engine
 from ..engine import ArrayLike, pytree_dataclass
 from ..profiles.base import VECTOR_FIELDS, MassProfile, unchecked
 
-__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity"]
+__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity", "concatenate_batches"]
 
 #: Capacity buckets: powers of two from 8 to 2**16. A batch of n haloes gets the
 #: smallest bucket >= n, so the capacity (and the compiled function) changes only
@@ -238,6 +238,36 @@ class HaloBatch(MassProfile):
     def _evaluate(self, method: str, grid: ArrayLike, n_out: int, active=None):
         # real haloes come first, so chunks of padding at the end are skipped
         return self.masked_profile()._evaluate(method, grid, n_out, active=self.mask)
+
+
+def concatenate_batches(batches: Sequence[HaloBatch]) -> HaloBatch:
+    """One batch holding the slots of ``batches`` in turn (capacity: the sum of theirs).
+
+    The batches must wrap one profile class with the same static fields and have
+    1-d masks (one plane). Fields are unchanged: a padded slot adds exactly zero
+    wherever it sits, and halo reductions skip chunks of padding anywhere.
+    Evaluating a plane's batches as one puts one copy of the profile's code in a
+    compiled program instead of one per batch.
+
+    Raises
+    ------
+    ValueError
+        If the batches wrap different profile classes or static fields.
+    """
+    first = batches[0].profile
+    kind = (type(first), tuple(getattr(first, n) for n in engine.meta_fields(first)))
+    for b in batches[1:]:
+        other = (type(b.profile), tuple(getattr(b.profile, n) for n in engine.meta_fields(b.profile)))
+        if other != kind:
+            raise ValueError(f"concatenate_batches: {other[0].__name__} batch differs from {kind[0].__name__}")
+    leaves = [b.mask for b in batches]
+    xp = engine.namespace(*leaves, *(getattr(b.profile, f.name) for b in batches
+                                     for f in engine.data_fields(first)))
+    values = {n: getattr(first, n) for n in engine.meta_fields(first)}
+    for f in engine.data_fields(first):
+        values[f.name] = xp.concatenate([xp.asarray(getattr(b.profile, f.name)) for b in batches], axis=0)
+    mask = xp.concatenate([xp.asarray(b.mask) for b in batches], axis=0)
+    return HaloBatch(profile=unchecked(type(first), values), mask=mask)
 
 
 def _apply_mask(profile: MassProfile, mask) -> MassProfile:

@@ -12,9 +12,17 @@ exact deflection (:func:`window_correction`). The error is measured in
 from __future__ import annotations
 
 from ..engine import at_add, data_fields, meta_fields
+from ..halos.batch import concatenate_batches
 from ..profiles.base import VECTOR_FIELDS, unchecked
 
-__all__ = ["FAST_PATH_CORRECTED", "FAST_PATH_WINDOW", "extend_linear", "upsample_cubic", "window_correction"]
+__all__ = [
+    "FAST_PATH_CORRECTED",
+    "FAST_PATH_WINDOW",
+    "extend_linear",
+    "upsample_cubic",
+    "window_correction",
+    "window_corrections",
+]
 
 #: Haloes per halo batch (per plane) whose interpolated deflection is replaced
 #: by the exact one on a window of sub-pixel rays around their centre. The default model's
@@ -115,47 +123,78 @@ def window_correction(batch, fine, coarse, *, n_corrected: int, window: int, sub
     differences: zero outside the windows, and zero for padded slots. On planes behind
     a strong lens a halo centre has several images; only the closest is corrected.
     """
+    return window_corrections([batch], fine, coarse, n_corrected=n_corrected, window=window,
+                              sub_size=sub_size, pixel=pixel, xp=xp)
+
+
+def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, sub_size: int, pixel, xp):
+    """:func:`window_correction` of several halo batches on one plane, summed.
+
+    Each batch keeps its own ``n_corrected`` strongest haloes, but batches of one
+    profile class (the lens plane's subhaloes and line-of-sight haloes) are ranked,
+    searched and evaluated together, so the compiled program holds one copy of the
+    profile's code per class instead of two per batch (docs/performance.md, issue 16).
+    Returns the (N_y s, N_x s, 2) sum of the corrections [arcsec].
+    """
     s = sub_size
     ny, nx = coarse.shape[0] - 4, coarse.shape[1] - 4
     w = min(window, ny, nx)
-    prof = batch.masked_profile()
-    n_slots = batch.capacity
-    k = min(n_corrected, n_slots)
     dtype = fine.dtype
-    centre = xp.astype(xp.asarray(prof.centre), dtype)  # (C, 2)
-    # ranking: |alpha| one pixel from each centre (padded slots have zero mass: score 0)
-    probe = centre + xp.reshape(xp.stack([xp.zeros((), dtype=dtype), xp.astype(pixel, dtype)]), (1, 2))
-    a1 = _per_halo(prof, "_deflections", probe[:, None, :], xp=xp)[:, 0, :]
-    score = xp.sqrt(a1[:, 0] ** 2 + a1[:, 1] ** 2) * xp.astype(xp.asarray(batch.mask) > 0.5, dtype)
-    order = xp.argsort(-score)[:k]
-    chosen = _gather(prof, order, xp=xp)
-    weight = xp.astype(score[order] > 0, dtype)
-    c = centre[order]  # (k, 2)
-    # the pixel whose ray lands closest to each centre, then the window around it
-    # searched on every other pixel-centre ray (4x cheaper), then among the 3 x 3 rays around
-    # the one found
-    sub = coarse[::2, ::2]
-    flat = xp.argmin(xp.reshape(_distance2(sub[None], c[:, None, None, :]), (k, -1)), axis=1)
-    row, col = 2 * (flat // sub.shape[1]), 2 * (flat % sub.shape[1])  # framed indices
-    step = xp.asarray([-1, 0, 1])
-    rows3 = xp.clip(row[:, None] + step, 0, ny + 3)[:, :, None]
-    cols3 = xp.clip(col[:, None] + step, 0, nx + 3)[:, None, :]
-    near = xp.argmin(xp.reshape(_distance2(coarse[rows3, cols3], c[:, None, None, :]), (k, 9)), axis=1)
-    row = xp.reshape(rows3, (k, 3))[xp.arange(k), near // 3] - 2  # inner-pixel indices
-    col = xp.reshape(cols3, (k, 3))[xp.arange(k), near % 3] - 2
-    r0 = xp.clip(row - (w - 1) // 2, 0, ny - w)
-    c0 = xp.clip(col - (w - 1) // 2, 0, nx - w)
-    span = xp.arange(w + 4)
-    coarse_win = coarse[(r0[:, None] + span)[:, :, None], (c0[:, None] + span)[:, None, :]]  # (k, w+4, w+4, 2)
-    fspan = xp.arange(w * s)
-    frows = (r0[:, None] * s + fspan)[:, :, None]
-    fcols = (c0[:, None] * s + fspan)[:, None, :]
-    fine_win = fine[frows, fcols]  # (k, w s, w s, 2)
-    # one evaluation for both sets of rays (one copy of the profile's code in the program)
-    n_fine = (w * s) ** 2
-    points = xp.concatenate([xp.reshape(fine_win, (k, n_fine, 2)), xp.reshape(coarse_win, (k, -1, 2))], axis=1)
-    alpha = _per_halo(chosen, "_deflections", points, xp=xp)
-    exact = xp.reshape(alpha[:, :n_fine], fine_win.shape)
-    interp = upsample_cubic(xp.reshape(alpha[:, n_fine:], coarse_win.shape), s, xp=xp)
-    diff = (exact - interp) * weight[:, None, None, None]
+    groups: dict = {}
+    for batch in batches:
+        key = (type(batch.profile), tuple(getattr(batch.profile, n) for n in meta_fields(batch.profile)))
+        groups.setdefault(key, []).append(batch)
+    diffs, all_rows, all_cols = [], [], []
+    for members in groups.values():
+        merged = concatenate_batches(members) if len(members) > 1 else members[0]
+        prof = merged.masked_profile()
+        centre = xp.astype(xp.asarray(prof.centre), dtype)  # (C, 2), the batches in turn
+        # ranking: |alpha| one pixel from each centre (padded slots have zero mass: score 0)
+        probe = centre + xp.reshape(xp.stack([xp.zeros((), dtype=dtype), xp.astype(pixel, dtype)]), (1, 2))
+        a1 = _per_halo(prof, "_deflections", probe[:, None, :], xp=xp)[:, 0, :]
+        active = xp.astype(xp.asarray(merged.mask) > 0.5, dtype)
+        score = xp.sqrt(a1[:, 0] ** 2 + a1[:, 1] ** 2) * active
+        orders, offset = [], 0
+        for b in members:  # each batch's own strongest haloes
+            k_b = min(n_corrected, b.capacity)
+            orders.append(offset + xp.argsort(-score[offset : offset + b.capacity])[:k_b])
+            offset += b.capacity
+        order = xp.concatenate(orders) if len(orders) > 1 else orders[0]
+        k = order.shape[0]
+        chosen = _gather(prof, order, xp=xp)
+        weight = xp.astype(score[order] > 0, dtype)
+        c = centre[order]  # (k, 2)
+        # the pixel whose ray lands closest to each centre, then the window around it
+        # searched on every other pixel-centre ray (4x cheaper), then among the 3 x 3 rays around
+        # the one found
+        sub = coarse[::2, ::2]
+        flat = xp.argmin(xp.reshape(_distance2(sub[None], c[:, None, None, :]), (k, -1)), axis=1)
+        row, col = 2 * (flat // sub.shape[1]), 2 * (flat % sub.shape[1])  # framed indices
+        step = xp.asarray([-1, 0, 1])
+        rows3 = xp.clip(row[:, None] + step, 0, ny + 3)[:, :, None]
+        cols3 = xp.clip(col[:, None] + step, 0, nx + 3)[:, None, :]
+        near = xp.argmin(xp.reshape(_distance2(coarse[rows3, cols3], c[:, None, None, :]), (k, 9)), axis=1)
+        row = xp.reshape(rows3, (k, 3))[xp.arange(k), near // 3] - 2  # inner-pixel indices
+        col = xp.reshape(cols3, (k, 3))[xp.arange(k), near % 3] - 2
+        r0 = xp.clip(row - (w - 1) // 2, 0, ny - w)
+        c0 = xp.clip(col - (w - 1) // 2, 0, nx - w)
+        span = xp.arange(w + 4)
+        coarse_win = coarse[(r0[:, None] + span)[:, :, None], (c0[:, None] + span)[:, None, :]]  # (k, w+4, w+4, 2)
+        fspan = xp.arange(w * s)
+        frows = (r0[:, None] * s + fspan)[:, :, None]
+        fcols = (c0[:, None] * s + fspan)[:, None, :]
+        fine_win = fine[frows, fcols]  # (k, w s, w s, 2)
+        # one evaluation for both sets of rays (one copy of the profile's code in the program)
+        n_fine = (w * s) ** 2
+        points = xp.concatenate([xp.reshape(fine_win, (k, n_fine, 2)), xp.reshape(coarse_win, (k, -1, 2))], axis=1)
+        alpha = _per_halo(chosen, "_deflections", points, xp=xp)
+        exact = xp.reshape(alpha[:, :n_fine], fine_win.shape)
+        interp = upsample_cubic(xp.reshape(alpha[:, n_fine:], coarse_win.shape), s, xp=xp)
+        diffs.append((exact - interp) * weight[:, None, None, None])
+        all_rows.append(frows)
+        all_cols.append(fcols)
+    if len(diffs) == 1:
+        diff, frows, fcols = diffs[0], all_rows[0], all_cols[0]
+    else:
+        diff, frows, fcols = (xp.concatenate(v, axis=0) for v in (diffs, all_rows, all_cols))
     return at_add(xp.zeros_like(fine), (frows, fcols), diff, xp=xp)

@@ -40,17 +40,25 @@ from ..engine import (
     tree_signature,
     tree_stack,
 )
-from ..halos.batch import HaloBatch
+from ..halos.batch import HaloBatch, concatenate_batches
 from ..imaging.grid import bin_over_sampled
 from ..profiles.base import MassProfile
 from . import fast_path
-from .fast_path import extend_linear, upsample_cubic, window_correction
+from .fast_path import extend_linear, upsample_cubic, window_corrections
 from .galaxy import Galaxy, sum_fields
 
 __all__ = ["Tracer", "plane_segments"]
 
 #: Redshifts closer than this are the same plane.
 PLANE_REDSHIFT_TOLERANCE = 1e-8
+
+
+def _merged_batches(batches: list) -> list:
+    """``batches`` with those of one profile class and static fields concatenated."""
+    groups: dict[Any, list] = {}
+    for b in batches:
+        groups.setdefault((type(b.profile), tuple(getattr(b.profile, n) for n in meta_fields(b.profile))), []).append(b)
+    return [g[0] if len(g) == 1 else concatenate_batches(g) for g in groups.values()]
 
 
 @pytree_dataclass(meta=("redshifts", "plane_of_galaxy", "chi", "cosmology"))
@@ -206,7 +214,7 @@ class Tracer:
         ``"fine"``: halo batches are *not* evaluated; ``halo_alphas[i] = (field, coarse)``
         (one pair per deflecting plane: the interpolated halo deflections, shaped like
         ``grid``, and the plane's positions of the coarse rays) stands in for them, plus
-        the local corrections of :func:`_window_correction` (``fine_options``).
+        the local corrections of :func:`window_corrections` (``fine_options``).
         Returns ``(positions per plane, halo deflections per plane or None)``.
         """
         xp = promoted_namespace(grid, *tree_leaves(self.galaxies))
@@ -231,12 +239,17 @@ class Tracer:
             comps, chi_i, fac_i, inv_chi_next, extra = plane
             alpha = xp.zeros_like(theta)
             alpha_halo = xp.zeros_like(theta)
-            for comp in comps:
+            if mode == "fine":
+                batches = [comp for comp in comps if isinstance(comp, HaloBatch)]
+                if batches and fine_options["n_corrected"] > 0:
+                    # the plane's batches together: one copy of each profile class's code
+                    alpha = alpha + window_corrections(batches, theta, extra[1], xp=xp, **fine_options)
+            # the plane's halo batches of one profile class as one batch (one copy of its code)
+            evaluated = [c for c in comps if not isinstance(c, HaloBatch)]
+            if mode != "fine":
+                evaluated += _merged_batches([c for c in comps if isinstance(c, HaloBatch)])
+            for comp in evaluated:
                 is_halo = isinstance(comp, HaloBatch)
-                if mode == "fine" and is_halo:
-                    if fine_options["n_corrected"] > 0:
-                        alpha = alpha + window_correction(comp, theta, extra[1], xp=xp, **fine_options)
-                    continue
                 a = comp.deflections_yx_2d_from(theta)
                 alpha = alpha + a
                 if is_halo:
