@@ -81,7 +81,7 @@ class _Densities(NamedTuple):
     ogamma0: ArrayLike  # shape=(), photons
     onu0: ArrayLike  # shape=(), all neutrino species
     ode0: ArrayLike  # shape=(), dark energy: 1 - Om0 - Ogamma0 - Onu0
-    nu_y: tuple  # per species: m_nu c^2 / (k_B T_nu0), each shape=()
+    nu_y: tuple  # per species: m_nu c^2 / (k_B T_nu0), each shape=(); None if statically massless
 
 
 @pytree_dataclass
@@ -178,7 +178,11 @@ class FlatLambdaCDM:
         rho_crit0_si = 3.0 * h0_si**2 / (8.0 * math.pi * _G_SI)  # [kg m^-3]
         ogamma0 = 4.0 * _SIGMA_SB * tcmb**4 / (_C_M_S**3 * rho_crit0_si)
         k_tnu = _K_B * _TNU_OVER_TCMB * tcmb  # [J]
-        nu_y = tuple(xp.asarray(m, dtype=f64) * _EV_J / k_tnu for m in self.m_nu)
+        # a species whose mass is a Python 0 (static, not traced) is marked None: it contributes
+        # exactly 1 to I_nu, which saves two pow per species at every z (most of the cost of the
+        # haloes' mass conversion: docs/performance.md, issue 16)
+        nu_y = tuple(None if isinstance(m, int | float) and m == 0 else xp.asarray(m, dtype=f64) * _EV_J / k_tnu
+                     for m in self.m_nu)
         onu0 = ogamma0 * self._neutrino_to_photon(nu_y, xp.asarray(1.0, dtype=f64), xp=xp)
         ode0 = 1.0 - xp.asarray(self.Om0, dtype=f64) - ogamma0 - onu0
         return _Densities(ogamma0, onu0, ode0, nu_y)
@@ -187,6 +191,9 @@ class FlatLambdaCDM:
         """I_nu = rho_nu / rho_gamma at 1 + z = ``zp1`` (PHYSICS.md §2.2, Komatsu eq. 26)."""
         total = 0.0
         for y in nu_y:  # a massless species has y = 0 and contributes exactly 1
+            if y is None:  # known massless (see _densities): the same 1, without the pow
+                total = total + 1.0
+                continue
             total = total + xp.pow(1.0 + xp.pow(_KOMATSU_A * y / zp1, _KOMATSU_P), _KOMATSU_INV_P)
         neff_per_species = xp.asarray(self.Neff, dtype=xp.float64) / len(nu_y)
         return _NU_PREFACTOR * neff_per_species * total
