@@ -166,6 +166,7 @@ def main():
     import jax
 
     from xlens import Simulator
+    jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
 
     print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} cores={os.cpu_count()} "
           f"python={platform.python_version()} jax={jax.__version__} numpy={np.__version__} "
