@@ -59,9 +59,13 @@ def main():
         return tracer._shoot(pix, "coarse")[1]
 
     bench("coarse pass: every halo at the 114^2 pixel centres (incl. conversion)", coarse, params, grid)
-    bench("macro lens + shear at the 193,600 rays", lambda p, g: p.lens.deflections_yx_2d_from(g)
-          + p.shear.deflections_yx_2d_from(g), params, grid)
-    bench("source light at the 193,600 rays", lambda p, g: p.source.image_2d_from(g), params, grid)
+    def lens(p):
+        return sim.profiles_from(p)["lens"]
+
+    bench("macro lens + shear at the 193,600 rays", lambda p, g: lens(p)["mass"].deflections_yx_2d_from(g)
+          + lens(p)["shear"].deflections_yx_2d_from(g), params, grid)
+    bench("source light at the 193,600 rays",
+          lambda p, g: sim.profiles_from(p)["source"]["light"].image_2d_from(g), params, grid)
 
     from xlens.imaging.noise import add_poisson_noise
     from xlens.imaging.psf import convolve_fft
