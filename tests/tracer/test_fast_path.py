@@ -200,13 +200,14 @@ def test_batches_of_a_plane_are_corrected_together_as_each_alone():
 
     rng = np.random.default_rng(4)
 
-    def batch(n, cap):
+    def batch(n, cap, kappa_s):
         return HaloBatch.from_arrays(
             mp.NFWTruncatedSph, capacity=cap, centre=rng.uniform(-0.3, 0.3, size=(n, 2)),
-            kappa_s=rng.uniform(0.02, 0.05, size=n), scale_radius=rng.uniform(0.05, 0.2, size=n),
+            kappa_s=rng.uniform(*kappa_s, size=n), scale_radius=rng.uniform(0.05, 0.2, size=n),
             truncation_radius=rng.uniform(0.5, 2.0, size=n))
 
-    a, b = batch(3, 8), batch(5, 8)
+    # a's haloes are all stronger than b's: a ranking of the union would pick 3 of a's, not 2 + 2
+    a, b = batch(3, 8, (0.08, 0.1)), batch(5, 8, (0.01, 0.02))
     g = Grid2D((16, 16), 0.05, 4)
     fine = np.asarray(g.over_sampled)
     coarse = _extend_linear(_extend_linear(np.asarray(g.native), 2, 0, xp=np), 2, 1, xp=np)
