@@ -1,0 +1,66 @@
+"""Cold compile and steady time of the default model's ``sim.sample`` in this process.
+
+Run: ``python docs/scripts/first_image.py [--mode sample|compile] [--calls 9]``, with
+``PYTHONPATH`` pointing at the tree to measure. To compare two trees on a shared machine, run
+it alternately for each in fresh processes (``docs/performance.md``, "Issue 16"), e.g. with
+the parent commit exported by ``git archive PARENT | tar -x -C /tmp/parent``::
+
+    for i in 1 2; do PYTHONPATH=/tmp/parent python docs/scripts/first_image.py; \\
+                     PYTHONPATH=. python docs/scripts/first_image.py; done
+
+``--mode sample`` (default): the first call of ``Simulator(engine="jax", dtype="float32").sample``
+(trace, compile and run; persistent compilation cache off) and the median and minimum of
+``--calls`` steady calls, all on key 0. ``--mode compile``: ``jax.jit(sim._draw).lower(key)``
+and ``.compile()`` timed separately (inside ``xlens.engine.float64_scope()``, as the simulator
+does), and the length of the StableHLO text. Prints one JSON line with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+os.environ["XLENS_COMPILATION_CACHE"] = "off"  # a script: the cache would hide compilation
+
+import jax  # noqa: E402
+
+import xlens  # noqa: E402
+from xlens import engine  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=("sample", "compile"), default="sample")
+    parser.add_argument("--calls", type=int, default=9)
+    args = parser.parse_args()
+    sim = xlens.Simulator(engine="jax", dtype="float32")
+    key = jax.random.key(0)
+    out = {"code": os.path.dirname(xlens.__file__), "mode": args.mode}
+    if args.mode == "sample":
+        t0 = time.perf_counter()
+        engine.block_until_ready(sim.sample(key))
+        out["first_s"] = time.perf_counter() - t0
+        times = []
+        for _ in range(args.calls):
+            t0 = time.perf_counter()
+            engine.block_until_ready(sim.sample(key))
+            times.append(time.perf_counter() - t0)
+        out["steady_median_s"], out["steady_min_s"] = statistics.median(times), min(times)
+    else:
+        with engine.float64_scope():
+            t0 = time.perf_counter()
+            lowered = jax.jit(sim._draw).lower(key)
+            out["lower_s"] = time.perf_counter() - t0
+            out["stablehlo_lines"] = lowered.as_text().count("\n")
+            t0 = time.perf_counter()
+            lowered.compile()
+            out["compile_s"] = time.perf_counter() - t0
+    out["load"] = os.getloadavg()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
