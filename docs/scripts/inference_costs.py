@@ -92,6 +92,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--nlive", type=int, default=40)
     p.add_argument("--maxcall", type=int, default=1500)
     p.add_argument("--draws", type=int, default=2000, help="draws from the Gaussian approximations")
+    p.add_argument("--table", nargs="+", metavar="JSONL", help="print the markdown table of --out files and exit")
     return p.parse_args(argv)
 
 
@@ -342,9 +343,67 @@ def plot_reuse(like, theta, log: CompileLog) -> dict:
     return {"backend": "plot", **log.since(mark), "traces": dict(like.traces)}
 
 
+def table(paths) -> str:
+    """A markdown table of the backend rows of ``--out`` files (the last row of each backend).
+
+    Moment checks are recomputed against the Laplace row of the files, so a backend run
+    in a process without ``--mode-file`` (Pathfinder, which starts away from the mode) is
+    still compared.
+    """
+    rows = {}
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line)
+                rows[r["backend"]] = r
+    mode = None
+    if "laplace" in rows:
+        mode = {"theta": rows["laplace"]["theta"], "covariance": rows["laplace"]["covariance"]}
+    out = ["| backend | budget | wall [s] | compile [s] | run [s] | diagnostics | converged |",
+           "|---|---|---|---|---|---|---|"]
+    for name in BACKENDS:
+        r = rows.get(name)
+        if r is None:
+            continue
+        compile_s = r["compile_s"] + r["trace_s"]
+        run_s = r.get("run_s", max(r["wall_s"] - compile_s, 0.0))
+        if mode is not None and "mean" in r:
+            r.update(_moment_check(r["mean"], r["std"], mode))
+        diag = []
+        if name == "map":
+            diag.append(f"log post {r['log_posterior']:.1f} (truth {r['log_posterior_truth']:.1f})")
+            if "laplace" in rows:
+                r["converged"] = rows["laplace"]["newton_decrement"] < 0.01
+                diag.append(f"Newton decrement {rows['laplace']['newton_decrement']:.2g} nats")
+        if name == "laplace":
+            diag.append(f"cond {r['condition_number']:.2g}; max abs(mode - truth)/sd {r['pull_truth_max']:.2f}")
+        if "min_ess" in r:
+            diag.append(f"min ESS {r['min_ess']:.0f}, ESS/s {r['ess_per_s']:.3f}, max split-R-hat "
+                        f"{r['max_split_rhat']:.3f}, {r['divergences']} divergences, "
+                        f"{r['mean_leapfrog']:.1f} leapfrog/draw")
+        if name == "nested":
+            diag.append(f"ln Z {r['log_evidence']:.1f} +- {r['log_evidence_error']:.1f}, {r['ncall']} calls, "
+                        f"H {r['information']:.1f} nats")
+        if name == "variational":
+            diag.append(f"ELBO plateau: {'yes' if r['elbo_plateau'] else 'no'}")
+        if "max_mean_offset_sd" in r:
+            diag.append(f"vs Laplace: mean within {r['max_mean_offset_sd']:.2f} sd, sd ratio "
+                        f"{r['sd_ratio_min']:.2f}-{r['sd_ratio_max']:.2f}")
+            if name in ("pathfinder", "variational"):
+                r["converged"] = bool(r.get("converged", True) and r["agrees_with_laplace"]
+                                      and r.get("elbo_plateau", True))
+        conv = {True: "yes", False: "**no**"}.get(r.get("converged"), "?")
+        out.append(f"| `{name}` | {r['budget']} | {r['wall_s']:.0f} | {compile_s:.0f} | {run_s:.0f} | "
+                   f"{'; '.join(diag)} | {conv} |")
+    return "\n".join(out)
+
+
 def main(argv=None) -> list[dict]:
     """Run the backends of the command line; returns the rows (also printed and written)."""
     args = parse(argv)
+    if args.table:
+        print(table(args.table))
+        return []
     if args.cache is None:
         os.environ["XLENS_COMPILATION_CACHE"] = "off"  # an application: fresh compiles, unless --cache
     import xlens

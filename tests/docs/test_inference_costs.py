@@ -58,3 +58,5 @@ def test_tiny_costs_and_a_capped_nested_run(costs, tmp_path):
     assert all(v == 1 for v in plot["traces"].values()), plot["traces"]
     written = [json.loads(line)["backend"] for line in out.read_text().splitlines()]
     assert written == ["header", "setup", "costs", "nested", "plot"]
+    md = costs.table([out])  # the docs table from the same file
+    assert md.splitlines()[2].startswith("| `nested` | nlive 32, maxcall 300 |") and md.endswith("| **no** |"), md

@@ -130,3 +130,19 @@ def test_fit_map_errors_name_the_argument(smooth):
         fit_map(numpy_like, truth[None])
     with pytest.raises(NotImplementedError, match="engine='jax'"):
         laplace(numpy_like, truth)
+
+
+def test_newton_step_climbs_where_the_hessian_is_not_negative_definite():
+    """_saddle_free_step is the Newton step where -H is positive definite, and goes uphill
+    (positive along the gradient, and along it in each eigen-direction) at a saddle, where
+    the plain Newton step (-H)^-1 g would go downhill along the negative-curvature direction."""
+    from xlens.inference.fitting import _saddle_free_step
+
+    precision = np.array([[4.0, 1.0], [1.0, 3.0]])
+    grad = np.array([0.5, -1.0])
+    np.testing.assert_allclose(_saddle_free_step(precision, grad), np.linalg.solve(precision, grad), rtol=1e-12)
+    saddle = np.array([[2.0, 0.0], [0.0, -0.5]])  # log density curves up along parameter 1
+    grad = np.array([1.0, 1.0])
+    step = _saddle_free_step(saddle, grad)
+    np.testing.assert_allclose(step, [0.5, 2.0], rtol=1e-12)  # plain Newton: [0.5, -2.0], downhill in 1
+    assert step @ grad > 0

@@ -67,7 +67,10 @@ def fit_map(like: Likelihood, starts, *, steps: int = 300, learning_rate: float 
     size), so ``newton_steps`` Newton steps ``theta += (-H)^-1 grad`` (Hessian by
     forward-over-reverse, one compiled program for all starts) then finish each start; a
     step is kept only if it stays in the prior box and raises the log posterior, and is
-    halved (up to 4 times) otherwise.
+    halved (up to 4 times) otherwise. Where -H is not positive definite (Adam stopped on a
+    ridge or near a saddle: on the default lens model, along the source's Sersic index),
+    the step uses the absolute values of its eigenvalues (saddle-free Newton), which
+    climbs along the directions of negative curvature instead of stopping.
 
     Parameters
     ----------
@@ -152,6 +155,17 @@ def fit_map(like: Likelihood, starts, *, steps: int = 300, learning_rate: float 
         xp.stack(trace))))
 
 
+def _saddle_free_step(precision: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """``V |L|^-1 V^T grad`` for ``precision = V L V^T``: the Newton step where -H is positive
+    definite; where it is not (a saddle or a ridge on the way to the mode), the eigenvalues'
+    absolute values turn the step uphill along the negative-curvature directions instead of
+    towards the saddle (Dauphin et al. 2014). Eigenvalues below 1e-10 of the largest are
+    floored there (a flat direction gets a bounded step; the line search does the rest)."""
+    eig, vec = np.linalg.eigh(precision)
+    scale = np.maximum(np.abs(eig), 1e-10 * np.max(np.abs(eig)))
+    return vec @ ((vec.T @ grad) / scale)
+
+
 def _newton(like: Likelihood, fn, args, theta: np.ndarray, value: np.ndarray, n_steps: int,
             chunk: int | None):
     """Damped Newton steps on every start (see :func:`fit_map`); NumPy in, NumPy out."""
@@ -170,9 +184,8 @@ def _newton(like: Likelihood, fn, args, theta: np.ndarray, value: np.ndarray, n_
         step = np.zeros_like(theta)
         for i in range(theta.shape[0]):
             precision = -0.5 * (hess[i] + hess[i].T)
-            finite = np.all(np.isfinite(precision)) and np.all(np.isfinite(grad[i]))
-            if finite and np.linalg.eigvalsh(precision)[0] > 0:
-                step[i] = np.linalg.solve(precision, grad[i])
+            if np.all(np.isfinite(precision)) and np.all(np.isfinite(grad[i])):
+                step[i] = _saddle_free_step(precision, grad[i])
         for _halving in range(5):
             trial = theta + step
             inside = np.asarray(space.contains(trial))
