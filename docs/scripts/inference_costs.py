@@ -386,7 +386,8 @@ def table(paths) -> str:
                         f"H {r['information']:.1f} nats")
         if name == "variational":
             diag.append(f"ELBO plateau: {'yes' if r['elbo_plateau'] else 'no'}")
-        if "max_mean_offset_sd" in r:
+        compared = name in ("pathfinder", "variational") or r.get("converged", True) is not False
+        if "max_mean_offset_sd" in r and compared:  # an unconverged sampler's moments mean nothing
             diag.append(f"vs Laplace: mean within {r['max_mean_offset_sd']:.2f} sd, sd ratio "
                         f"{r['sd_ratio_min']:.2f}-{r['sd_ratio_max']:.2f}")
             if name in ("pathfinder", "variational"):
