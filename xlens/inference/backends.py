@@ -369,9 +369,9 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
         In (0, 1).
     dense_mass : bool
         A dense mass matrix (for strongly correlated parameters: a lens's intensity and
-        size, its Einstein radius and slope). On the default lens model the diagonal one
-        did not converge within 300 warm-up steps; use ``dense_mass=True`` with a
-        ``covariance`` (``docs/inference.md``, "Costs").
+        size, its Einstein radius and slope). On the default lens model (condition number
+        of -H ~2e5) a first attempt at the costs table did not converge with the diagonal
+        one; use ``dense_mass=True`` with a ``covariance`` (``docs/inference.md``, "Costs").
     covariance : array_like, shape (n, n), optional
         A covariance of theta near ``init`` [units of the parameters squared], positive
         definite -- e.g. :func:`~xlens.inference.laplace`'s -- mapped to the unconstrained
