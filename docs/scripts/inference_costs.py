@@ -281,16 +281,19 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
                 state, info = step(k, state)
                 return state, (state.position, info.is_divergent, info.num_integration_steps)
 
-            return jax.lax.scan(draw, state, jax.random.split(k_draw, args.samples))[1]
+            draws = jax.lax.scan(draw, state, jax.random.split(k_draw, args.samples))[1]
+            return draws, tuned["step_size"], state.logdensity
 
         with engine.float64_scope():
-            samples, divergent, steps = jax.jit(run)(jax.random.key(1), jax.numpy.asarray(mode["theta"]), *fargs)
+            (samples, divergent, steps), step_size, warm_logdensity = jax.jit(run)(
+                jax.random.key(1), jax.numpy.asarray(mode["theta"]), *fargs)
             samples = np.asarray(samples)
         wall = time.perf_counter() - t0
         moments = samples.mean(0), samples.std(0, ddof=1)
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, max depth {args.max_tree_depth}, "
                           f"Laplace matrix shrinkage {args.blackjax_shrinkage:g}",
-                   divergences=int(np.sum(np.asarray(divergent))),
+                   divergences=int(np.sum(np.asarray(divergent))), step_size=float(step_size),
+                   log_posterior_after_warmup=float(warm_logdensity),
                    mean_leapfrog=float(np.mean(np.asarray(steps))), **_sampler_diagnostics(samples),
                    **_moment_check(samples.mean(0), samples.std(0, ddof=1), mode))
     elif name == "nuts_numpyro":
