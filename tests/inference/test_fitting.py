@@ -94,6 +94,23 @@ def test_fit_map_from_several_starts_and_laplace_at_the_mode(smooth):
     assert 1.0 <= lap.condition_number < 1e8
 
 
+def test_laplace_by_hessian_columns_matches_all_at_once(smooth):
+    """Column by column (``chunk=1``: Hessian-vector products under ``lax.map``) is the same
+    Hessian as ``jacfwd`` of the gradient, to rounding (both are forward-over-reverse in
+    float64, summed in a different order). Chunks that leave padding are covered in
+    tests/engine/test_transforms.py; fit_map's ``hessian_chunk`` by the costs smoke test."""
+    like, truth = smooth
+    whole = laplace(like, truth)
+    cols = laplace(like, truth, chunk=1)
+    np.testing.assert_allclose(cols.hessian, whole.hessian, rtol=1e-10, atol=1e-12 * np.max(np.abs(whole.hessian)),
+                               err_msg="chunk=1: only the order of float64 sums differs")
+    with pytest.raises(ValueError, match=r"laplace: chunk must be None or an integer >= 1 \(Hessian columns at a "
+                                         r"time\); got 0"):
+        laplace(like, truth, chunk=0)
+    with pytest.raises(ValueError, match=r"fit_map: hessian_chunk must be None or an integer >= 1"):
+        fit_map(like, truth[None], hessian_chunk=2.5)
+
+
 def test_fit_map_errors_name_the_argument(smooth):
     like, truth = smooth
     with pytest.raises(ValueError, match=r"starts must have shape \(S, 4\)"):
@@ -113,3 +130,19 @@ def test_fit_map_errors_name_the_argument(smooth):
         fit_map(numpy_like, truth[None])
     with pytest.raises(NotImplementedError, match="engine='jax'"):
         laplace(numpy_like, truth)
+
+
+def test_newton_step_climbs_where_the_hessian_is_not_negative_definite():
+    """_saddle_free_step is the Newton step where -H is positive definite, and goes uphill
+    (positive along the gradient, and along it in each eigen-direction) at a saddle, where
+    the plain Newton step (-H)^-1 g would go downhill along the negative-curvature direction."""
+    from xlens.inference.fitting import _saddle_free_step
+
+    precision = np.array([[4.0, 1.0], [1.0, 3.0]])
+    grad = np.array([0.5, -1.0])
+    np.testing.assert_allclose(_saddle_free_step(precision, grad), np.linalg.solve(precision, grad), rtol=1e-12)
+    saddle = np.array([[2.0, 0.0], [0.0, -0.5]])  # log density curves up along parameter 1
+    grad = np.array([1.0, 1.0])
+    step = _saddle_free_step(saddle, grad)
+    np.testing.assert_allclose(step, [0.5, 2.0], rtol=1e-12)  # plain Newton: [0.5, -2.0], downhill in 1
+    assert step @ grad > 0

@@ -127,21 +127,60 @@ def value_and_grad(fn: Callable, engine: str, argnums: int | Sequence[int] = 0) 
     )
 
 
-def hessian(fn: Callable, engine: str) -> Callable:
-    """The Hessian of a scalar ``fn(theta)`` by forward-over-reverse (``jacfwd(grad)``) on JAX.
+def hessian(fn: Callable, engine: str, *, chunk: int | None = None) -> Callable:
+    """The Hessian of a scalar ``fn(theta)`` (``theta`` shape (n,)) by forward-over-reverse on JAX.
+
+    Parameters
+    ----------
+    fn : callable
+        ``theta (n,) -> scalar``, JAX-differentiable.
+    engine : {"jax"}
+    chunk : int, optional
+        ``None`` (default): all n columns at once, ``jax.jacfwd(jax.grad(fn))`` (n tangents
+        of the gradient's program side by side: n times its memory). An integer ``k >= 1``:
+        the columns ``H e_i`` as Hessian-vector products (``jvp`` of ``grad``), ``k`` at a
+        time under ``lax.map`` -- memory and compile time of ``k`` gradients, whatever n
+        (the default lens model needs ``chunk=1``..``4``; see ``docs/inference.md``).
+
+    Returns
+    -------
+    callable
+        ``theta (n,) -> H (n, n)``; pure (``jit``/``vmap``-able).
 
     Raises
     ------
     NotImplementedError
         For ``engine="numpy"``: second derivatives need ``engine="jax"``.
+    ValueError
+        If ``chunk`` is not ``None`` or an integer >= 1.
     """
-    if check_engine(engine) == "jax":
-        jax = import_jax()
+    if chunk is not None and (isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1):
+        raise ValueError(f"hessian: chunk must be None or an integer >= 1; got {chunk!r}")
+    if check_engine(engine) != "jax":
+        raise NotImplementedError(
+            "second derivatives need engine='jax' (NumPy has no automatic differentiation); "
+            "build the Simulator with engine='jax'"
+        )
+    jax = import_jax()
+    if chunk is None:
         return jax.jacfwd(jax.grad(fn))
-    raise NotImplementedError(
-        "second derivatives need engine='jax' (NumPy has no automatic differentiation); "
-        "build the Simulator with engine='jax'"
-    )
+    k = int(chunk)
+
+    def by_columns(theta):
+        jnp = jax.numpy
+        n = theta.shape[0]
+        n_chunks = -(-n // k)
+        # unit vectors e_0 .. e_{n-1}, padded with zero vectors to n_chunks * k (their products are 0)
+        basis = jnp.eye(n_chunks * k, n, dtype=theta.dtype).reshape(n_chunks, k, n)
+        grad = jax.grad(fn)
+
+        def columns(vs):  # (k, n) -> (k, n): H v for each v, forward-over-reverse
+            return jax.vmap(lambda v: jax.jvp(grad, (theta,), (v,))[1])(vs)
+
+        cols = jax.lax.map(columns, basis).reshape(n_chunks * k, n)[:n]
+        return cols.T  # row i of cols is H e_i = column i of H (H is symmetric up to rounding)
+
+    return by_columns
 
 
 def scan(f: Callable, init, xs, *, xp, length: int | None = None):

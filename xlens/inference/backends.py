@@ -7,7 +7,8 @@ hand-written sampler, and each takes the same two things: the log-likelihood and
 prior transform (``space.from_unit_cube``, the inverse CDFs of the priors).
 
 * :func:`pathfinder` -- blackjax's Pathfinder (L-BFGS path, best Gaussian by ELBO).
-* :func:`nuts_numpyro` -- numpyro's NUTS (window adaptation, diagonal mass matrix).
+* :func:`nuts_numpyro` -- numpyro's NUTS (window adaptation; diagonal or dense mass
+  matrix, optionally started from a Laplace covariance).
 * :func:`variational` -- numpyro SVI with an ``AutoMultivariateNormal`` (or
   ``AutoNormal``) guide, Adam with a decaying step.
 * :func:`nested` -- dynesty's static nested sampling: samples *and* the evidence ln Z.
@@ -345,7 +346,9 @@ def _numpyro_model(t: _Target, n: int):
 
 
 def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 500, num_samples: int = 1000,
-                 num_chains: int = 1, target_accept_prob: float = 0.8, dense_mass: bool = False) -> Posterior:
+                 num_chains: int = 1, target_accept_prob: float = 0.8, dense_mass: bool = False,
+                 covariance=None, inverse_mass_matrix=None, adapt_mass_matrix: bool = True,
+                 max_tree_depth: int = 10) -> Posterior:
     """NUTS with numpyro on the unconstrained coordinates (module notes).
 
     The numpyro model is one improper flat site ``z`` and a ``factor`` holding the log
@@ -365,13 +368,33 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
     target_accept_prob : float
         In (0, 1).
     dense_mass : bool
-        A dense mass matrix (for strongly correlated parameters).
+        A dense mass matrix (for strongly correlated parameters: a lens's intensity and
+        size, its Einstein radius and slope). On the default lens model (condition number
+        of -H ~2e5) a first attempt at the costs table did not converge with the diagonal
+        one; use ``dense_mass=True`` with a ``covariance`` (``docs/inference.md``, "Costs").
+    covariance : array_like, shape (n, n), optional
+        A covariance of theta near ``init`` [units of the parameters squared], positive
+        definite -- e.g. :func:`~xlens.inference.laplace`'s -- mapped to the unconstrained
+        coordinates (``J C J^T``, ``J = dz/dtheta`` at ``init``) and used as the initial
+        inverse mass matrix (its diagonal unless ``dense_mass``).
+    inverse_mass_matrix : array_like, shape (n,) or (n, n), optional
+        The initial inverse mass matrix in the unconstrained coordinates directly
+        (diagonal (n,) or dense (n, n), matching ``dense_mass``); not with ``covariance``.
+    adapt_mass_matrix : bool
+        Adapt the mass matrix during warm-up (default). ``False`` keeps the initial one
+        (identity, or the one given) and adapts the step size only -- enough, and cheaper
+        in warm-up, when a Laplace covariance is a good fit.
+    max_tree_depth : int
+        numpyro's cap on the doubling of a trajectory (at most ``2**max_tree_depth``
+        leapfrog steps, each one gradient), >= 1.
 
     Returns
     -------
     Posterior
         ``info``: ``divergences`` (count), ``ess`` (effective sample size per parameter,
-        numpyro's estimate) and ``r_hat`` (per parameter; NaN for one chain).
+        numpyro's estimate), ``r_hat`` (split-R-hat per parameter; with one chain, the
+        split-R-hat of its two halves), ``num_steps`` (leapfrog steps per kept draw,
+        shape (chains * draws,)) and ``step_size`` (the adapted one).
     """
     _require("numpyro", "nuts_numpyro")
     from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
@@ -383,28 +406,71 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
     num_chains = _positive_int("nuts_numpyro", "num_chains", num_chains)
     if not 0.0 < target_accept_prob < 1.0:
         raise ValueError(f"nuts_numpyro: target_accept_prob must be in (0, 1); got {target_accept_prob!r}")
+    max_tree_depth = _positive_int("nuts_numpyro", "max_tree_depth", max_tree_depth)
     z0 = _start(t, init, "nuts_numpyro")
     n = len(t.names)
+    if covariance is not None and inverse_mass_matrix is not None:
+        raise ValueError("nuts_numpyro: give covariance (of theta) or inverse_mass_matrix (of z), not both")
+    imm = None
+    if covariance is not None:
+        imm = _covariance_in_z(t, z0, covariance, "nuts_numpyro")
+        imm = imm if dense_mass else np.diag(imm).copy()
+    elif inverse_mass_matrix is not None:
+        imm = np.asarray(inverse_mass_matrix, dtype=np.float64)
+        shape = (n, n) if dense_mass else (n,)
+        if imm.shape != shape or not np.all(np.isfinite(imm)):
+            raise ValueError(f"nuts_numpyro: inverse_mass_matrix must be a finite array of shape {shape} "
+                             f"(dense_mass={dense_mass}); got shape {imm.shape}")
     model = _numpyro_model(t, n)
     with engine.float64_scope():
-        start = engine.get_xp("jax").asarray(z0)  # a JAX array: the model mixes it with the reference's
+        jnp = engine.get_xp("jax")
+        start = jnp.asarray(z0)  # a JAX array: the model mixes it with the reference's
         kernel = NUTS(model, init_strategy=init_to_value(values={"z": start}),
-                      target_accept_prob=target_accept_prob, dense_mass=dense_mass)
+                      target_accept_prob=target_accept_prob, dense_mass=dense_mass,
+                      inverse_mass_matrix=None if imm is None else {("z",): jnp.asarray(imm)},
+                      adapt_mass_matrix=bool(adapt_mass_matrix), max_tree_depth=max_tree_depth)
         mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     chain_method="sequential", progress_bar=False, jit_model_args=True)
-        mcmc.run(_key(key, "nuts_numpyro"), *t.args, extra_fields=("diverging",))
+        mcmc.run(_key(key, "nuts_numpyro"), *t.args, extra_fields=("diverging", "num_steps"))
         z = mcmc.get_samples(group_by_chain=True)["z"]  # (chains, draws, n)
         theta = np.asarray(engine.jit(engine.vmap(engine.vmap(lambda v: _from_unconstrained(t, v), "jax"), "jax"),
                                       "jax")(z))
-        diverging = int(np.sum(np.asarray(mcmc.get_extra_fields()["diverging"])))
+        extra = mcmc.get_extra_fields()
+        diverging = int(np.sum(np.asarray(extra["diverging"])))
+        num_steps = np.asarray(extra["num_steps"])
+        step_size = float(np.asarray(mcmc.last_state.adapt_state.step_size))
     ess = np.asarray(effective_sample_size(theta))
-    r_hat = np.asarray(split_gelman_rubin(theta)) if num_chains > 1 else np.full(n, math.nan)
-    return _moments(theta.reshape(-1, n), t.names, {"divergences": diverging, "ess": ess, "r_hat": r_hat})
+    if num_chains > 1:
+        r_hat = np.asarray(split_gelman_rubin(theta))
+    elif theta.shape[1] >= 4:
+        r_hat = np.asarray(split_gelman_rubin(theta[0][None]))  # numpyro splits the chain in two halves
+    else:
+        r_hat = np.full(n, math.nan)
+    return _moments(theta.reshape(-1, n), t.names, {"divergences": diverging, "ess": ess, "r_hat": r_hat,
+                                                    "num_steps": num_steps, "step_size": step_size})
+
+
+def _covariance_in_z(t: _Target, z0: np.ndarray, covariance, caller: str) -> np.ndarray:
+    """``J C J^T``: a covariance of theta at ``theta(z0)`` in the unconstrained coordinates."""
+    import jax
+
+    n = len(t.names)
+    cov = np.asarray(covariance, dtype=np.float64)
+    if cov.shape != (n, n) or not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(0.5 * (cov + cov.T))[0] <= 0:
+        raise ValueError(f"{caller}: covariance must be a finite positive definite ({n}, {n}) matrix "
+                         f"[units of the parameters squared]; got shape {cov.shape}")
+    with engine.float64_scope():
+        theta0 = np.asarray(_from_unconstrained(t, z0), dtype=np.float64)
+        to_z = engine.jit(jax.jacfwd(lambda th: _logit(t.to_unit_cube(th))), "jax")
+        jac = np.asarray(to_z(theta0), dtype=np.float64)
+    out = jac @ (0.5 * (cov + cov.T)) @ jac.T
+    return 0.5 * (out + out.T)
 
 
 def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, learning_rate: float = 1e-2,
                 final_learning_rate: float = 1e-4, num_particles: int = 8, guide: str = "multivariate",
-                init_scale: float = 1.0, num_samples: int = 2000, covariance=None) -> Posterior:
+                init_scale: float = 1.0, num_samples: int = 2000, covariance=None,
+                hessian_chunk: int | None = None) -> Posterior:
     """Variational inference with numpyro SVI: a Gaussian guide in the unconstrained coordinates.
 
     The guide lives in coordinates ``w`` whitened at ``init``: ``z = z0 + L w`` with
@@ -441,6 +507,9 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
     covariance : array_like, shape (n, n), optional
         A covariance of theta near ``init`` [units of the parameters squared], positive
         definite, for the whitening (default: the Hessian at ``init``).
+    hessian_chunk : int, optional
+        Without ``covariance``: Hessian columns at a time (``xlens.engine.hessian``;
+        ``None`` all at once, 1 for the default lens model).
 
     Returns
     -------
@@ -463,6 +532,9 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
                         ("init_scale", init_scale)):
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"variational: {name} must be a finite number > 0; got {value!r}")
+    if hessian_chunk is not None and (isinstance(hessian_chunk, bool) or not isinstance(hessian_chunk, int | np.integer)
+                                      or hessian_chunk < 1):
+        raise ValueError(f"variational: hessian_chunk must be None or an integer >= 1; got {hessian_chunk!r}")
     guides = {"multivariate": AutoMultivariateNormal, "normal": AutoNormal}
     if guide not in guides:
         raise ValueError(f"variational: guide must be one of {tuple(guides)}; got {guide!r}")
@@ -472,18 +544,12 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
     import jax
 
     if covariance is not None:
-        cov = np.asarray(covariance, dtype=np.float64)
-        if cov.shape != (n, n) or not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(0.5 * (cov + cov.T))[0] <= 0:
-            raise ValueError(f"variational: covariance must be a finite positive definite ({n}, {n}) matrix")
-        with engine.float64_scope():
-            theta0 = np.asarray(_from_unconstrained(t, z0), dtype=np.float64)
-            to_z = engine.jit(jax.jacfwd(lambda th: _logit(t.to_unit_cube(th))), "jax")
-            jac = np.asarray(to_z(theta0), dtype=np.float64)
-        chol = np.linalg.cholesky(jac @ (0.5 * (cov + cov.T)) @ jac.T)
+        chol = np.linalg.cholesky(_covariance_in_z(t, z0, covariance, "variational"))
         whitened = True
     else:
         with engine.float64_scope():
-            hess = np.asarray(engine.jit(lambda z, *a: engine.hessian(lambda v: log_density(v, *a), "jax")(z),
+            hess = np.asarray(engine.jit(lambda z, *a: engine.hessian(lambda v: log_density(v, *a), "jax",
+                                                                      chunk=hessian_chunk)(z),
                                          "jax")(z0, *t.args), dtype=np.float64)
         precision = -0.5 * (hess + hess.T)
         whitened = bool(np.all(np.isfinite(precision)) and np.linalg.eigvalsh(precision)[0] > 0)
