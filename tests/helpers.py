@@ -152,3 +152,19 @@ def poisson_z_checks(name, n, lam, sd=None):
     resid = n - (slope * lam + intercept)
     se = math.sqrt(resid.var() / (n.size * lam.var()))
     assert abs(slope - 1.0) < 5.0 * se, (name, slope, se)
+
+
+def random_tnfw_batch(rng, n: int, capacity: int, *, spread: float, kappa_s: tuple, scale_radius: tuple,
+                      truncation_radius: tuple):
+    """A padded batch of ``n`` truncated-NFW haloes with uniform random fields.
+
+    Centres uniform in ``[-spread, spread]^2`` [arcsec]; each other field uniform in its
+    ``(low, high)`` [kappa_s dimensionless, radii arcsec]; ``capacity`` slots in all.
+    """
+    from xlens import mp
+    from xlens.halos import HaloBatch
+
+    return HaloBatch.from_arrays(
+        mp.NFWTruncatedSph, capacity=capacity, centre=rng.uniform(-spread, spread, size=(n, 2)),
+        kappa_s=rng.uniform(*kappa_s, size=n), scale_radius=rng.uniform(*scale_radius, size=n),
+        truncation_radius=rng.uniform(*truncation_radius, size=n))

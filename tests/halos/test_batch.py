@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import random_tnfw_batch
 
 from xlens import mp
 from xlens.halos import CAPACITY_BUCKETS, HaloBatch, bucket_capacity
@@ -108,10 +109,8 @@ def test_concatenated_batches_give_the_sum_of_their_fields():
     rng = np.random.default_rng(5)
 
     def batch(n, cap):
-        return HaloBatch.from_arrays(
-            mp.NFWTruncatedSph, capacity=cap, centre=rng.uniform(-1, 1, size=(n, 2)),
-            kappa_s=rng.uniform(0.01, 0.1, size=n), scale_radius=rng.uniform(0.05, 0.5, size=n),
-            truncation_radius=rng.uniform(0.5, 3.0, size=n))
+        return random_tnfw_batch(rng, n, cap, spread=1.0, kappa_s=(0.01, 0.1), scale_radius=(0.05, 0.5),
+                                 truncation_radius=(0.5, 3.0))
 
     a, b = batch(3, 8), batch(5, 16)
     both = concatenate_batches([a, b])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import random_tnfw_batch
 
 from xlens import Galaxy, Tracer, mp
 from xlens.halos import HaloBatch
@@ -47,10 +48,8 @@ def _window_tracer(backend):
     rng = np.random.default_rng(3)
 
     def batch(n, cap):
-        return HaloBatch.from_arrays(
-            mp.NFWTruncatedSph, capacity=cap, centre=rng.uniform(-0.25, 0.25, size=(n, 2)),
-            kappa_s=rng.uniform(0.02, 0.05, size=n), scale_radius=rng.uniform(0.05, 0.2, size=n),
-            truncation_radius=rng.uniform(0.5, 2.0, size=n))
+        return random_tnfw_batch(rng, n, cap, spread=0.25, kappa_s=(0.02, 0.05), scale_radius=(0.05, 0.2),
+                                 truncation_radius=(0.5, 2.0))
 
     lens = Galaxy(0.5, mass=mp.IsothermalSph(einstein_radius=0.3), subhalos=batch(3, 8))
     behind = Galaxy(0.7, halos=batch(2, 8))
