@@ -23,10 +23,15 @@ For each backend it reports the wall time, the part of it spent tracing and comp
 ``pathfinder``     blackjax's Pathfinder from the same start as ``map``; a Gaussian, so
                    "converged" = mean within 0.3 sd and sds within 30% of the Laplace ones.
 ``nuts_blackjax``  the documented blackjax recipe (``window_adaptation`` + ``nuts`` in one
-                   compiled program, log posterior in theta) started at the MAP with the
-                   Laplace covariance as the initial dense inverse mass matrix, shrunk to
-                   it with a pseudo-count (``--blackjax-shrinkage``): with Stan's windows
-                   alone, 30 warm-up steps estimate a singular 15 x 15 matrix.
+                   compiled program) in whitened unconstrained coordinates ``w``:
+                   ``z = logit(u) = z_MAP + L w`` (``u`` the prior's unit cube, ``L L^T``
+                   the Laplace covariance mapped to ``z``), started at ``w = 0`` with the
+                   identity as the initial dense inverse mass matrix, each window's
+                   estimate shrunk to it with a pseudo-count
+                   (``--blackjax-shrinkage``): with Stan's windows alone, 30 warm-up steps
+                   estimate a singular 15 x 15 matrix. In theta itself Stan's
+                   regularisation (+ 1e-3 identity, weighted) swamps the posterior's
+                   ~1e-8 smallest variances and every step diverges.
 ``nuts_numpyro``   ``nuts_numpyro`` at the MAP, dense mass matrix = the Laplace covariance
                    (mapped to the unconstrained coordinates), step size adapted only
                    (``--numpyro-adapt-mass`` also adapts the matrix).
@@ -89,8 +94,9 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--max-tree-depth", type=int, default=6)
     p.add_argument("--numpyro-adapt-mass", action="store_true")
     p.add_argument("--blackjax-shrinkage", type=float, default=1000.0,
-                   help="blackjax's imm_shrinkage_to_previous: pseudo-count of the Laplace matrix in each "
-                        "window's estimate (0: Stan's, the windows' samples alone)")
+                   help="blackjax's imm_shrinkage_to_previous: pseudo-count of the previous matrix (first: the "
+                        "identity in the Laplace-whitened coordinates) in each window's estimate (0: Stan's, the "
+                        "windows' samples alone)")
     p.add_argument("--vi-steps", type=int, default=300)
     p.add_argument("--vi-particles", type=int, default=2)
     p.add_argument("--vi-lr", type=float, default=2e-2)
@@ -263,35 +269,55 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
     elif name == "nuts_blackjax":
         import blackjax
 
-        fn, fargs = like.pure(posterior=True)
-        imm = np.asarray(mode["covariance"])
+        # Sample whitened unconstrained coordinates w: z = logit(u) = z0 + L w, u the prior's
+        # unit cube (as numpyro's NUTS and xlens.inference.backends do), L L^T the Laplace
+        # covariance mapped to z. Unconstrained: the log posterior in theta is -inf outside
+        # the prior box, and a truth within ~1 sd of an edge made every trajectory that crossed
+        # it diverge. Whitened: Stan's windows (blackjax's window_adaptation) regularise the
+        # adapted inverse mass matrix towards 1e-3 x identity, which in theta swamps the
+        # posterior's smallest variances (~1e-8 here: sds 6e-4 to 0.04, condition number 2.2e5);
+        # that alone made all 80 draws diverge in the runs without whitening.
+        fn, fargs = like.pure(posterior=False)  # log L; the prior is the uniform density of u
+        space = like.space
+        theta0 = np.asarray(mode["theta"], dtype=np.float64)
+        z0 = backends.to_unconstrained(like, theta0)
 
-        def run(key, init, *a):
-            def logdensity(t):
-                return fn(t, *a)
+        def theta_of_z(z):
+            return space.from_unit_cube(1.0 / (1.0 + jax.numpy.exp(-z)))
+
+        with engine.float64_scope():
+            jac = np.asarray(jax.jacfwd(theta_of_z)(jax.numpy.asarray(z0)))  # d theta / d z at z0
+        jinv = np.linalg.inv(jac)
+        chol = np.linalg.cholesky(jinv @ np.asarray(mode["covariance"], dtype=np.float64) @ jinv.T)
+
+        def run(key, *a):
+            def logdensity(w):
+                z = z0 + chol @ w
+                log_jacobian = -jax.numpy.sum(jax.numpy.logaddexp(0.0, -z) + jax.numpy.logaddexp(0.0, z))
+                return fn(theta_of_z(z), *a) + log_jacobian
 
             k_warm, k_draw = jax.random.split(key)
             warmup = blackjax.window_adaptation(blackjax.nuts, logdensity, is_mass_matrix_diagonal=False,
-                                                initial_inverse_mass_matrix=imm, max_num_doublings=args.max_tree_depth,
+                                                max_num_doublings=args.max_tree_depth,
                                                 imm_shrinkage_to_previous=args.blackjax_shrinkage)
-            (state, tuned), _ = warmup.run(k_warm, init, num_steps=args.warmup)
+            (state, tuned), _ = warmup.run(k_warm, jax.numpy.zeros(z0.shape), num_steps=args.warmup)
             step = blackjax.nuts(logdensity, **tuned).step  # tuned carries max_num_doublings
 
             def draw(state, k):
                 state, info = step(k, state)
-                return state, (state.position, info.is_divergent, info.num_integration_steps)
+                return state, (theta_of_z(z0 + chol @ state.position), info.is_divergent,
+                               info.num_integration_steps)
 
             draws = jax.lax.scan(draw, state, jax.random.split(k_draw, args.samples))[1]
             return draws, tuned["step_size"], state.logdensity
 
         with engine.float64_scope():
-            (samples, divergent, steps), step_size, warm_logdensity = jax.jit(run)(
-                jax.random.key(1), jax.numpy.asarray(mode["theta"]), *fargs)
+            (samples, divergent, steps), step_size, warm_logdensity = jax.jit(run)(jax.random.key(1), *fargs)
             samples = np.asarray(samples)
         wall = time.perf_counter() - t0
         moments = samples.mean(0), samples.std(0, ddof=1)
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, max depth {args.max_tree_depth}, "
-                          f"Laplace matrix shrinkage {args.blackjax_shrinkage:g}",
+                          f"Laplace-whitened z, shrinkage {args.blackjax_shrinkage:g}",
                    divergences=int(np.sum(np.asarray(divergent))), step_size=float(step_size),
                    log_posterior_after_warmup=float(warm_logdensity),
                    mean_leapfrog=float(np.mean(np.asarray(steps))), **_sampler_diagnostics(samples),
