@@ -120,7 +120,11 @@ def test_hessian_by_columns_is_the_analytic_hessian(chunk):
 
 def test_hessian_refuses_a_bad_chunk_and_numpy():
     pytest.importorskip("jax")
-    with pytest.raises(ValueError, match="chunk must be None or an integer >= 1; got 0"):
+    with pytest.raises(ValueError,
+                       match=r"hessian: chunk must be None or an integer >= 1; got 0 \(Hessian columns at a time\)"):
         engine.hessian(lambda t: t @ t, "jax", chunk=0)
+    for bad in (2.0, True):  # an integral float or a bool is not a column count
+        with pytest.raises(ValueError, match="chunk must be None or an integer >= 1"):
+            engine.hessian(lambda t: t @ t, "jax", chunk=bad)
     with pytest.raises(NotImplementedError, match="engine='jax'"):
         engine.hessian(lambda t: t @ t, "numpy")

@@ -104,8 +104,8 @@ def test_laplace_by_hessian_columns_matches_all_at_once(smooth):
     cols = laplace(like, truth, chunk=1)
     np.testing.assert_allclose(cols.hessian, whole.hessian, rtol=1e-10, atol=1e-12 * np.max(np.abs(whole.hessian)),
                                err_msg="chunk=1: only the order of float64 sums differs")
-    with pytest.raises(ValueError, match=r"laplace: chunk must be None or an integer >= 1 \(Hessian columns at a "
-                                         r"time\); got 0"):
+    with pytest.raises(ValueError, match=r"laplace: chunk must be None or an integer >= 1; got 0 \(Hessian columns "
+                                         r"at a time\)"):
         laplace(like, truth, chunk=0)
     with pytest.raises(ValueError, match=r"fit_map: hessian_chunk must be None or an integer >= 1"):
         fit_map(like, truth[None], hessian_chunk=2.5)

@@ -75,7 +75,7 @@ from .pytrees import (
 )
 from .random import default_key, index_keys, key_engine, numpy_generator, random_ops, split_key
 from .reduction import halo_sum
-from .transforms import block_until_ready, hessian, jit, scan, value_and_grad, vmap
+from .transforms import block_until_ready, check_hessian_chunk, hessian, jit, scan, value_and_grad, vmap
 
 __all__ = [
     "BATCH_AXIS",
@@ -100,6 +100,7 @@ __all__ = [
     "gammaln",
     "get_xp",
     "halo_sum",
+    "check_hessian_chunk",
     "hessian",
     "import_jax",
     "index_keys",

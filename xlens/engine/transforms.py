@@ -13,6 +13,7 @@ inside :func:`xlens.engine.float64_scope` (see :mod:`xlens.engine.precision`).
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from .backend import check_engine, import_jax, is_jax
 from .pytrees import tree_leaves, tree_map, tree_stack
 
-__all__ = ["block_until_ready", "jit", "scan", "value_and_grad", "vmap"]
+__all__ = ["block_until_ready", "check_hessian_chunk", "hessian", "jit", "scan", "value_and_grad", "vmap"]
 
 
 class _Float64Jitted:
@@ -127,6 +128,25 @@ def value_and_grad(fn: Callable, engine: str, argnums: int | Sequence[int] = 0) 
     )
 
 
+def check_hessian_chunk(chunk, *, caller: str = "hessian", name: str = "chunk") -> int | None:
+    """``chunk`` of :func:`hessian` (Hessian columns at a time), validated: ``None`` or an int >= 1.
+
+    ``caller`` and ``name`` are the public function and argument the value came through,
+    so that a caller validating before its own work reports its own names.
+
+    Raises
+    ------
+    ValueError
+        If ``chunk`` is not ``None`` or an integer (not a bool) >= 1.
+    """
+    if chunk is None:
+        return None
+    if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
+        raise ValueError(f"{caller}: {name} must be None or an integer >= 1; got {chunk!r} "
+                         "(Hessian columns at a time)")
+    return int(chunk)
+
+
 def hessian(fn: Callable, engine: str, *, chunk: int | None = None) -> Callable:
     """The Hessian of a scalar ``fn(theta)`` (``theta`` shape (n,)) by forward-over-reverse on JAX.
 
@@ -154,8 +174,7 @@ def hessian(fn: Callable, engine: str, *, chunk: int | None = None) -> Callable:
     ValueError
         If ``chunk`` is not ``None`` or an integer >= 1.
     """
-    if chunk is not None and (isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1):
-        raise ValueError(f"hessian: chunk must be None or an integer >= 1; got {chunk!r}")
+    chunk = check_hessian_chunk(chunk)
     if check_engine(engine) != "jax":
         raise NotImplementedError(
             "second derivatives need engine='jax' (NumPy has no automatic differentiation); "
@@ -164,7 +183,7 @@ def hessian(fn: Callable, engine: str, *, chunk: int | None = None) -> Callable:
     jax = import_jax()
     if chunk is None:
         return jax.jacfwd(jax.grad(fn))
-    k = int(chunk)
+    k = chunk
 
     def by_columns(theta):
         jnp = jax.numpy

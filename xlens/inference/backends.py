@@ -532,9 +532,7 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
                         ("init_scale", init_scale)):
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"variational: {name} must be a finite number > 0; got {value!r}")
-    if hessian_chunk is not None and (isinstance(hessian_chunk, bool) or not isinstance(hessian_chunk, int | np.integer)
-                                      or hessian_chunk < 1):
-        raise ValueError(f"variational: hessian_chunk must be None or an integer >= 1; got {hessian_chunk!r}")
+    hessian_chunk = engine.check_hessian_chunk(hessian_chunk, caller="variational", name="hessian_chunk")
     guides = {"multivariate": AutoMultivariateNormal, "normal": AutoNormal}
     if guide not in guides:
         raise ValueError(f"variational: guide must be one of {tuple(guides)}; got {guide!r}")

@@ -26,12 +26,6 @@ __all__ = ["LaplaceResult", "MapResult", "fit_map", "laplace"]
 _U_MARGIN = 1e-9
 
 
-def _check_chunk(caller: str, name: str, chunk) -> None:
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1):
-        raise ValueError(f"{caller}: {name} must be None or an integer >= 1 (Hessian columns at a time); "
-                         f"got {chunk!r}")
-
-
 class MapResult(NamedTuple):
     """What :func:`fit_map` returns (NumPy arrays).
 
@@ -109,7 +103,7 @@ def fit_map(like: Likelihood, starts, *, steps: int = 300, learning_rate: float 
         raise ValueError(f"fit_map: steps must be a positive integer; got {steps!r}")
     if int(newton_steps) != newton_steps or newton_steps < 0:
         raise ValueError(f"fit_map: newton_steps must be an integer >= 0; got {newton_steps!r}")
-    _check_chunk("fit_map", "hessian_chunk", hessian_chunk)
+    hessian_chunk = engine.check_hessian_chunk(hessian_chunk, caller="fit_map", name="hessian_chunk")
     for name, value in (("learning_rate", learning_rate), ("final_learning_rate", final_learning_rate)):
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"fit_map: {name} must be a finite number > 0; got {value!r}")
@@ -257,7 +251,7 @@ def laplace(target: Likelihood | Callable[[Any], Any], theta, *, posterior: bool
     NotImplementedError
         On the NumPy engine.
     """
-    _check_chunk("laplace", "chunk", chunk)
+    chunk = engine.check_hessian_chunk(chunk, caller="laplace")
     theta = np.asarray(theta, dtype=np.float64)
     if theta.ndim != 1:
         raise ValueError(f"laplace: theta must have shape (n,); got {theta.shape}")
