@@ -200,10 +200,8 @@ def test_batches_of_a_plane_are_corrected_together_as_each_alone():
     rng = np.random.default_rng(4)
 
     def batch(n, cap, kappa_s):
-        return HaloBatch.from_arrays(
-            mp.NFWTruncatedSph, capacity=cap, centre=rng.uniform(-0.3, 0.3, size=(n, 2)),
-            kappa_s=rng.uniform(*kappa_s, size=n), scale_radius=rng.uniform(0.05, 0.2, size=n),
-            truncation_radius=rng.uniform(0.5, 2.0, size=n))
+        return random_tnfw_batch(rng, n, cap, spread=0.3, kappa_s=kappa_s, scale_radius=(0.05, 0.2),
+                                 truncation_radius=(0.5, 2.0))
 
     # a's haloes are all stronger than b's: a ranking of the union would pick 3 of a's, not 2 + 2
     a, b = batch(3, 8, (0.08, 0.1)), batch(5, 8, (0.01, 0.02))

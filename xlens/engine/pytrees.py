@@ -21,6 +21,7 @@ __all__ = [
     "data_fields",
     "pytree_dataclass",
     "register_pytree",
+    "static_kind",
     "tree_leaves",
     "tree_map",
     "tree_signature",
@@ -31,6 +32,12 @@ __all__ = [
 def meta_fields(obj) -> tuple[str, ...]:
     """The names of the static (meta) fields of a pytree dataclass or its class (empty for others)."""
     return tuple(getattr(obj, "_meta_fields", ()))
+
+
+def static_kind(obj) -> tuple:
+    """``(class, static field values)`` of a pytree dataclass: objects of one kind share a
+    tree structure up to their arrays' shapes, so they can be stacked or concatenated."""
+    return (type(obj), tuple(getattr(obj, n) for n in meta_fields(obj)))
 
 
 def data_fields(obj) -> list:

@@ -26,7 +26,7 @@ from .. import engine
 from ..engine import ArrayLike, pytree_dataclass
 from ..profiles.base import VECTOR_FIELDS, MassProfile, unchecked
 
-__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity", "concatenate_batches"]
+__all__ = ["CAPACITY_BUCKETS", "SAFE_VALUES", "HaloBatch", "bucket_capacity", "concatenate_batches", "group_batches"]
 
 #: Capacity buckets: powers of two from 8 to 2**16. A batch of n haloes gets the
 #: smallest bucket >= n, so the capacity (and the compiled function) changes only
@@ -240,6 +240,15 @@ class HaloBatch(MassProfile):
         return self.masked_profile()._evaluate(method, grid, n_out, active=self.mask)
 
 
+def group_batches(batches: Sequence[HaloBatch]) -> list[list[HaloBatch]]:
+    """``batches`` grouped by the kind of profile they wrap (class and static fields), in
+    order of first appearance: each group can be :func:`concatenate_batches`-ed."""
+    groups: dict[tuple, list[HaloBatch]] = {}
+    for b in batches:
+        groups.setdefault(engine.static_kind(b.profile), []).append(b)
+    return list(groups.values())
+
+
 def concatenate_batches(batches: Sequence[HaloBatch]) -> HaloBatch:
     """One batch holding the slots of ``batches`` in turn (capacity: the sum of theirs).
 
@@ -247,17 +256,19 @@ def concatenate_batches(batches: Sequence[HaloBatch]) -> HaloBatch:
     1-d masks (one plane). Fields are unchanged: a padded slot adds exactly zero
     wherever it sits, and halo reductions skip chunks of padding anywhere.
     Evaluating a plane's batches as one puts one copy of the profile's code in a
-    compiled program instead of one per batch.
+    compiled program instead of one per batch. A single batch is returned as it is.
 
     Raises
     ------
     ValueError
         If the batches wrap different profile classes or static fields.
     """
+    if len(batches) == 1:
+        return batches[0]
     first = batches[0].profile
-    kind = (type(first), tuple(getattr(first, n) for n in engine.meta_fields(first)))
+    kind = engine.static_kind(first)
     for b in batches[1:]:
-        other = (type(b.profile), tuple(getattr(b.profile, n) for n in engine.meta_fields(b.profile)))
+        other = engine.static_kind(b.profile)
         if other != kind:
             raise ValueError(f"concatenate_batches: {other[0].__name__} batch differs from {kind[0].__name__}")
     leaves = [b.mask for b in batches]

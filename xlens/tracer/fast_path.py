@@ -12,7 +12,7 @@ exact deflection (:func:`window_correction`). The error is measured in
 from __future__ import annotations
 
 from ..engine import at_add, data_fields, meta_fields
-from ..halos.batch import concatenate_batches
+from ..halos.batch import concatenate_batches, group_batches
 from ..profiles.base import VECTOR_FIELDS, unchecked
 
 __all__ = [
@@ -140,13 +140,9 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
     ny, nx = coarse.shape[0] - 4, coarse.shape[1] - 4
     w = min(window, ny, nx)
     dtype = fine.dtype
-    groups: dict = {}
-    for batch in batches:
-        key = (type(batch.profile), tuple(getattr(batch.profile, n) for n in meta_fields(batch.profile)))
-        groups.setdefault(key, []).append(batch)
     diffs, all_rows, all_cols = [], [], []
-    for members in groups.values():
-        merged = concatenate_batches(members) if len(members) > 1 else members[0]
+    for members in group_batches(batches):
+        merged = concatenate_batches(members)
         prof = merged.masked_profile()
         centre = xp.astype(xp.asarray(prof.centre), dtype)  # (C, 2), the batches in turn
         # ranking: |alpha| one pixel from each centre (padded slots have zero mass: score 0)

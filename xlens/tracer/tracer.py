@@ -31,16 +31,16 @@ from ..cosmology import Planck15
 from ..engine import (
     ArrayLike,
     is_concrete,
-    meta_fields,
     namespace,
     promoted_namespace,
     pytree_dataclass,
     scan,
+    static_kind,
     tree_leaves,
     tree_signature,
     tree_stack,
 )
-from ..halos.batch import HaloBatch, concatenate_batches
+from ..halos.batch import HaloBatch, concatenate_batches, group_batches
 from ..imaging.grid import bin_over_sampled
 from ..profiles.base import MassProfile
 from . import fast_path
@@ -51,14 +51,6 @@ __all__ = ["Tracer", "plane_segments"]
 
 #: Redshifts closer than this are the same plane.
 PLANE_REDSHIFT_TOLERANCE = 1e-8
-
-
-def _merged_batches(batches: list) -> list:
-    """``batches`` with those of one profile class and static fields concatenated."""
-    groups: dict[Any, list] = {}
-    for b in batches:
-        groups.setdefault((type(b.profile), tuple(getattr(b.profile, n) for n in meta_fields(b.profile))), []).append(b)
-    return [g[0] if len(g) == 1 else concatenate_batches(g) for g in groups.values()]
 
 
 @pytree_dataclass(meta=("redshifts", "plane_of_galaxy", "chi", "cosmology"))
@@ -178,8 +170,7 @@ class Tracer:
             groups: dict[Any, list[str]] = {}
             for name, prof in g.profiles.items():
                 if isinstance(prof, MassProfile) and not isinstance(prof, HaloBatch) and prof.n_halos is None:
-                    key = (type(prof), tuple(getattr(prof, m) for m in meta_fields(prof)))
-                    groups.setdefault(key, []).append(name)
+                    groups.setdefault(static_kind(prof), []).append(name)
             profiles = dict(g.profiles)
             for (cls, _), names in groups.items():
                 if len(names) < min_haloes:
@@ -247,7 +238,8 @@ class Tracer:
             # the plane's halo batches of one profile class as one batch (one copy of its code)
             evaluated = [c for c in comps if not isinstance(c, HaloBatch)]
             if mode != "fine":
-                evaluated += _merged_batches([c for c in comps if isinstance(c, HaloBatch)])
+                halos = [c for c in comps if isinstance(c, HaloBatch)]
+                evaluated += [concatenate_batches(g) for g in group_batches(halos)]
             for comp in evaluated:
                 is_halo = isinstance(comp, HaloBatch)
                 a = comp.deflections_yx_2d_from(theta)
