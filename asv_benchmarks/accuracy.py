@@ -1,6 +1,7 @@
 """Fast path vs float64 brute force on random realisations of the full default model.
 
-Run: ``python asv_benchmarks/accuracy.py [--n 20] [--config FILE.toml] [--corrected N] [--window W]``.
+Run: ``python asv_benchmarks/accuracy.py [--n 20] [--config FILE.toml] [--corrected N] [--window W]
+[--coarsening C]``.
 
 ``--config`` measures another model (default: the default model), e.g. the corners of the
 dark-matter priors in ``asv_benchmarks/corners/`` (largest ``sigma_sub`` and ``delta_los``,
@@ -16,7 +17,8 @@ sum |fast - brute| / total flux, then the medians and the worst. ``--corrected 0
 off the fast path's correction near the strongest haloes (the previous fast path);
 ``--corrected``/``--window`` override :data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED` /
 :data:`xlens.tracer.fast_path.FAST_PATH_WINDOW` (``--corrected`` also overrides the simulator's own
-choice, ``Simulator.fast_path_corrected``: 128 with SIDM subhaloes). The suite's
+choice, ``Simulator.fast_path_corrected``: 128 with SIDM subhaloes); ``--coarsening`` sets
+``Simulator.fast_path_coarsening`` (halo batches on c x c pixel blocks). The suite's
 ``tests/tracer/test_fast_path.py::test_fast_path_matches_float64_brute_force_on_default_realisations``
 runs the first 10 of these realisations.
 """
@@ -42,6 +44,7 @@ def main():
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--corrected", type=int, default=None)
     parser.add_argument("--window", type=int, default=None)
+    parser.add_argument("--coarsening", type=int, default=None)
     parser.add_argument("--config", default=None, help="a TOML configuration (default: the default model)")
     args = parser.parse_args()
     if args.corrected is not None:
@@ -55,9 +58,17 @@ def main():
     if args.corrected is not None:  # also over the simulator's own choice (SIDM)
         for sim in sims.values():
             sim.fast_path_corrected = args.corrected
-    corrected = sims["float32"].fast_path_corrected or xlens.tracer.fast_path.FAST_PATH_CORRECTED
+    for sim in sims.values():
+        sim.fast_path_coarsening = args.coarsening
+    fp = xlens.tracer.fast_path
+    coarsening = args.coarsening or fp.FAST_PATH_COARSENING
+    preset = ({"n_corrected": fp.FAST_PATH_CORRECTED, "window": fp.FAST_PATH_WINDOW} if coarsening == 1
+              else fp.FAST_PATH_COARSENED)
+    corrected = sims["float32"].fast_path_corrected or preset["n_corrected"]
+    window = args.window or preset["window"]
     print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} jax={jax.__version__} "
-          f"corrected={corrected} window={xlens.tracer.fast_path.FAST_PATH_WINDOW}")
+          f"coarsening={coarsening} corrected={corrected} window={window} "
+          f"images={preset.get('n_images', 1)} (for the {preset.get('n_multi', 0)} strongest)")
     print(f"# config: {args.config or 'default'}")
     noise_key = jax.random.key(7)
     model = {name: jax.jit(lambda p, sim=sim: sim.forward(p, noise_key)) for name, sim in sims.items()}

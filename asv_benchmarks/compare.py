@@ -1,6 +1,6 @@
 """Time the default model on every xlens path, and on lenstronomy when it is installed, in one run.
 
-Run: ``python asv_benchmarks/compare.py [--repeats 5] [--no-numpy] [--no-lenstronomy]``.
+Run: ``python asv_benchmarks/compare.py [--repeats 5] [--no-numpy] [--no-lenstronomy] [--coarsening C]``.
 
 One realisation of the default model (``sample_params(jax.random.key(0))``: ~21 subhaloes,
 ~1000 line-of-sight haloes on 8 planes) is imaged from its parameters (ray tracing of the
@@ -8,6 +8,8 @@ One realisation of the default model (``sample_params(jax.random.key(0))``: ~21 
 convolution, Poisson noise) by:
 
 * xlens JAX float32, fast path (the production path);
+* with ``--coarsening C``: the same with ``Simulator.fast_path_coarsening = C`` (halo batches
+  evaluated on C x C pixel blocks; a larger error, docs/performance.md);
 * xlens JAX float64, fast path;
 * xlens JAX float64, brute force (``exact=True``: every halo on every sub-pixel ray);
 * xlens NumPy float64, fast path;
@@ -46,23 +48,26 @@ def _times(fn, repeats):
     return first, float(np.median(times))
 
 
-def xlens_paths(params, repeats, numpy_too):
+def xlens_paths(params, repeats, numpy_too, coarsening=None):
     import jax
 
     from xlens import Simulator, engine
     jax.config.update("jax_enable_x64", True)  # an application: float64 for xlens inside its own jax.jit
 
     rows = []
-    cases = [("JAX", "float32", False), ("JAX", "float64", False), ("JAX", "float64", True)]
-    for eng, dtype, exact in cases:
+    cases = [("JAX", "float32", False, None), ("JAX", "float64", False, None), ("JAX", "float64", True, None)]
+    if coarsening is not None:
+        cases.insert(1, ("JAX", "float32", False, coarsening))
+    for eng, dtype, exact, c in cases:
         sim = Simulator(engine="jax", dtype=dtype, exact=exact)
+        sim.fast_path_coarsening = c
         fn = jax.jit(lambda p, k, sim=sim: sim.forward(p, k)["data"])
         key = jax.random.key(1)
         p = sim.to_engine(params)
         first, steady = _times(lambda fn=fn, p=p, key=key: engine.block_until_ready(fn(p, key)),
                                min(repeats, 2) if exact else repeats)
-        rows.append((f"xlens {eng} {dtype} {'brute force (exact=True)' if exact else 'fast (default)'}",
-                     first, steady))
+        path = "brute force (exact=True)" if exact else "fast (default)" if c is None else f"fast, coarsening {c}"
+        rows.append((f"xlens {eng} {dtype} {path}", first, steady))
     if numpy_too:
         sim = Simulator(engine="numpy")
         p = jax.tree_util.tree_map(np.asarray, params)
@@ -162,6 +167,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-numpy", action="store_true")
     parser.add_argument("--no-lenstronomy", action="store_true")
+    parser.add_argument("--coarsening", type=int, default=None, help="also time the fast path coarsened by C")
     args = parser.parse_args()
     import jax
 
@@ -175,7 +181,7 @@ def main():
     params, info = jax.jit(sim.sample_params)(jax.random.key(0))
     n_halos = sum(int(np.sum(np.asarray(v.n_kept))) for v in info.values())
     print(f"# default model, realisation key 0: {n_halos} haloes")
-    rows = xlens_paths(params, args.repeats, not args.no_numpy)
+    rows = xlens_paths(params, args.repeats, not args.no_numpy, args.coarsening)
     if not args.no_lenstronomy:
         try:
             import lenstronomy  # noqa: F401

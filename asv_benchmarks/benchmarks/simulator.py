@@ -47,10 +47,11 @@ class DefaultModel:
 
 
 class DefaultModelPaths:
-    """The image of one fixed default realisation from its parameters on the three JAX paths
-    that ``asv_benchmarks/compare.py`` compares (fast float32, fast float64, brute force float64)."""
+    """The image of one fixed default realisation from its parameters on the JAX paths
+    that ``asv_benchmarks/compare.py`` compares (fast float32, fast float64, brute force float64,
+    and the fast float32 path coarsened by 2, ``compare.py --coarsening 2``)."""
 
-    params = (["fast-float32", "fast-float64", "brute-float64"],)
+    params = (["fast-float32", "fast-float64", "brute-float64", "fast2-float32"],)
     param_names = ("path",)
     timeout = 1800
     number = 1
@@ -64,6 +65,7 @@ class DefaultModelPaths:
         jax = engine.import_jax()
         kind, dtype = path.split("-")
         sim = Simulator(engine="jax", dtype=dtype, exact=kind == "brute")
+        sim.fast_path_coarsening = 2 if kind == "fast2" else None
         self.params = sim.to_engine(jax.jit(sim.sample_params)(jax.random.key(0))[0])
         self.key = jax.random.key(1)
         self.fn = jax.jit(lambda p, k: sim.forward(p, k)["data"])

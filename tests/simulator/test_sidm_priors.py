@@ -150,9 +150,9 @@ def test_sidm_simulator_corrects_more_haloes_on_the_fast_path(monkeypatch):
     seen = []
     original = Tracer.traced_grid_2d_list_over_sampled_from
 
-    def spy(self, grid, sub_size, exact=False, n_corrected=None, window=None):
+    def spy(self, grid, sub_size, exact=False, n_corrected=None, **options):
         seen.append(n_corrected)
-        return original(self, grid, sub_size, exact=exact, n_corrected=n_corrected, window=window)
+        return original(self, grid, sub_size, exact=exact, n_corrected=n_corrected, **options)
 
     monkeypatch.setattr(Tracer, "traced_grid_2d_list_over_sampled_from", spy)
     sidm = Simulator(_config(sub_size=2), engine="numpy")

@@ -162,6 +162,11 @@ class Simulator:
         #: :data:`SIDM_FAST_PATH_CORRECTED`
         self.fast_path_corrected = (SIDM_FAST_PATH_CORRECTED if cfg.subhalos is not None
                                     and cfg.subhalos.dark_matter == "sidm" else None)
+        #: the fast path's coarsening (halo batches evaluated on c x c pixel blocks): None is
+        #: the tracer's default (:data:`xlens.tracer.fast_path.FAST_PATH_COARSENING`, 1); 2 is
+        #: 1.3-1.6x faster at a larger error (docs/performance.md). Set it before the first call
+        #: (it is read when a program is compiled).
+        self.fast_path_coarsening = None
         self._jit_cache: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ params
@@ -347,7 +352,8 @@ class Simulator:
         tracer, index = self._tracer_and_galaxies(params)
         grid = xp.asarray(self.padded_grid.over_sampled, dtype=dtype)
         traced = tracer.traced_grid_2d_list_over_sampled_from(grid, self.config.sub_size, exact=self.exact,
-                                                              n_corrected=self.fast_path_corrected)
+                                                              n_corrected=self.fast_path_corrected,
+                                                              coarsening=self.fast_path_coarsening)
         lens_sub, source_sub = self._light(params, tracer, index, traced)
         s = self.config.sub_size
         zeros = xp.zeros(traced[0].shape[:-1], dtype=dtype)

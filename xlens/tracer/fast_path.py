@@ -11,11 +11,13 @@ exact deflection (:func:`window_correction`). The error is measured in
 
 from __future__ import annotations
 
-from ..engine import at_add, data_fields, meta_fields
+from ..engine import at_add, at_set, data_fields, meta_fields
 from ..halos.batch import concatenate_batches, group_batches
 from ..profiles.base import VECTOR_FIELDS, unchecked
 
 __all__ = [
+    "FAST_PATH_COARSENED",
+    "FAST_PATH_COARSENING",
     "FAST_PATH_CORRECTED",
     "FAST_PATH_WINDOW",
     "extend_linear",
@@ -29,6 +31,18 @@ __all__ = [
 #: batches hold ~20 subhaloes and up to ~350 line-of-sight haloes per plane; see
 #: docs/performance.md for the error and cost against this number.
 FAST_PATH_CORRECTED = 32
+
+#: Halo batches are evaluated on a grid c times coarser than the pixels (the centres of
+#: c x c pixel blocks) and interpolated from there. 1 (default): every pixel centre. 2 evaluates
+#: about 4x fewer halo-points, with the corrections of :data:`FAST_PATH_COARSENED`
+#: (docs/performance.md, "Issue 16: coarsening", for its speed and error).
+FAST_PATH_COARSENING = 1
+
+#: The corrections of a coarsened fast path (coarsening > 1), where the interpolation errs
+#: more: ``n_corrected`` haloes per batch on windows of ``window`` blocks, and the ``n_multi``
+#: strongest of each batch also around ``n_images - 1`` further images of their centre. Chosen
+#: on the default model's 20 realisations of ``asv_benchmarks/accuracy.py`` (worst 0.008 sigma).
+FAST_PATH_COARSENED = {"n_corrected": 128, "window": 4, "n_images": 4, "n_multi": 16}
 
 #: Side [pixels] of the correction window. The cubic interpolation error of a
 #: truncated NFW cusp falls to ~3% of its peak 3 pixels from the centre and ~1% beyond 4.
@@ -121,19 +135,27 @@ def window_correction(batch, fine, coarse, *, n_corrected: int, window: int, sub
     rays, and the same cubic interpolation of its pixel-centre values (which the
     interpolated field holds) is subtracted. Returns the (N_y s, N_x s, 2) sum of these
     differences: zero outside the windows, and zero for padded slots. On planes behind
-    a strong lens a halo centre has several images; only the closest is corrected.
+    a strong lens a halo centre has several images; only the closest is corrected here
+    (:func:`window_corrections` can correct more).
     """
     return window_corrections([batch], fine, coarse, n_corrected=n_corrected, window=window,
                               sub_size=sub_size, pixel=pixel, xp=xp)
 
 
-def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, sub_size: int, pixel, xp):
+def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, sub_size: int, pixel, xp,
+                       n_images: int = 1, n_multi: int = 0):
     """:func:`window_correction` of several halo batches on one plane, summed.
 
     Each batch keeps its own ``n_corrected`` strongest haloes, but batches of one
     profile class (the lens plane's subhaloes and line-of-sight haloes) are ranked,
     searched and evaluated together, so the compiled program holds one copy of the
     profile's code per class instead of two per batch (docs/performance.md, issue 16).
+    With ``n_images > 1`` the ``n_multi`` strongest haloes of each batch are also corrected
+    around ``n_images - 1`` further images of their centre (on a plane behind a strong lens
+    a centre near a caustic has up to 5 images; a coarsened fast path needs them corrected):
+    the windows whose rays land closest to the centre at least two windows away from the
+    windows found before (so windows never overlap; where there is no further image, the
+    window corrects a smooth field, harmlessly).
     Returns the (N_y s, N_x s, 2) sum of the corrections [arcsec].
     """
     s = sub_size
@@ -157,7 +179,7 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
             offset += b.capacity
         order = xp.concatenate(orders) if len(orders) > 1 else orders[0]
         k = order.shape[0]
-        chosen = _gather(prof, order, xp=xp)
+        chosen = None if n_images > 1 and n_multi > 0 else _gather(prof, order, xp=xp)
         weight = xp.astype(score[order] > 0, dtype)
         c = centre[order]  # (k, 2)
         # the pixel whose ray lands closest to each centre, then the window around it
@@ -170,8 +192,43 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
         rows3 = xp.clip(row[:, None] + step, 0, ny + 3)[:, :, None]
         cols3 = xp.clip(col[:, None] + step, 0, nx + 3)[:, None, :]
         near = xp.argmin(xp.reshape(_distance2(coarse[rows3, cols3], c[:, None, None, :]), (k, 9)), axis=1)
-        row = xp.reshape(rows3, (k, 3))[xp.arange(k), near // 3] - 2  # inner-pixel indices
-        col = xp.reshape(cols3, (k, 3))[xp.arange(k), near % 3] - 2
+        row = xp.reshape(rows3, (k, 3))[xp.arange(k), near // 3]
+        col = xp.reshape(cols3, (k, 3))[xp.arange(k), near % 3]
+        if n_images > 1 and n_multi > 0:
+            # more images of the n_multi strongest of each batch (planes behind a strong lens map
+            # a halo centre to up to 5 places): the local minima of the distance over all the
+            # pixel-centre rays (no farther than their 4 neighbours), the closest first, other
+            # than the image found above; overlapping windows are corrected once, below
+            sel, offset = [], 0
+            for b in members:
+                k_b = min(n_corrected, b.capacity)
+                sel.extend(range(offset, offset + min(n_multi, k_b)))
+                offset += k_b
+            sel = xp.asarray(sel)
+            hf, wf = coarse.shape[0], coarse.shape[1]
+            d2 = _distance2(coarse[None], c[sel][:, None, None, :])  # (m, H, W)
+            big = xp.full((d2.shape[0], hf + 2, wf + 2), xp.inf, dtype=d2.dtype)
+            padded = at_set(big, (slice(None), slice(1, hf + 1), slice(1, wf + 1)), d2, xp=xp)
+            candidate = (
+                (d2 <= padded[:, :hf, 1 : wf + 1]) & (d2 <= padded[:, 2:, 1 : wf + 1])
+                & (d2 <= padded[:, 1 : hf + 1, :wf]) & (d2 <= padded[:, 1 : hf + 1, 2:])
+            )
+            rr = xp.arange(hf)[None, :, None]
+            cc = xp.arange(wf)[None, None, :]
+            first = (xp.abs(rr - row[sel][:, None, None]) <= 1) & (xp.abs(cc - col[sel][:, None, None]) <= 1)
+            cand = xp.reshape(xp.where(candidate & ~first, d2, xp.inf), (d2.shape[0], -1))
+            found = []
+            for _ in range(n_images - 1):
+                found.append(xp.argmin(cand, axis=1))
+                cand = at_set(cand, (xp.arange(cand.shape[0]), found[-1]), xp.inf, xp=xp)
+            row = xp.concatenate([row, *[f // wf for f in found]])
+            col = xp.concatenate([col, *[f % wf for f in found]])
+            order = xp.concatenate([order] + [order[sel]] * (n_images - 1))
+            chosen = _gather(prof, order, xp=xp)
+            weight = xp.concatenate([weight] + [weight[sel]] * (n_images - 1))
+            c = xp.concatenate([c] + [c[sel]] * (n_images - 1))
+            k = order.shape[0]
+        row, col = row - 2, col - 2  # inner-pixel indices
         r0 = xp.clip(row - (w - 1) // 2, 0, ny - w)
         c0 = xp.clip(col - (w - 1) // 2, 0, nx - w)
         span = xp.arange(w + 4)
@@ -186,7 +243,24 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
         alpha = _per_halo(chosen, "_deflections", points, xp=xp)
         exact = xp.reshape(alpha[:, :n_fine], fine_win.shape)
         interp = upsample_cubic(xp.reshape(alpha[:, n_fine:], coarse_win.shape), s, xp=xp)
-        diffs.append((exact - interp) * weight[:, None, None, None])
+        diff = (exact - interp) * weight[:, None, None, None]
+        if n_images > 1 and n_multi > 0:
+            # a further image's window drops the sub-pixels that an earlier window of its halo holds
+            n_sel = sel.shape[0]
+            first = k - n_sel * (n_images - 1)
+            keep = []
+            for j in range(1, n_images):
+                part = slice(first + (j - 1) * n_sel, first + j * n_sel)
+                rows_j, cols_j = frows[part], fcols[part]
+                held = xp.zeros((n_sel, w * s, w * s), dtype=bool)
+                for e in range(j):
+                    idx = sel if e == 0 else first + (e - 1) * n_sel + xp.arange(n_sel)
+                    lo_r, lo_c = (r0[idx] * s)[:, None, None], (c0[idx] * s)[:, None, None]
+                    inside_r = (rows_j >= lo_r) & (rows_j < lo_r + w * s)
+                    held = held | (inside_r & (cols_j >= lo_c) & (cols_j < lo_c + w * s))
+                keep.append(xp.astype(~held, dtype))
+            diff = xp.concatenate([diff[:first], diff[first:] * xp.concatenate(keep)[..., None]])
+        diffs.append(diff)
         all_rows.append(frows)
         all_cols.append(fcols)
     if len(diffs) == 1:

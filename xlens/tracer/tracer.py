@@ -293,6 +293,7 @@ class Tracer:
         exact: bool = False,
         n_corrected: int | None = None,
         window: int | None = None,
+        coarsening: int | None = None,
     ):
         """Positions on every plane of an over-sampled image grid, fast by default.
 
@@ -319,9 +320,20 @@ class Tracer:
             ``docs/performance.md`` and bounded by a test.
         n_corrected : int, optional
             Haloes per batch corrected on their window (default
-            :data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED`, read at each call; 0 switches the correction off).
+            :data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED`, read at each call, or
+            ``FAST_PATH_COARSENED["n_corrected"]`` when coarsened; 0 switches the correction off).
         window : int, optional
-            Side of the correction window in pixels (default :data:`xlens.tracer.fast_path.FAST_PATH_WINDOW`).
+            Side of the correction window in pixels (default :data:`xlens.tracer.fast_path.FAST_PATH_WINDOW`);
+            in blocks of ``coarsening`` x ``coarsening`` pixels when coarsened (default
+            ``FAST_PATH_COARSENED["window"]``).
+        coarsening : int, optional
+            Evaluate the halo batches at the centres of ``coarsening`` x ``coarsening`` pixel
+            blocks instead of every pixel centre (default
+            :data:`xlens.tracer.fast_path.FAST_PATH_COARSENING`, 1). 2 evaluates about 4x fewer
+            halo-points; the interpolation then errs more, so more haloes are corrected, and the
+            strongest also around the further images of their centre
+            (:data:`xlens.tracer.fast_path.FAST_PATH_COARSENED`); speed and error in
+            docs/performance.md. The image's ``N_y`` and ``N_x`` must be multiples of it.
 
         Returns
         -------
@@ -334,6 +346,13 @@ class Tracer:
             return self.traced_grid_2d_list_from(grid)
         xp = promoted_namespace(grid, *tree_leaves(self.galaxies))
         grid = xp.asarray(grid)
+        c = fast_path.FAST_PATH_COARSENING if coarsening is None else coarsening
+        ny, nx = grid.shape[0] // sub_size, grid.shape[1] // sub_size
+        if isinstance(c, bool) or not isinstance(c, int | np.integer) or c < 1 or ny % c or nx % c:
+            raise ValueError(f"coarsening must be an integer >= 1 that divides the grid's {ny} x {nx} pixels; "
+                             f"got {c!r}")
+        # the halo batches' samples: the centres of c x c pixel blocks, s c sub-pixels on a side
+        sub_size = sub_size * int(c)
         pixels = xp.stack([bin_over_sampled(grid[..., k], sub_size) for k in range(2)], axis=-1)
         # two extra pixels on every side: the cubic interpolation's neighbours are real rays
         pixels = extend_linear(extend_linear(pixels, 2, 0, xp=xp), 2, 1, xp=xp)
@@ -341,9 +360,13 @@ class Tracer:
         tracer = self._with_lensing_batches()
         coarse, halo = tracer._shoot(pixels, "coarse")
         fine = [(upsample_cubic(a, sub_size, xp=xp), p) for a, p in zip(halo, coarse[:-1], strict=True)]
+        preset = ({"n_corrected": fast_path.FAST_PATH_CORRECTED, "window": fast_path.FAST_PATH_WINDOW}
+                  if c == 1 else fast_path.FAST_PATH_COARSENED)
         options = {
-            "n_corrected": fast_path.FAST_PATH_CORRECTED if n_corrected is None else int(n_corrected),
-            "window": fast_path.FAST_PATH_WINDOW if window is None else int(window),
+            "n_corrected": preset["n_corrected"] if n_corrected is None else int(n_corrected),
+            "window": preset["window"] if window is None else int(window),
+            "n_images": preset.get("n_images", 1),
+            "n_multi": preset.get("n_multi", 0),
             "sub_size": sub_size,
             # the pixel size [arcsec]: the radius of the mean convergence that ranks the haloes
             "pixel": xp.abs(pixels[0, 1, 1] - pixels[0, 0, 1]),
