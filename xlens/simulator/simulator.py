@@ -164,7 +164,8 @@ class Simulator:
                                     and cfg.subhalos.dark_matter == "sidm" else None)
         #: the fast path's coarsening (halo batches evaluated on c x c pixel blocks): None is
         #: the tracer's default (:data:`xlens.tracer.fast_path.FAST_PATH_COARSENING`, 1); 2 is
-        #: 1.3-1.6x faster at a larger error (docs/performance.md). Set it before the first call
+        #: 1.2-1.4x faster at a larger error, which breaks the 0.01 sigma bound at the dense
+        #: corners of the priors (docs/performance.md). Set it before the first call
         #: (it is read when a program is compiled).
         self.fast_path_coarsening = None
         self._jit_cache: dict[str, Any] = {}

@@ -35,7 +35,7 @@ FAST_PATH_CORRECTED = 32
 #: Halo batches are evaluated on a grid c times coarser than the pixels (the centres of
 #: c x c pixel blocks) and interpolated from there. 1 (default): every pixel centre. 2 evaluates
 #: about 4x fewer halo-points, with the corrections of :data:`FAST_PATH_COARSENED`
-#: (docs/performance.md, "Issue 16: coarsening", for its speed and error).
+#: (docs/performance.md, "Issue 16: a coarser fast path", for its speed and error).
 FAST_PATH_COARSENING = 1
 
 #: The corrections of a coarsened fast path (coarsening > 1), where the interpolation errs
@@ -153,9 +153,11 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
     With ``n_images > 1`` the ``n_multi`` strongest haloes of each batch are also corrected
     around ``n_images - 1`` further images of their centre (on a plane behind a strong lens
     a centre near a caustic has up to 5 images; a coarsened fast path needs them corrected):
-    the windows whose rays land closest to the centre at least two windows away from the
-    windows found before (so windows never overlap; where there is no further image, the
-    window corrects a smooth field, harmlessly).
+    the next-closest local minima of the distance from the pixel-centre rays to the centre
+    (rays no farther than their 4 neighbours), other than the image found first. Where two
+    windows of one halo overlap, the later one leaves the overlap out, so every sub-pixel is
+    corrected once; where there is no further image, the window corrects a smooth field,
+    harmlessly.
     Returns the (N_y s, N_x s, 2) sum of the corrections [arcsec].
     """
     s = sub_size
@@ -215,8 +217,8 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
             )
             rr = xp.arange(hf)[None, :, None]
             cc = xp.arange(wf)[None, None, :]
-            first = (xp.abs(rr - row[sel][:, None, None]) <= 1) & (xp.abs(cc - col[sel][:, None, None]) <= 1)
-            cand = xp.reshape(xp.where(candidate & ~first, d2, xp.inf), (d2.shape[0], -1))
+            primary = (xp.abs(rr - row[sel][:, None, None]) <= 1) & (xp.abs(cc - col[sel][:, None, None]) <= 1)
+            cand = xp.reshape(xp.where(candidate & ~primary, d2, xp.inf), (d2.shape[0], -1))
             found = []
             for _ in range(n_images - 1):
                 found.append(xp.argmin(cand, axis=1))

@@ -333,7 +333,7 @@ class Tracer:
             halo-points; the interpolation then errs more, so more haloes are corrected, and the
             strongest also around the further images of their centre
             (:data:`xlens.tracer.fast_path.FAST_PATH_COARSENED`); speed and error in
-            docs/performance.md. The image's ``N_y`` and ``N_x`` must be multiples of it.
+            docs/performance.md. The grid's ``N_y`` and ``N_x`` pixels must be multiples of it.
 
         Returns
         -------
