@@ -24,7 +24,9 @@ the script including the JAX start-up):
    ``xlens.engine.reduction.HALO_BLOCK_ELEMENTS`` = 2**19 and 2**21 (default 2**17); ``lax.map`` with
    ``batch_size=128`` over the batch (vmap inside chunks) instead of ``vmap``; the fast path's
    window correction off (``xlens.tracer.fast_path.FAST_PATH_CORRECTED = 0``: its cost; it changes the
-   accuracy, so it is never chosen as "best"); plain sequential ``lax.map`` (keeps the
+   accuracy, so it is never chosen as "best"); the opt-in coarsened fast path
+   (``FAST_PATH_COARSENING = 2``, ``Simulator.fast_path_coarsening``; also never "best", as it
+   changes the accuracy); plain sequential ``lax.map`` (keeps the
    ``lax.cond`` skips of all-padding halo chunks) at batch 128.
 5. ``largest``: the best configuration of 2-4 (images/s; not the correction off, not the
    sequential map, whose memory and speed do not grow with the batch) at 2048, 4096, 8192, in order,
@@ -171,7 +173,7 @@ class Plan:
 
 
 @contextlib.contextmanager
-def lever(halo_block=None, map_kind=None, map_batch_size=None, corrected=None):
+def lever(halo_block=None, map_kind=None, map_batch_size=None, corrected=None, coarsening=None):
     """Set trace-time switches of xlens for one configuration; restore them afterwards.
 
     BENCHMARK-ONLY PATCH of private/module-level names: ``xlens.engine.batching._local_map`` (how
@@ -184,7 +186,7 @@ def lever(halo_block=None, map_kind=None, map_batch_size=None, corrected=None):
     import xlens.engine.reduction as reduction
     import xlens.tracer.fast_path as tracer
 
-    saved = (reduction.HALO_BLOCK_ELEMENTS, eng._local_map, tracer.FAST_PATH_CORRECTED)
+    saved = (reduction.HALO_BLOCK_ELEMENTS, eng._local_map, tracer.FAST_PATH_CORRECTED, tracer.FAST_PATH_COARSENING)
     try:
         if halo_block is not None:
             reduction.HALO_BLOCK_ELEMENTS = int(halo_block)
@@ -199,9 +201,12 @@ def lever(halo_block=None, map_kind=None, map_batch_size=None, corrected=None):
             eng._local_map = lambda fn, jax, platform: jax.vmap(fn)
         if corrected is not None:
             tracer.FAST_PATH_CORRECTED = int(corrected)
+        if coarsening is not None:
+            tracer.FAST_PATH_COARSENING = int(coarsening)
         yield
     finally:
-        reduction.HALO_BLOCK_ELEMENTS, eng._local_map, tracer.FAST_PATH_CORRECTED = saved
+        (reduction.HALO_BLOCK_ELEMENTS, eng._local_map, tracer.FAST_PATH_CORRECTED,
+         tracer.FAST_PATH_COARSENING) = saved
 
 
 def _err(exc: BaseException) -> str:
@@ -565,6 +570,7 @@ class Bench:
         out.append((f"lax.map batch_size={p.chunk}", {"map_kind": "lax.map", "map_batch_size": p.chunk},
                     p.main_batch, True))
         out.append(("window correction off (changes accuracy)", {"corrected": 0}, p.main_batch, False))
+        out.append(("coarsening 2 (opt-in; changes accuracy)", {"coarsening": 2}, p.main_batch, False))
         # sequential: its memory and images/s do not grow with the batch, so it is not a candidate for step 5
         out.append(("lax.map sequential", {"map_kind": "lax.map"}, p.seq_batch, False))
         return out
