@@ -62,13 +62,12 @@ def main():
         sim.fast_path_coarsening = args.coarsening
     fp = xlens.tracer.fast_path
     coarsening = args.coarsening or fp.FAST_PATH_COARSENING
-    preset = ({"n_corrected": fp.FAST_PATH_CORRECTED, "window": fp.FAST_PATH_WINDOW} if coarsening == 1
-              else fp.FAST_PATH_COARSENED)
+    preset = fp.default_options(coarsening)
     corrected = sims["float32"].fast_path_corrected or preset["n_corrected"]
     window = args.window or preset["window"]
     print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} jax={jax.__version__} "
           f"coarsening={coarsening} corrected={corrected} window={window} "
-          f"images={preset.get('n_images', 1)} (for the {preset.get('n_multi', 0)} strongest)")
+          f"images={preset['n_images']} (for the {preset['n_multi']} strongest)")
     print(f"# config: {args.config or 'default'}")
     noise_key = jax.random.key(7)
     model = {name: jax.jit(lambda p, sim=sim: sim.forward(p, noise_key)) for name, sim in sims.items()}

@@ -167,9 +167,9 @@ def test_coarsened_fast_path_corrects_the_further_images_of_a_halo_centre(backen
 
 
 @pytest.mark.parametrize("bad", [0, 3, 1.5, True, "2"])
-def test_coarsening_must_be_an_integer_dividing_the_grid(bad):
-    tracer = _window_tracer(type("B", (), {"engine": "numpy"})())
-    grid = Grid2D((10, 10), 0.05, 4).over_sampled
+def test_coarsening_must_be_an_integer_dividing_the_grid(bad, backend):
+    tracer = _window_tracer(backend)
+    grid = backend.asarray(Grid2D((10, 10), 0.05, 4).over_sampled)
     with pytest.raises(ValueError, match=r"coarsening must be an integer >= 1 that divides the grid's 10 x 10"):
         tracer.traced_grid_2d_list_over_sampled_from(grid, 4, coarsening=bad)
 

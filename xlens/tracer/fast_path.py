@@ -20,6 +20,7 @@ __all__ = [
     "FAST_PATH_COARSENING",
     "FAST_PATH_CORRECTED",
     "FAST_PATH_WINDOW",
+    "default_options",
     "extend_linear",
     "upsample_cubic",
     "window_correction",
@@ -47,6 +48,15 @@ FAST_PATH_COARSENED = {"n_corrected": 128, "window": 4, "n_images": 4, "n_multi"
 #: Side [pixels] of the correction window. The cubic interpolation error of a
 #: truncated NFW cusp falls to ~3% of its peak 3 pixels from the centre and ~1% beyond 4.
 FAST_PATH_WINDOW = 5
+
+
+def default_options(coarsening: int) -> dict:
+    """The fast path's corrections when the caller gives none: ``n_corrected``, ``window``,
+    ``n_images``, ``n_multi`` (:data:`FAST_PATH_CORRECTED` and :data:`FAST_PATH_WINDOW`
+    uncoarsened, :data:`FAST_PATH_COARSENED` coarsened), read at each call."""
+    if coarsening == 1:
+        return {"n_corrected": FAST_PATH_CORRECTED, "window": FAST_PATH_WINDOW, "n_images": 1, "n_multi": 0}
+    return dict(FAST_PATH_COARSENED)
 
 
 def _take(a, start, stop, axis):
@@ -174,14 +184,15 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
         a1 = _per_halo(prof, "_deflections", probe[:, None, :], xp=xp)[:, 0, :]
         active = xp.astype(xp.asarray(merged.mask) > 0.5, dtype)
         score = xp.sqrt(a1[:, 0] ** 2 + a1[:, 1] ** 2) * active
-        orders, offset = [], 0
-        for b in members:  # each batch's own strongest haloes
+        orders, sel, offset, pos = [], [], 0, 0
+        for b in members:  # each batch's own strongest haloes; sel: where its n_multi first are in order
             k_b = min(n_corrected, b.capacity)
             orders.append(offset + xp.argsort(-score[offset : offset + b.capacity])[:k_b])
+            sel.extend(range(pos, pos + min(n_multi, k_b)))
             offset += b.capacity
+            pos += k_b
         order = xp.concatenate(orders) if len(orders) > 1 else orders[0]
         k = order.shape[0]
-        chosen = None if n_images > 1 and n_multi > 0 else _gather(prof, order, xp=xp)
         weight = xp.astype(score[order] > 0, dtype)
         c = centre[order]  # (k, 2)
         # the pixel whose ray lands closest to each centre, then the window around it
@@ -201,11 +212,6 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
             # a halo centre to up to 5 places): the local minima of the distance over all the
             # pixel-centre rays (no farther than their 4 neighbours), the closest first, other
             # than the image found above; overlapping windows are corrected once, below
-            sel, offset = [], 0
-            for b in members:
-                k_b = min(n_corrected, b.capacity)
-                sel.extend(range(offset, offset + min(n_multi, k_b)))
-                offset += k_b
             sel = xp.asarray(sel)
             hf, wf = coarse.shape[0], coarse.shape[1]
             d2 = _distance2(coarse[None], c[sel][:, None, None, :])  # (m, H, W)
@@ -226,10 +232,10 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
             row = xp.concatenate([row, *[f // wf for f in found]])
             col = xp.concatenate([col, *[f % wf for f in found]])
             order = xp.concatenate([order] + [order[sel]] * (n_images - 1))
-            chosen = _gather(prof, order, xp=xp)
             weight = xp.concatenate([weight] + [weight[sel]] * (n_images - 1))
             c = xp.concatenate([c] + [c[sel]] * (n_images - 1))
             k = order.shape[0]
+        chosen = _gather(prof, order, xp=xp)
         row, col = row - 2, col - 2  # inner-pixel indices
         r0 = xp.clip(row - (w - 1) // 2, 0, ny - w)
         c0 = xp.clip(col - (w - 1) // 2, 0, nx - w)

@@ -360,17 +360,14 @@ class Tracer:
         tracer = self._with_lensing_batches()
         coarse, halo = tracer._shoot(pixels, "coarse")
         fine = [(upsample_cubic(a, sub_size, xp=xp), p) for a, p in zip(halo, coarse[:-1], strict=True)]
-        preset = ({"n_corrected": fast_path.FAST_PATH_CORRECTED, "window": fast_path.FAST_PATH_WINDOW}
-                  if c == 1 else fast_path.FAST_PATH_COARSENED)
-        options = {
-            "n_corrected": preset["n_corrected"] if n_corrected is None else int(n_corrected),
-            "window": preset["window"] if window is None else int(window),
-            "n_images": preset.get("n_images", 1),
-            "n_multi": preset.get("n_multi", 0),
+        options = fast_path.default_options(c)
+        options.update({
+            "n_corrected": options["n_corrected"] if n_corrected is None else int(n_corrected),
+            "window": options["window"] if window is None else int(window),
             "sub_size": sub_size,
             # the pixel size [arcsec]: the radius of the mean convergence that ranks the haloes
             "pixel": xp.abs(pixels[0, 1, 1] - pixels[0, 0, 1]),
-        }
+        })
         positions, _ = tracer._shoot(grid, "fine", fine, options)
         return positions
 
