@@ -93,6 +93,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=120, help="NUTS kept draws (both libraries)")
     p.add_argument("--max-tree-depth", type=int, default=6)
     p.add_argument("--numpyro-adapt-mass", action="store_true")
+    p.add_argument("--target-accept", type=float, default=0.8,
+                   help="numpyro NUTS's target acceptance probability (a smaller step size when higher)")
     p.add_argument("--blackjax-shrinkage", type=float, default=1000.0,
                    help="blackjax's imm_shrinkage_to_previous: pseudo-count of the previous matrix (first: the "
                         "identity in the Laplace-whitened coordinates) in each window's estimate (0: Stan's, the "
@@ -326,11 +328,13 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
         res = backends.nuts_numpyro(like, np.asarray(mode["theta"]), 1, num_warmup=args.warmup,
                                     num_samples=args.samples, dense_mass=True,
                                     covariance=np.asarray(mode["covariance"]),
-                                    adapt_mass_matrix=args.numpyro_adapt_mass, max_tree_depth=args.max_tree_depth)
+                                    adapt_mass_matrix=args.numpyro_adapt_mass, max_tree_depth=args.max_tree_depth,
+                                    target_accept_prob=args.target_accept)
         wall = time.perf_counter() - t0
         moments = res.mean, res.std
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, dense Laplace mass "
-                          f"({'adapted' if args.numpyro_adapt_mass else 'fixed'}), max depth {args.max_tree_depth}",
+                          f"({'adapted' if args.numpyro_adapt_mass else 'fixed'}), max depth {args.max_tree_depth}"
+                          + (f", target accept {args.target_accept:g}" if args.target_accept != 0.8 else ""),
                    divergences=res.info["divergences"], mean_leapfrog=float(np.mean(res.info["num_steps"])),
                    step_size=res.info["step_size"], min_ess=float(np.min(res.info["ess"])),
                    max_split_rhat=float(np.max(res.info["r_hat"])), **_moment_check(res.mean, res.std, mode))

@@ -140,11 +140,15 @@ def test_plane_profiles_feed_the_tracer():
     assert tracer.n_planes == los.n_planes + 1  # LOS planes (one at z_lens) + source
     assert planes[4].profiles["los_sheet"].kappa == los.sheet_kappa[4]
     assert subs[0].profiles["subhalo_sheet"].kappa == sub.sheet_kappa
-    # the LOS planes in front of and behind the lens share one structure: each run is scanned
-    from xlens.tracer import plane_segments
+    # every plane shares one structure (one scanned body): the LOS batch, the subhaloes' batch
+    # (empty off the lens plane) and a sheet; the lens and its second sheet (the subhaloes') are its own
+    from xlens.engine import tree_signature
+    from xlens.tracer import uniform_planes
 
-    runs = plane_segments(tracer._plane_masses()[:-1])
-    assert (0, 4) in runs and (5, 8) in runs
+    shared, own = uniform_planes(tracer._plane_masses()[:-1])
+    assert len({tree_signature(p) for p in shared}) == 1
+    assert [len(o) for o in own] == [0, 0, 0, 0, 2, 0, 0, 0]
+    assert len(shared[0][0]) == 2 and not np.asarray(shared[0][0][1].mask).any()
     grid = np.random.default_rng(0).uniform(-2, 2, size=(50, 2))
     defl = tracer.deflections_yx_2d_from(grid)
     assert defl.shape == (50, 2) and np.all(np.isfinite(defl))

@@ -1,8 +1,8 @@
-"""Function transformations: ``jit``, ``vmap``, ``value_and_grad``, ``scan`` on both engines.
+"""Function transformations: ``jit``, ``vmap``, ``value_and_grad``, ``scan``, ``switch`` on both engines.
 
 On JAX these are JAX's transformations; on NumPy they degrade to what the
 transformation means without a compiler — ``jit`` is the identity, ``vmap`` and
-``scan`` are Python loops that stack their results — so the same physics code runs
+``scan`` are Python loops that stack their results, ``switch`` calls one branch — so the same physics code runs
 eagerly as a debuggable reference.
 
 :func:`jit` is also where xlens gets float64 on JAX without changing the process's
@@ -21,7 +21,7 @@ import numpy as np
 from .backend import check_engine, import_jax, is_jax
 from .pytrees import tree_leaves, tree_map, tree_stack
 
-__all__ = ["block_until_ready", "check_hessian_chunk", "hessian", "jit", "scan", "value_and_grad", "vmap"]
+__all__ = ["block_until_ready", "check_hessian_chunk", "hessian", "jit", "scan", "switch", "value_and_grad", "vmap"]
 
 
 class _Float64Jitted:
@@ -219,6 +219,21 @@ def scan(f: Callable, init, xs, *, xp, length: int | None = None):
     if not ys or ys[0] is None:
         return carry, None
     return carry, tree_stack(ys, axis=0)
+
+
+def switch(index, branches: Sequence[Callable], *operands, xp):
+    """``lax.switch`` on JAX; ``branches[index](*operands)`` on NumPy.
+
+    ``index`` is an integer scalar in ``[0, len(branches))`` (on JAX it may be traced,
+    e.g. a ``scan`` counter: only the chosen branch runs, unless ``vmap`` batches the
+    index itself). Every branch must return the same structure, shapes and dtypes.
+    """
+    if is_jax(xp):
+        return import_jax().lax.switch(index, list(branches), *operands)
+    i = int(index)
+    if not 0 <= i < len(branches):
+        raise IndexError(f"switch: index must be in [0, {len(branches)}); got {i}")
+    return branches[i](*operands)
 
 
 def block_until_ready(x):

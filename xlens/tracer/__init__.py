@@ -2,6 +2,6 @@
 
 from .fast_path import FAST_PATH_CORRECTED, FAST_PATH_WINDOW
 from .galaxy import Galaxy
-from .tracer import Tracer, plane_segments
+from .tracer import Tracer, uniform_planes
 
-__all__ = ["FAST_PATH_CORRECTED", "FAST_PATH_WINDOW", "Galaxy", "Tracer", "plane_segments"]
+__all__ = ["FAST_PATH_CORRECTED", "FAST_PATH_WINDOW", "Galaxy", "Tracer", "uniform_planes"]

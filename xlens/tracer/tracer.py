@@ -11,12 +11,12 @@ Every plane's deflection is the *reduced* deflection normalised to the last
 plane: profiles on plane i must use ``Sigma_cr(z_i, z_source)`` (the
 mass-concentration profiles do this from their ``redshift_source``).
 
-Consecutive planes whose contents have the same structure (the line-of-sight
-planes, each holding one padded :class:`~xlens.halos.HaloBatch` of the same
-capacity) are stacked and iterated with :func:`xlens.engine.scan` — ``lax.scan``
-on JAX, a Python loop on NumPy — so the compiled program holds one copy of
-their deflection code whatever the number of planes. Other planes (the main
-lens with its macro model and subhaloes) are single steps between the scans.
+All deflecting planes are iterated by one :func:`xlens.engine.scan` (``lax.scan`` on
+JAX, a Python loop on NumPy) over what they share (:func:`uniform_planes`: the halo
+batches, padded with empty batches where a plane has none of a kind, and the
+components every plane has), so the compiled program holds one copy of the halo
+code whatever the number of planes; what a plane alone holds (the main lens's macro
+model) is evaluated on that plane only, through :func:`xlens.engine.switch`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ from ..engine import (
     pytree_dataclass,
     scan,
     static_kind,
+    switch,
     tree_leaves,
+    tree_map,
     tree_signature,
     tree_stack,
 )
@@ -47,7 +49,7 @@ from . import fast_path
 from .fast_path import extend_linear, upsample_cubic, window_corrections
 from .galaxy import Galaxy, sum_fields
 
-__all__ = ["Tracer", "plane_segments"]
+__all__ = ["Tracer", "uniform_planes"]
 
 #: Redshifts closer than this are the same plane.
 PLANE_REDSHIFT_TOLERANCE = 1e-8
@@ -212,42 +214,40 @@ class Tracer:
         grid = xp.asarray(grid)
         if grid.ndim == 0 or grid.shape[-1] != 2:
             raise ValueError(f"grid must have shape (..., 2) holding (y, x) [arcsec]; got {grid.shape}")
-        masses = self._plane_masses()
         if self.n_planes == 1:
             return [grid], []
         if self.plane_distances is None:
-            chi = self.chi
-            chi_s = chi[-1]
-            factor = [chi_s / (chi_s - c) for c in chi[:-1]]
+            chi = np.asarray(self.chi, dtype=np.float64)
         else:  # traced distances: the same recursion on arrays
             chi = xp.asarray(self.plane_distances, dtype=xp.float64)
-            chi_s = chi[-1]
-            factor = chi_s / (chi_s - chi[:-1])
+        chi_s = chi[-1]
         n_defl = self.n_planes - 1
+        shared, extras = uniform_planes(self._plane_masses()[:-1])
+        # the planes' own components (the main lens's macro model), one branch per plane holding any
+        branch_of = [0] * n_defl
+        branches = [lambda theta: xp.zeros_like(theta)]
+        for i, comps in enumerate(extras):
+            if comps:
+                branch_of[i] = len(branches)
+                branches.append(lambda theta, comps=comps: _sum_deflections(comps, theta, xp))
 
         def step(carry, plane):
             s_a, s_b, theta = carry
-            comps, chi_i, fac_i, inv_chi_next, extra = plane
+            (batches, others), index, chi_i, fac_i, inv_chi_next, extra = plane
             alpha = xp.zeros_like(theta)
             alpha_halo = xp.zeros_like(theta)
             if mode == "fine":
-                batches = [comp for comp in comps if isinstance(comp, HaloBatch)]
                 if batches and fine_options["n_corrected"] > 0:
                     # the plane's batches together: one copy of each profile class's code
-                    alpha = alpha + window_corrections(batches, theta, extra[1], xp=xp, **fine_options)
-            # the plane's halo batches of one profile class as one batch (one copy of its code)
-            evaluated = [c for c in comps if not isinstance(c, HaloBatch)]
-            if mode != "fine":
-                halos = [c for c in comps if isinstance(c, HaloBatch)]
-                evaluated += [concatenate_batches(g) for g in group_batches(halos)]
-            for comp in evaluated:
-                is_halo = isinstance(comp, HaloBatch)
-                a = comp.deflections_yx_2d_from(theta)
-                alpha = alpha + a
-                if is_halo:
-                    alpha_halo = alpha_halo + a
-            if mode == "fine":
+                    alpha = alpha + window_corrections(list(batches), theta, extra[1], xp=xp, **fine_options)
                 alpha = alpha + extra[0]
+            else:  # the plane's halo batches of one profile class as one batch (one copy of its code)
+                for group in group_batches(list(batches)):
+                    alpha_halo = alpha_halo + concatenate_batches(group).deflections_yx_2d_from(theta)
+                alpha = alpha + alpha_halo
+            alpha = alpha + _sum_deflections(others, theta, xp)
+            if len(branches) > 1:
+                alpha = alpha + switch(index, branches, theta, xp=xp)
             ahat = xp.astype(fac_i, theta.dtype) * alpha
             s_a = s_a + ahat
             s_b = s_b + xp.astype(chi_i, theta.dtype) * ahat
@@ -255,36 +255,21 @@ class Tracer:
             out = (theta_next, alpha_halo) if mode == "coarse" else theta_next
             return (s_a, s_b, theta_next), out
 
-        positions, halo = [grid], []
         zero = xp.zeros_like(grid)
-        carry = (zero, zero, grid)  # S_a, S_b, theta on the current plane
-        for start, stop in plane_segments(masses[:-1]):
-            extras = None if mode != "fine" else halo_alphas[start:stop]
-            if stop - start == 1:
-                plane = (masses[start], xp.asarray(chi[start], dtype=xp.float64),
-                         xp.asarray(factor[start], dtype=xp.float64),
-                         xp.asarray(1.0 / chi[start + 1], dtype=xp.float64),
-                         None if extras is None else extras[0])
-                carry, out = step(carry, plane)
-                outs = [out]
-            else:
-                xs = (
-                    tree_stack([masses[i] for i in range(start, stop)], xp=xp),
-                    xp.asarray(chi[start:stop], dtype=xp.float64),
-                    xp.asarray(factor[start:stop], dtype=xp.float64),
-                    1.0 / xp.asarray(chi[start + 1 : stop + 1], dtype=xp.float64),
-                    None if extras is None else tuple(xp.stack([e[k] for e in extras]) for k in range(2)),
-                )
-                carry, ys = scan(step, carry, xs, xp=xp)
-                outs = [_tree_index(ys, k) for k in range(stop - start)]
-            for out in outs:
-                if mode == "coarse":
-                    positions.append(out[0])
-                    halo.append(out[1])
-                else:
-                    positions.append(out)
-        assert len(positions) == n_defl + 1
-        return positions, (halo if mode == "coarse" else None)
+        chi_defl = xp.asarray(chi[:-1], dtype=xp.float64)
+        planes = (
+            tree_stack(shared, xp=xp),
+            xp.asarray(np.asarray(branch_of, dtype=np.int32)),
+            chi_defl,
+            chi_s / (chi_s - chi_defl),
+            1.0 / xp.asarray(chi[1:], dtype=xp.float64),
+            None if mode != "fine" else tuple(xp.stack([e[k] for e in halo_alphas]) for k in range(2)),
+        )
+        # carry: S_a, S_b, theta on the plane; the last plane's rays are the final carry's
+        (_, _, last), ys = scan(step, (zero, zero, grid), planes, xp=xp)
+        if mode == "coarse":
+            return [grid] + [ys[0][k] for k in range(n_defl - 1)] + [last], [ys[1][k] for k in range(n_defl)]
+        return [grid] + [ys[k] for k in range(n_defl - 1)] + [last], None
 
     def traced_grid_2d_list_over_sampled_from(
         self,
@@ -434,19 +419,65 @@ class Tracer:
         return image
 
 
-def plane_segments(planes: list) -> list[tuple[int, int]]:
-    """Runs ``[start, stop)`` of consecutive planes with the same signature (one ``scan`` each)."""
-    out: list[tuple[int, int]] = []
-    sigs = [tree_signature(p) for p in planes]
-    start = 0
-    for i in range(1, len(planes) + 1):
-        if i == len(planes) or sigs[i] != sigs[start]:
-            out.append((start, i))
-            start = i
-    return [s for s in out if s[1] > s[0]]
+def uniform_planes(planes: Sequence[Sequence]) -> tuple[list[tuple[tuple, tuple]], list[tuple]]:
+    """Split every deflecting plane into what all planes share and what is its own.
+
+    One ``scan`` iterates the planes with one compiled body (docs/performance.md, issue 16:
+    the body is where the halo code is, and one copy of it instead of one per run of alike
+    planes halves the program). For that every plane's share must have the same structure:
+
+    * halo batches: each plane holds, in one order, a batch of every signature (class,
+      static fields, capacity) that any plane holds, as many as the most any plane has; a
+      plane without one gets an empty batch (mask 0, which adds exactly zero; its halo
+      chunks are skipped on the CPU). The line-of-sight planes gain an empty batch shaped
+      like the main lens's subhaloes;
+    * other components whose signature every plane has (the line-of-sight mass sheets).
+
+    Returns ``(shared, own)``: per plane, ``(halo batches, other components)`` of equal
+    signatures across planes, and the tuple of its remaining components (the main lens's
+    macro model), evaluated only on that plane.
+    """
+    halos = [[c for c in p if isinstance(c, HaloBatch)] for p in planes]
+    others = [[c for c in p if not isinstance(c, HaloBatch)] for p in planes]
+    template: list[tuple[Any, HaloBatch]] = []  # (signature, an example), most per plane of each
+    for batches in halos:
+        seen: dict[Any, int] = {}
+        for b in batches:
+            sig = tree_signature(b)
+            seen[sig] = seen.get(sig, 0) + 1
+            if sum(1 for t, _ in template if t == sig) < seen[sig]:
+                template.append((sig, b))
+    common: dict[Any, int] = {}
+    if others:
+        first = [tree_signature(c) for c in others[0]]
+        for sig in dict.fromkeys(first):
+            common[sig] = min(sum(1 for c in p if tree_signature(c) == sig) for p in others)
+    shared, own = [], []
+    for batches, rest in zip(halos, others, strict=True):
+        pool = list(batches)
+        slots = []
+        for sig, example in template:
+            k = next((j for j, b in enumerate(pool) if tree_signature(b) == sig), None)
+            slots.append(pool.pop(k) if k is not None else _empty_batch(example))
+        left, kept = list(rest), []
+        for sig, count in common.items():
+            for _ in range(count):
+                k = next(j for j, c in enumerate(left) if tree_signature(c) == sig)
+                kept.append(left.pop(k))
+        shared.append((tuple(slots), tuple(kept)))
+        own.append(tuple(left))
+    return shared, own
 
 
-def _tree_index(tree, k: int):
-    if isinstance(tree, tuple):
-        return tuple(t[k] for t in tree)
-    return tree[k]
+def _empty_batch(example: HaloBatch) -> HaloBatch:
+    """A batch shaped like ``example`` with every slot padding (zero mask and parameters)."""
+    xp = namespace(*tree_leaves(example))
+    return tree_map(lambda a: xp.zeros_like(xp.asarray(a)), example)
+
+
+def _sum_deflections(comps: Sequence, theta, xp):
+    """The summed deflection ``(alpha_y, alpha_x)`` [arcsec] of ``comps`` at ``theta``."""
+    alpha = xp.zeros_like(theta)
+    for comp in comps:
+        alpha = alpha + comp.deflections_yx_2d_from(theta)
+    return alpha
