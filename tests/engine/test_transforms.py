@@ -20,6 +20,23 @@ def test_scan_same_on_both_engines(backend):
     np.testing.assert_array_equal(np.asarray(ys), [1, 2, 5, 12, 27])
 
 
+def test_switch_inside_scan_on_both_engines(backend):
+    # the tracer's use: a branch chosen per scan step by an unbatched index
+    xp = backend.xp
+    branches = [lambda v: v * 0.0, lambda v: v + 10.0, lambda v: v * 3.0]
+
+    def step(c, i):
+        out = engine.switch(i, branches, c, xp=xp)
+        return c + out, out
+
+    carry, ys = engine.scan(step, backend.asarray(1.0), xp.asarray(np.array([0, 1, 2, 0], dtype=np.int32)), xp=xp)
+    np.testing.assert_array_equal(np.asarray(ys), [0.0, 11.0, 36.0, 0.0])
+    assert float(carry) == 48.0
+    if not engine.is_jax(xp):
+        with pytest.raises(IndexError, match=r"index must be in \[0, 3\); got 3"):
+            engine.switch(3, branches, 1.0, xp=xp)
+
+
 def test_vmap_numpy_loop_matches_jax():
     pytest.importorskip("jax")
     x = np.arange(12.0).reshape(4, 3)
