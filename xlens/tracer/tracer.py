@@ -225,11 +225,12 @@ class Tracer:
         shared, extras = uniform_planes(self._plane_masses()[:-1])
         # the planes' own components (the main lens's macro model), one branch per plane holding any
         branch_of = [0] * n_defl
-        branches = [lambda theta: xp.zeros_like(theta)]
+        branches = [lambda theta: sum_fields([], theta, vector=True)]
         for i, comps in enumerate(extras):
             if comps:
                 branch_of[i] = len(branches)
-                branches.append(lambda theta, comps=comps: _sum_deflections(comps, theta, xp))
+                branches.append(lambda theta, comps=comps: sum_fields([c.deflections_yx_2d_from for c in comps],
+                                                                      theta, vector=True))
 
         def step(carry, plane):
             s_a, s_b, theta = carry
@@ -245,7 +246,7 @@ class Tracer:
                 for group in group_batches(list(batches)):
                     alpha_halo = alpha_halo + concatenate_batches(group).deflections_yx_2d_from(theta)
                 alpha = alpha + alpha_halo
-            alpha = alpha + _sum_deflections(others, theta, xp)
+            alpha = alpha + sum_fields([c.deflections_yx_2d_from for c in others], theta, vector=True)
             if len(branches) > 1:
                 alpha = alpha + switch(index, branches, theta, xp=xp)
             ahat = xp.astype(fac_i, theta.dtype) * alpha
@@ -422,9 +423,10 @@ class Tracer:
 def uniform_planes(planes: Sequence[Sequence]) -> tuple[list[tuple[tuple, tuple]], list[tuple]]:
     """Split every deflecting plane into what all planes share and what is its own.
 
-    One ``scan`` iterates the planes with one compiled body (docs/performance.md, issue 16:
-    the body is where the halo code is, and one copy of it instead of one per run of alike
-    planes halves the program). For that every plane's share must have the same structure:
+    One ``scan`` iterates the planes with one compiled body, so the program holds one copy of
+    the halo code instead of one per run of alike planes (docs/performance.md, "Ray tracing:
+    one scan over planes": the default model's first ``sample`` call -25%). For that every
+    plane's share must have the same structure:
 
     * halo batches: each plane holds, in one order, a batch of every signature (class,
       static fields, capacity) that any plane holds, as many as the most any plane has; a
@@ -437,47 +439,34 @@ def uniform_planes(planes: Sequence[Sequence]) -> tuple[list[tuple[tuple, tuple]
     signatures across planes, and the tuple of its remaining components (the main lens's
     macro model), evaluated only on that plane.
     """
-    halos = [[c for c in p if isinstance(c, HaloBatch)] for p in planes]
-    others = [[c for c in p if not isinstance(c, HaloBatch)] for p in planes]
+    # (signature, component) per plane, halo batches and the rest apart
+    halos = [[(tree_signature(c), c) for c in p if isinstance(c, HaloBatch)] for p in planes]
+    others = [[(tree_signature(c), c) for c in p if not isinstance(c, HaloBatch)] for p in planes]
     template: list[tuple[Any, HaloBatch]] = []  # (signature, an example), most per plane of each
     for batches in halos:
-        seen: dict[Any, int] = {}
-        for b in batches:
-            sig = tree_signature(b)
-            seen[sig] = seen.get(sig, 0) + 1
-            if sum(1 for t, _ in template if t == sig) < seen[sig]:
+        for sig, b in batches:
+            if sum(t == sig for t, _ in template) < sum(s == sig for s, _ in batches):
                 template.append((sig, b))
-    common: dict[Any, int] = {}
-    if others:
-        first = [tree_signature(c) for c in others[0]]
-        for sig in dict.fromkeys(first):
-            common[sig] = min(sum(1 for c in p if tree_signature(c) == sig) for p in others)
+    # the other components' signatures on every plane, each as often as on the plane with fewest
+    common = {sig: min(sum(s == sig for s, _ in p) for p in others) for sig, _ in others[0]} if others else {}
     shared, own = [], []
     for batches, rest in zip(halos, others, strict=True):
-        pool = list(batches)
-        slots = []
-        for sig, example in template:
-            k = next((j for j, b in enumerate(pool) if tree_signature(b) == sig), None)
-            slots.append(pool.pop(k) if k is not None else _empty_batch(example))
-        left, kept = list(rest), []
-        for sig, count in common.items():
-            for _ in range(count):
-                k = next(j for j, c in enumerate(left) if tree_signature(c) == sig)
-                kept.append(left.pop(k))
+        slots = [_take(batches, sig) for sig, _ in template]
+        slots = [_empty_batch(ex) if b is None else b for b, (_, ex) in zip(slots, template, strict=True)]
+        kept = [_take(rest, sig) for sig, count in common.items() for _ in range(count)]
         shared.append((tuple(slots), tuple(kept)))
-        own.append(tuple(left))
+        own.append(tuple(c for _, c in rest))
     return shared, own
+
+
+def _take(items: list, sig):
+    """Remove and return the first component of ``(signature, component)`` ``items`` with ``sig``,
+    or None."""
+    k = next((j for j, (s, _) in enumerate(items) if s == sig), None)
+    return None if k is None else items.pop(k)[1]
 
 
 def _empty_batch(example: HaloBatch) -> HaloBatch:
     """A batch shaped like ``example`` with every slot padding (zero mask and parameters)."""
     xp = namespace(*tree_leaves(example))
     return tree_map(lambda a: xp.zeros_like(xp.asarray(a)), example)
-
-
-def _sum_deflections(comps: Sequence, theta, xp):
-    """The summed deflection ``(alpha_y, alpha_x)`` [arcsec] of ``comps`` at ``theta``."""
-    alpha = xp.zeros_like(theta)
-    for comp in comps:
-        alpha = alpha + comp.deflections_yx_2d_from(theta)
-    return alpha
