@@ -56,7 +56,7 @@ def main():
         tracer = sim.tracer_from(p)._with_lensing_batches()
         pix = jnp.stack([bin_over_sampled(g[..., k], s) for k in range(2)], -1)
         pix = T.extend_linear(T.extend_linear(pix, 2, 0, xp=jnp), 2, 1, xp=jnp)
-        return tracer._shoot(pix, "coarse")[1]
+        return tracer.traced_grid_2d_list_from(pix)[-1]
 
     bench("coarse pass: every halo at the 114^2 pixel centres (incl. conversion)", coarse, params, grid)
     def lens(p):

@@ -196,26 +196,26 @@ class Tracer:
         list of arrays, shape (..., 2)
             One (y, x) array [arcsec] per plane; the first is ``grid``.
         """
-        positions, _ = self._shoot(grid, "all")
-        return positions
+        return self._shoot(grid)
 
-    def _shoot(self, grid: ArrayLike, mode: str, halo_alphas=None, fine_options=None):
-        """The multi-plane recursion (PHYSICS.md §13.1) in one of three modes.
+    def _shoot(self, grid: ArrayLike, pixels=None, fast_options=None):
+        """The multi-plane recursion (PHYSICS.md §13.1), exact or fast.
 
-        ``"all"``: every component is evaluated at the rays. ``"coarse"``: the same,
-        and each plane's deflection from its padded halo batches is returned too.
-        ``"fine"``: halo batches are *not* evaluated; ``halo_alphas[i] = (field, coarse)``
-        (one pair per deflecting plane: the interpolated halo deflections, shaped like
-        ``grid``, and the plane's positions of the coarse rays) stands in for them, plus
-        the local corrections of :func:`window_corrections` (``fine_options``).
-        Returns ``(positions per plane, halo deflections per plane or None)``.
+        Without ``pixels`` every component is evaluated at the rays ``grid``. With
+        ``pixels`` (the fast path: ``grid`` the sub-pixel rays, ``pixels`` the framed
+        pixel-centre rays (N_y + 4, N_x + 4, 2)), both ray sets are traced in the same scan:
+        the halo batches are evaluated at the pixel-centre rays only, their field is
+        interpolated to the sub-pixel rays (:func:`upsample_cubic`) and corrected near the
+        strongest haloes (:func:`window_corrections`, ``fast_options``); every other
+        component is evaluated once at both ray sets together, so the compiled program holds
+        one copy of each profile's code. Returns the positions of ``grid`` on every plane.
         """
         xp = promoted_namespace(grid, *tree_leaves(self.galaxies))
         grid = xp.asarray(grid)
         if grid.ndim == 0 or grid.shape[-1] != 2:
             raise ValueError(f"grid must have shape (..., 2) holding (y, x) [arcsec]; got {grid.shape}")
         if self.n_planes == 1:
-            return [grid], []
+            return [grid]
         if self.plane_distances is None:
             chi = np.asarray(self.chi, dtype=np.float64)
         else:  # traced distances: the same recursion on arrays
@@ -231,32 +231,39 @@ class Tracer:
                 branch_of[i] = len(branches)
                 branches.append(lambda theta, comps=comps: sum_fields([c.deflections_yx_2d_from for c in comps],
                                                                       theta, vector=True))
+        rays = (grid,) if pixels is None else (grid, xp.asarray(pixels))
 
         def step(carry, plane):
-            s_a, s_b, theta = carry
-            (batches, others), index, chi_i, fac_i, inv_chi_next, extra = plane
-            alpha = xp.zeros_like(theta)
-            alpha_halo = xp.zeros_like(theta)
-            if mode == "fine":
-                if batches and fine_options["n_corrected"] > 0:
-                    # the plane's batches together: one copy of each profile class's code
-                    alpha = alpha + window_corrections(list(batches), theta, extra[1], xp=xp, **fine_options)
-                alpha = alpha + extra[0]
-            else:  # the plane's halo batches of one profile class as one batch (one copy of its code)
+            s_a, s_b, theta = carry  # tuples: one entry per ray set (the sub-pixel rays first)
+            (batches, others), index, chi_i, fac_i, inv_chi_next = plane
+            alpha = [xp.zeros_like(t) for t in theta]
+            if pixels is None:
+                for group in group_batches(list(batches)):  # one batch per profile class: one copy of its code
+                    alpha[0] = alpha[0] + concatenate_batches(group).deflections_yx_2d_from(theta[0])
+            else:
+                fine, coarse = theta
+                halo = xp.zeros_like(coarse)
                 for group in group_batches(list(batches)):
-                    alpha_halo = alpha_halo + concatenate_batches(group).deflections_yx_2d_from(theta)
-                alpha = alpha + alpha_halo
-            alpha = alpha + sum_fields([c.deflections_yx_2d_from for c in others], theta, vector=True)
+                    halo = halo + concatenate_batches(group).deflections_yx_2d_from(coarse)
+                alpha[1] = alpha[1] + halo
+                if batches and fast_options["n_corrected"] > 0:
+                    alpha[0] = alpha[0] + window_corrections(list(batches), fine, coarse, xp=xp, **fast_options)
+                alpha[0] = alpha[0] + upsample_cubic(halo, fast_options["sub_size"], xp=xp)
+            # the other components at all rays in one evaluation each
+            parts = [_on_rays(lambda t: sum_fields([c.deflections_yx_2d_from for c in others], t, vector=True),
+                              theta, xp=xp)]
             if len(branches) > 1:
-                alpha = alpha + switch(index, branches, theta, xp=xp)
-            ahat = xp.astype(fac_i, theta.dtype) * alpha
-            s_a = s_a + ahat
-            s_b = s_b + xp.astype(chi_i, theta.dtype) * ahat
-            theta_next = grid - s_a + s_b * xp.astype(inv_chi_next, theta.dtype)
-            out = (theta_next, alpha_halo) if mode == "coarse" else theta_next
-            return (s_a, s_b, theta_next), out
+                parts.append(_on_rays(lambda t: switch(index, branches, t, xp=xp), theta, xp=xp))
+            for part in parts:
+                alpha = [a + b for a, b in zip(alpha, part, strict=True)]
+            ahat = [xp.astype(fac_i, t.dtype) * a for t, a in zip(theta, alpha, strict=True)]
+            s_a = tuple(s + a for s, a in zip(s_a, ahat, strict=True))
+            s_b = tuple(s + xp.astype(chi_i, t.dtype) * a for s, t, a in zip(s_b, theta, ahat, strict=True))
+            theta_next = tuple(r - sa + sb * xp.astype(inv_chi_next, r.dtype)
+                               for r, sa, sb in zip(rays, s_a, s_b, strict=True))
+            return (s_a, s_b, theta_next), theta_next[0]
 
-        zero = xp.zeros_like(grid)
+        zero = tuple(xp.zeros_like(r) for r in rays)
         chi_defl = xp.asarray(chi[:-1], dtype=xp.float64)
         planes = (
             tree_stack(shared, xp=xp),
@@ -264,13 +271,10 @@ class Tracer:
             chi_defl,
             chi_s / (chi_s - chi_defl),
             1.0 / xp.asarray(chi[1:], dtype=xp.float64),
-            None if mode != "fine" else tuple(xp.stack([e[k] for e in halo_alphas]) for k in range(2)),
         )
         # carry: S_a, S_b, theta on the plane; the last plane's rays are the final carry's
-        (_, _, last), ys = scan(step, (zero, zero, grid), planes, xp=xp)
-        if mode == "coarse":
-            return [grid] + [ys[0][k] for k in range(n_defl - 1)] + [last], [ys[1][k] for k in range(n_defl)]
-        return [grid] + [ys[k] for k in range(n_defl - 1)] + [last], None
+        (_, _, last), ys = scan(step, (zero, zero, rays), planes, xp=xp)
+        return [grid] + [ys[k] for k in range(n_defl - 1)] + [last[0]]
 
     def traced_grid_2d_list_over_sampled_from(
         self,
@@ -342,10 +346,6 @@ class Tracer:
         pixels = xp.stack([bin_over_sampled(grid[..., k], sub_size) for k in range(2)], axis=-1)
         # two extra pixels on every side: the cubic interpolation's neighbours are real rays
         pixels = extend_linear(extend_linear(pixels, 2, 0, xp=xp), 2, 1, xp=xp)
-        # both passes read the haloes' lensing parameters: convert masses to them once
-        tracer = self._with_lensing_batches()
-        coarse, halo = tracer._shoot(pixels, "coarse")
-        fine = [(upsample_cubic(a, sub_size, xp=xp), p) for a, p in zip(halo, coarse[:-1], strict=True)]
         options = fast_path.default_options(c)
         options.update({
             "n_corrected": options["n_corrected"] if n_corrected is None else int(n_corrected),
@@ -354,8 +354,8 @@ class Tracer:
             # the pixel size [arcsec]: the radius of the mean convergence that ranks the haloes
             "pixel": xp.abs(pixels[0, 1, 1] - pixels[0, 0, 1]),
         })
-        positions, _ = tracer._shoot(grid, "fine", fine, options)
-        return positions
+        # the haloes' lensing parameters from their masses once, then both ray sets in one scan
+        return self._with_lensing_batches()._shoot(grid, pixels, options)
 
     def _with_lensing_batches(self) -> Tracer:
         """The same tracer with every halo batch of mass-parameterised haloes (e.g.
@@ -457,6 +457,20 @@ def uniform_planes(planes: Sequence[Sequence]) -> tuple[list[tuple[tuple, tuple]
         shared.append((tuple(slots), tuple(kept)))
         own.append(tuple(c for _, c in rest))
     return shared, own
+
+
+def _on_rays(fn, rays: tuple, *, xp) -> tuple:
+    """``fn`` (a field of (..., 2) rays) at several ray sets in one evaluation: the sets are
+    flattened and joined, and the result split back into their shapes."""
+    if len(rays) == 1:
+        return (fn(rays[0]),)
+    flat = fn(xp.concatenate([xp.reshape(r, (-1, 2)) for r in rays]))
+    out, start = [], 0
+    for r in rays:
+        n = int(np.prod(r.shape[:-1]))
+        out.append(xp.reshape(flat[start:start + n], r.shape))
+        start += n
+    return tuple(out)
 
 
 def _take(items: list, sig):
