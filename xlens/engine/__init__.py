@@ -19,7 +19,8 @@ Modules
 ``reduction``          ``halo_sum``, the chunked sum over haloes (``HALO_BLOCK_ELEMENTS``)
 ``pytrees``            ``pytree_dataclass`` and tree utilities that work without JAX
 ``random``             keys on both engines
-``arrays``             ``at_set``, ``at_add``, ``where_finite``, ``gammaln``, ``ndtr``, ``ndtri``
+``arrays``             ``at_set``, ``at_add``, ``where_finite``, ``gammaln``, ``ndtr``, ``ndtri``,
+                       ``top_k_indices``, ``take_windows``, ``add_windows``
 
 Every public name is importable from ``xlens.engine`` itself, which is how the rest
 of xlens uses them (``from xlens import engine; engine.jit(...)``).
@@ -42,7 +43,7 @@ around xlens's own work, with JAX's thread-local ``jax.enable_x64`` context
 
 from __future__ import annotations
 
-from .arrays import at_add, at_set, gammaln, ndtr, ndtri, where_finite
+from .arrays import add_windows, at_add, at_set, gammaln, ndtr, ndtri, take_windows, top_k_indices, where_finite
 from .backend import (
     ENGINES,
     ArrayLike,
@@ -83,6 +84,7 @@ __all__ = [
     "ENGINES",
     "ArrayLike",
     "asarray",
+    "add_windows",
     "at_add",
     "at_set",
     "backend_info",
@@ -125,6 +127,8 @@ __all__ = [
     "scoped_methods",
     "split_key",
     "switch",
+    "take_windows",
+    "top_k_indices",
     "tree_leaves",
     "tree_map",
     "tree_signature",

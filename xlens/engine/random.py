@@ -13,6 +13,8 @@ engine of a key.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .backend import check_engine, get_xp, import_jax, jax_available
@@ -115,10 +117,78 @@ class _JaxRandom:
         lam = xp.asarray(lam)
         lam64 = xp.astype(lam, xp.float64)
         small = lam64 <= POISSON_NORMAL_ABOVE
-        # the small means in their own dtype: the same draws as a plain jax.random.poisson
-        counts = xp.astype(self.jax.random.poisson(key, xp.where(small, lam, 0.0), dtype=xp.int64), xp.float64)
-        z = self.normal(key, lam64.shape, 1)
+        counts, z = _poisson_one_loop(self.jax, key, xp.where(small, lam64, 0.0))
         return xp.astype(xp.where(small, counts, _normal_counts(lam64, z, xp)), lam.dtype)
+
+
+#: Iterations after which :func:`_poisson_one_loop` gives up on a pixel (NaN): at an
+#: acceptance of >= 0.6 per try for means >= 10, and ~mean + a few sqrt(mean) steps below 10,
+#: a valid mean needs it with probability < 1e-200.
+POISSON_MAX_ITERATIONS = 1000
+
+
+def _poisson_one_loop(jax, key, lam):
+    """Poisson counts of mean ``lam`` (float, 0 <= lam <= :data:`POISSON_NORMAL_ABOVE`), exactly,
+    in one ``while_loop``, and standard normals of the same shape for the pixels that take the
+    normal approximation. Returns ``(counts, z)`` as floats of ``lam``'s dtype (counts NaN where
+    ``lam`` is NaN); z comes from the first iteration's pair of uniforms (Box-Muller), which a
+    pixel of mean 0 (where the normal approximation is used, its mean is set to 0 here) uses
+    for nothing else.
+
+    Means >= 10 use Hormann's transformed rejection with squeeze, PTRS (W. Hormann 1993, "The
+    transformed rejection method for generating Poisson random variables", Insurance:
+    Mathematics and Economics 12, 39-45): one pair of uniforms per try, accepted with
+    probability ~0.9. Smaller means count the factors of a running product of uniforms that
+    stays above exp(-lam) (Knuth, TAOCP vol. 2, 3.4.1), one uniform per step. Every pixel takes
+    one step of its own method per iteration, from one draw of a pair of uniforms, so the
+    compiled program holds one loop and two random-bit generators (the same methods as
+    ``jax.random.poisson``, which compiles a loop for each, each with three generators, and the
+    normals two more; every generator is a loop of its own on the CPU: -0.5 s of the default
+    model's compile, docs/performance.md). The rejection's log-probability
+    is computed in ``lam``'s dtype: float64 inside xlens's float64 scope, where the
+    cancellation of its ~lam log(lam) terms costs nothing.
+    """
+    xp = jax.numpy
+    dtype = lam.dtype
+    small = ~(lam >= 10.0)  # NaN: the product method, which stops at once; NaN restored below
+    lam_k = xp.where(small, lam, 0.0)
+    lam_r = xp.where(small, 10.0, lam)  # a valid mean where unused
+    log_lam = xp.log(lam_r)
+    b = 0.931 + 2.53 * xp.sqrt(lam_r)
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    v_r = 0.9277 - 3.6224 / (b - 2.0)
+
+    def body(carry):
+        i, key, k, log_prod, done, z = carry
+        key, sub = jax.random.split(key)
+        uv = jax.random.uniform(sub, (2, *lam.shape), dtype)
+        u, v = uv[0] - 0.5, uv[1]
+        # Box-Muller on the first pair (1 - uv[0] is in (0, 1])
+        z = xp.where(i == 0, xp.sqrt(-2.0 * xp.log1p(-uv[0])) * xp.cos(2.0 * math.pi * v), z)
+        # product method: one more factor; the count grows while the product exceeds exp(-lam)
+        log_prod = log_prod + xp.log(v)
+        above = log_prod > -lam_k
+        # transformed rejection: a candidate, its squeeze and its exact test
+        us = 0.5 - xp.abs(u)
+        cand = xp.floor((2.0 * a / us + b) * u + lam_r + 0.43)
+        log_ratio = xp.log(v * inv_alpha / (a / (us * us) + b))
+        log_pmf = -lam_r + cand * log_lam - jax.lax.lgamma(cand + 1.0)
+        squeeze = (us >= 0.07) & (v <= v_r)
+        reject = (cand < 0.0) | ((us < 0.013) & (v > us))
+        accept = squeeze | (~reject & (log_ratio <= log_pmf))
+        new_k = xp.where(small, xp.where(above, k + 1.0, k), xp.where(accept, cand, k))
+        k = xp.where(done, k, new_k)
+        done = done | xp.where(small, ~above, accept)
+        return i + 1, key, k, log_prod, done, z
+
+    def cond(carry):
+        return (carry[0] < POISSON_MAX_ITERATIONS) & ~xp.all(carry[4])
+
+    zero = xp.zeros(lam.shape, dtype)
+    start = (xp.asarray(0), key, zero, zero, xp.zeros(lam.shape, bool), zero)
+    _, _, k, _, done, z = jax.lax.while_loop(cond, body, start)
+    return xp.where(done & ~xp.isnan(lam), k, xp.nan), z
 
 
 def random_ops(key):
