@@ -14,6 +14,7 @@ import pytest
 from helpers import random_tnfw_batch
 
 from xlens import Galaxy, Tracer, mp
+from xlens.engine import tree_map
 from xlens.halos import HaloBatch
 from xlens.imaging import Grid2D
 from xlens.simulator import Simulator
@@ -281,9 +282,12 @@ def test_exact_flag_is_the_multiplane_recursion_on_every_sub_pixel(backend):
     assert np.abs(np.asarray(fast[-1]) - np.asarray(want[-1])).max() > 1e-6
 
 
-def test_batches_of_a_plane_are_corrected_together_as_each_alone():
-    """window_corrections of a plane's two batches (ranked, searched and evaluated as one) is the
-    sum of each batch's own correction: every batch keeps its own n_corrected strongest haloes."""
+def test_batches_of_a_plane_share_their_corrections():
+    """window_corrections of a plane's two batches ranks, searches and evaluates them as one: the
+    strongest of the union are corrected, as many as the batches' shares (n_corrected each) add
+    up to, so an empty padding batch's share goes to the real haloes. With 2 each and a's 3
+    haloes all stronger than b's, that is all of a's 3 and b's strongest, i.e. each alone
+    with n_corrected 3 and 1."""
     from xlens.tracer.fast_path import window_correction, window_corrections
 
     rng = np.random.default_rng(4)
@@ -292,13 +296,21 @@ def test_batches_of_a_plane_are_corrected_together_as_each_alone():
         return random_tnfw_batch(rng, n, cap, spread=0.3, kappa_s=kappa_s, scale_radius=(0.05, 0.2),
                                  truncation_radius=(0.5, 2.0))
 
-    # a's haloes are all stronger than b's: a ranking of the union would pick 3 of a's, not 2 + 2
     a, b = batch(3, 8, (0.08, 0.1)), batch(5, 8, (0.01, 0.02))
     g = Grid2D((16, 16), 0.05, 4)
     fine = np.asarray(g.over_sampled)
     coarse = _extend_linear(_extend_linear(np.asarray(g.native), 2, 0, xp=np), 2, 1, xp=np)
-    opts = dict(n_corrected=2, window=5, sub_size=4, pixel=np.float64(0.05), xp=np)
-    together = window_corrections([a, b], fine, coarse, **opts)
-    alone = window_correction(a, fine, coarse, **opts) + window_correction(b, fine, coarse, **opts)
+    opts = dict(window=5, sub_size=4, pixel=np.float64(0.05), xp=np)
+    together = window_corrections([a, b], fine, coarse, n_corrected=2, **opts)
+    alone = window_correction(a, fine, coarse, n_corrected=3, **opts) + window_correction(b, fine, coarse,
+                                                                                          n_corrected=1, **opts)
     assert np.abs(alone).max() > 1e-4
+    # not what each batch keeps its own 2 strongest would give
+    own = window_correction(a, fine, coarse, n_corrected=2, **opts) + window_correction(b, fine, coarse,
+                                                                                        n_corrected=2, **opts)
+    assert np.abs(own - alone).max() > 1e-6
+    # an empty batch lends its share: b emptied, a's 3 haloes are all corrected with n_corrected=2
+    empty = tree_map(lambda v: np.zeros_like(np.asarray(v)), b)
+    np.testing.assert_allclose(window_corrections([a, empty], fine, coarse, n_corrected=2, **opts),
+                               window_correction(a, fine, coarse, n_corrected=3, **opts), rtol=0, atol=1e-15)
     np.testing.assert_allclose(together, alone, rtol=0, atol=1e-15, err_msg="float64 sums in another order")

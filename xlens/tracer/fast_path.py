@@ -11,7 +11,7 @@ exact deflection (:func:`window_correction`). The error is measured in
 
 from __future__ import annotations
 
-from ..engine import at_add, at_set, data_fields, meta_fields
+from ..engine import add_windows, at_set, data_fields, meta_fields, take_windows, top_k_indices
 from ..halos.batch import concatenate_batches, group_batches
 from ..profiles.base import VECTOR_FIELDS, unchecked
 
@@ -41,8 +41,11 @@ FAST_PATH_COARSENING = 1
 
 #: The corrections of a coarsened fast path (coarsening > 1), where the interpolation errs
 #: more: ``n_corrected`` haloes per batch on windows of ``window`` blocks, and the ``n_multi``
-#: strongest of each batch also around ``n_images - 1`` further images of their centre. Chosen
-#: on the default model's 20 realisations of ``asv_benchmarks/accuracy.py`` (worst 0.008 sigma).
+#: strongest per batch also around ``n_images - 1`` further images of their centre (both pooled
+#: over a plane's batches of one kind). On the default model's 20 realisations of
+#: ``asv_benchmarks/accuracy.py`` worst 0.0069 sigma, and 0.0091 at the dense CDM corner; since
+#: every plane holds two batches the windows cost about as much as the coarsening saves on the
+#: CPU (docs/performance.md, "Issue 16: compile time, round 3").
 FAST_PATH_COARSENED = {"n_corrected": 128, "window": 4, "n_images": 4, "n_multi": 16}
 
 #: Side [pixels] of the correction window. The cubic interpolation error of a
@@ -156,11 +159,13 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
                        n_images: int = 1, n_multi: int = 0):
     """:func:`window_correction` of several halo batches on one plane, summed.
 
-    Each batch keeps its own ``n_corrected`` strongest haloes, but batches of one
-    profile class (the lens plane's subhaloes and line-of-sight haloes) are ranked,
-    searched and evaluated together, so the compiled program holds one copy of the
-    profile's code per class instead of two per batch (docs/performance.md, issue 16).
-    With ``n_images > 1`` the ``n_multi`` strongest haloes of each batch are also corrected
+    The batches of one profile class (the lens plane's subhaloes and line-of-sight haloes, or a
+    line-of-sight plane's haloes and its empty subhalo-shaped padding batch) are ranked,
+    searched and evaluated together, so the compiled program holds one copy of the profile's
+    code per class instead of two per batch (docs/performance.md, issue 16): the strongest
+    ``k`` of all their haloes are corrected, ``k`` being the sum over the batches of
+    ``min(n_corrected, capacity)``, so an empty batch's share goes to the real haloes.
+    With ``n_images > 1`` the strongest haloes (``n_multi`` per batch, likewise pooled) are also corrected
     around ``n_images - 1`` further images of their centre (on a plane behind a strong lens
     a centre near a caustic has up to 5 images; a coarsened fast path needs them corrected):
     the next-closest local minima of the distance from the pixel-centre rays to the centre
@@ -174,7 +179,7 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
     ny, nx = coarse.shape[0] - 4, coarse.shape[1] - 4
     w = min(window, ny, nx)
     dtype = fine.dtype
-    diffs, all_rows, all_cols = [], [], []
+    diffs, starts = [], []
     for members in group_batches(batches):
         merged = concatenate_batches(members)
         prof = merged.masked_profile()
@@ -184,14 +189,11 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
         a1 = _per_halo(prof, "_deflections", probe[:, None, :], xp=xp)[:, 0, :]
         active = xp.astype(xp.asarray(merged.mask) > 0.5, dtype)
         score = xp.sqrt(a1[:, 0] ** 2 + a1[:, 1] ** 2) * active
-        orders, sel, offset, pos = [], [], 0, 0
-        for b in members:  # each batch's own strongest haloes; sel: where its n_multi first are in order
-            k_b = min(n_corrected, b.capacity)
-            orders.append(offset + xp.argsort(-score[offset : offset + b.capacity])[:k_b])
-            sel.extend(range(pos, pos + min(n_multi, k_b)))
-            offset += b.capacity
-            pos += k_b
-        order = xp.concatenate(orders) if len(orders) > 1 else orders[0]
+        # the strongest of the batches together: as many as their shares add up to, so a plane's
+        # empty padding batch (uniform_planes) lends its share to the real haloes
+        k = sum(min(n_corrected, b.capacity) for b in members)
+        sel = list(range(sum(min(n_multi, n_corrected, b.capacity) for b in members)))  # the n_multi first
+        order = top_k_indices(score, k, xp=xp)
         k = order.shape[0]
         weight = xp.astype(score[order] > 0, dtype)
         c = centre[order]  # (k, 2)
@@ -239,12 +241,10 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
         row, col = row - 2, col - 2  # inner-pixel indices
         r0 = xp.clip(row - (w - 1) // 2, 0, ny - w)
         c0 = xp.clip(col - (w - 1) // 2, 0, nx - w)
-        span = xp.arange(w + 4)
-        coarse_win = coarse[(r0[:, None] + span)[:, :, None], (c0[:, None] + span)[:, None, :]]  # (k, w+4, w+4, 2)
-        fspan = xp.arange(w * s)
-        frows = (r0[:, None] * s + fspan)[:, :, None]
-        fcols = (c0[:, None] * s + fspan)[:, None, :]
-        fine_win = fine[frows, fcols]  # (k, w s, w s, 2)
+        # whole windows at once (a gather of blocks, not of every element)
+        coarse_win = take_windows(coarse, xp.stack([r0, c0], axis=1), (w + 4, w + 4), xp=xp)  # (k, w+4, w+4, 2)
+        fine_start = xp.stack([r0 * s, c0 * s], axis=1)
+        fine_win = take_windows(fine, fine_start, (w * s, w * s), xp=xp)  # (k, w s, w s, 2)
         # one evaluation for both sets of rays (one copy of the profile's code in the program)
         n_fine = (w * s) ** 2
         points = xp.concatenate([xp.reshape(fine_win, (k, n_fine, 2)), xp.reshape(coarse_win, (k, -1, 2))], axis=1)
@@ -256,6 +256,9 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
             # a further image's window drops the sub-pixels that an earlier window of its halo holds
             n_sel = sel.shape[0]
             first = k - n_sel * (n_images - 1)
+            fspan = xp.arange(w * s)
+            frows = (r0[:, None] * s + fspan)[:, :, None]
+            fcols = (c0[:, None] * s + fspan)[:, None, :]
             keep = []
             for j in range(1, n_images):
                 part = slice(first + (j - 1) * n_sel, first + j * n_sel)
@@ -269,10 +272,6 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
                 keep.append(xp.astype(~held, dtype))
             diff = xp.concatenate([diff[:first], diff[first:] * xp.concatenate(keep)[..., None]])
         diffs.append(diff)
-        all_rows.append(frows)
-        all_cols.append(fcols)
-    if len(diffs) == 1:
-        diff, frows, fcols = diffs[0], all_rows[0], all_cols[0]
-    else:
-        diff, frows, fcols = (xp.concatenate(v, axis=0) for v in (diffs, all_rows, all_cols))
-    return at_add(xp.zeros_like(fine), (frows, fcols), diff, xp=xp)
+        starts.append(fine_start)
+    diff, start = (v[0] if len(v) == 1 else xp.concatenate(v, axis=0) for v in (diffs, starts))
+    return add_windows(xp.zeros_like(fine), start, diff, xp=xp)

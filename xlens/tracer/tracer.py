@@ -361,24 +361,27 @@ class Tracer:
         """The same tracer with every halo batch of mass-parameterised haloes (e.g.
         ``NFWTruncatedMCRLudlowSph``) replaced by the batch of its lensing profile
         (``NFWTruncatedSph``), padded slots set to their safe values: the fields are
-        the same, and the conversion (concentration, distances) runs once. Batches of one
-        kind and shape (the line-of-sight planes) are converted together in one call."""
+        the same, and the conversion (concentration, distances) runs once. The one-plane
+        batches of one kind (class and static fields: the subhaloes and the line-of-sight
+        haloes of every plane) are joined and converted in one call, so the compiled program
+        holds one copy of the conversion."""
         found = [(i, name, p) for i, g in enumerate(self.galaxies) for name, p in g.profiles.items()
                  if isinstance(p, HaloBatch) and hasattr(p.profile, "lensing_profile")]
         groups: dict[Any, list] = {}
         for item in found:
-            groups.setdefault(tree_signature(item[2]), []).append(item)
+            p = item[2]
+            key = (static_kind(p.profile), tuple(str(getattr(x, "dtype", type(x))) for x in tree_leaves(p)))
+            groups.setdefault(key if np.ndim(p.mask) == 1 else (key, len(groups)), []).append(item)
         converted: dict[tuple[int, str], HaloBatch] = {}
         for items in groups.values():
-            if len(items) == 1:
-                (i, name, p), = items
-                converted[i, name] = HaloBatch(profile=p.masked_profile(), mask=p.mask)
-                continue
-            xp = namespace(*tree_leaves([p for _, _, p in items]))
-            stacked = tree_stack([p for _, _, p in items], xp=xp)
-            lensing = HaloBatch(profile=stacked.masked_profile(), mask=stacked.mask)
-            for k, (i, name, _) in enumerate(items):
-                converted[i, name] = lensing.plane(k)
+            joined = concatenate_batches([p for _, _, p in items])
+            lensing = HaloBatch(profile=joined.masked_profile(), mask=joined.mask)
+            start = 0
+            for i, name, p in items:
+                stop = start + p.capacity
+                part = lensing if len(items) == 1 else tree_map(lambda a, lo=start, hi=stop: a[lo:hi], lensing)
+                converted[i, name] = part
+                start = stop
         galaxies = []
         for i, g in enumerate(self.galaxies):
             profiles = {name: converted.get((i, name), p) for name, p in g.profiles.items()}
