@@ -10,7 +10,8 @@ the parent commit exported by ``git archive PARENT | tar -x -C /tmp/parent``::
 
 ``--mode sample`` (default): the first call of ``Simulator(engine="jax", dtype="float32").sample``
 (trace, compile and run; persistent compilation cache off) and the median and minimum of
-``--calls`` steady calls, all on key 0. ``--mode compile``: ``jax.jit(sim._draw).lower(key)``
+``--calls`` steady calls, all on key 0. ``--quick-compile``: the simulator compiles with
+``xlens.simulator.QUICK_COMPILE``. ``--mode compile``: ``jax.jit(sim._draw).lower(key)``
 and ``.compile()`` timed separately (inside ``xlens.engine.float64_scope()``, as the simulator
 does), and the length of the StableHLO text. Prints one JSON line with the load average.
 """
@@ -35,10 +36,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=("sample", "compile"), default="sample")
     parser.add_argument("--calls", type=int, default=9)
+    parser.add_argument("--quick-compile", action="store_true",
+                        help="Simulator(compiler_options=xlens.simulator.QUICK_COMPILE) (a tree that has it)")
     args = parser.parse_args()
-    sim = xlens.Simulator(engine="jax", dtype="float32")
+    options = {}
+    if args.quick_compile:
+        from xlens.simulator import QUICK_COMPILE
+
+        options["compiler_options"] = QUICK_COMPILE
+    sim = xlens.Simulator(engine="jax", dtype="float32", **options)
     key = jax.random.key(0)
-    out = {"code": os.path.dirname(xlens.__file__), "mode": args.mode}
+    out = {"code": os.path.dirname(xlens.__file__), "mode": args.mode, "quick_compile": args.quick_compile}
     if args.mode == "sample":
         t0 = time.perf_counter()
         engine.block_until_ready(sim.sample(key))
@@ -52,7 +60,7 @@ def main():
     else:
         with engine.float64_scope():
             t0 = time.perf_counter()
-            lowered = jax.jit(sim._draw).lower(key)
+            lowered = jax.jit(sim._draw, **options).lower(key)
             out["lower_s"] = time.perf_counter() - t0
             out["stablehlo_lines"] = lowered.as_text().count("\n")
             t0 = time.perf_counter()

@@ -126,6 +126,29 @@ def test_gradients_of_the_model_image_are_finite():
         assert np.all(np.isfinite(np.asarray(leaf)))
 
 
+def test_compiler_options_reach_the_compiled_programs():
+    """QUICK_COMPILE (XLA's older CPU emitters) gives the same model image as XLA's defaults
+    (float64; elementwise code may round differently: 1e-9 relative), and the options are
+    those of the compiled program (an unknown name fails at the first call, as XLA says)."""
+    jax = pytest.importorskip("jax")
+    from xlens.simulator import QUICK_COMPILE
+
+    cfg = dataclasses.replace(SMALL, line_of_sight=None)
+    ref = Simulator(cfg, engine="jax")
+    quick = Simulator(cfg, engine="jax", compiler_options=QUICK_COMPILE)
+    params, _ = ref.sample_params(jax.random.key(2))
+    np.testing.assert_allclose(np.asarray(quick.model_image(params)), np.asarray(ref.model_image(params)),
+                               rtol=1e-9, atol=1e-12)
+    assert quick.compiler_options == QUICK_COMPILE and quick.compiler_options is not QUICK_COMPILE
+    bogus = Simulator(cfg, engine="jax", compiler_options={"xla_no_such_option": True})
+    with pytest.raises(Exception, match="xla_no_such_option"):
+        bogus.model_image(params)
+    with pytest.raises(ValueError, match="need engine='jax'; got engine='numpy'"):
+        Simulator(cfg, engine="numpy", compiler_options=QUICK_COMPILE)
+    with pytest.raises(TypeError, match="must be a dict of XLA option names"):
+        Simulator(cfg, engine="jax", compiler_options={"xla_cpu_use_fusion_emitters": None})
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

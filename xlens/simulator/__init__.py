@@ -2,6 +2,6 @@
 PyAutoLens-style :class:`SimulatorImaging` for a user's own :class:`~xlens.Tracer`."""
 
 from .imaging import Imaging, SimulatorImaging
-from .simulator import Example, Simulator
+from .simulator import QUICK_COMPILE, Example, Simulator
 
-__all__ = ["Example", "Imaging", "Simulator", "SimulatorImaging"]
+__all__ = ["QUICK_COMPILE", "Example", "Imaging", "Simulator", "SimulatorImaging"]

@@ -42,7 +42,14 @@ from ..model.parameters import SimParams, drawn_population_priors, redshift_rang
 from ..model.priors import Fixed
 from ..tracer import Galaxy, Tracer
 
-__all__ = ["Example", "Simulator"]
+__all__ = ["QUICK_COMPILE", "Example", "Simulator"]
+
+#: XLA options (``jax.jit``'s ``compiler_options``) that trade steady speed for compile time on
+#: the CPU: the older elemental emitters instead of XLA's fusion emitters. On the default model
+#: (2-core CPU, docs/performance.md) the cold first call of ``sample`` drops by ~1 s (XLA
+#: compile 3.3 -> 2.3 s) while each image costs ~12% more. For interactive work and short runs:
+#: ``Simulator(..., compiler_options=QUICK_COMPILE)``; not for long dataset jobs.
+QUICK_COMPILE = {"xla_cpu_use_fusion_emitters": False}
 
 #: Haloes per batch that the fast path corrects on their windows when the subhaloes are SIDM:
 #: core-collapsed haloes with a concentration boost are dense enough that the default count
@@ -98,6 +105,12 @@ class Simulator:
         every sub-pixel ray (the brute-force reference). With SIDM subhaloes the fast
         path corrects the :data:`SIDM_FAST_PATH_CORRECTED` strongest haloes per batch
         (``fast_path_corrected``) instead of the default 32.
+    compiler_options : dict, optional
+        XLA options for every program the simulator compiles (``jax.jit``'s
+        ``compiler_options``; JAX engine only), e.g. :data:`QUICK_COMPILE`, which cuts the
+        cold first call of the default model by ~1 s on the CPU and costs ~12% per image.
+        The process's ``XLA_FLAGS`` are not touched. An unknown option name raises
+        ``JaxRuntimeError`` ("No such compile option") at the first call.
 
     Attributes
     ----------
@@ -124,6 +137,7 @@ class Simulator:
         engine: str = "jax",
         dtype: str = "float64",
         exact: bool = False,
+        compiler_options: dict[str, Any] | None = None,
     ):
         self.config = SimulatorConfig() if config is None else config
         if engine not in ENGINES:
@@ -133,6 +147,17 @@ class Simulator:
         if dtype == "float32" and engine == "numpy":
             raise ValueError("Simulator: float32 is the JAX production precision; the NumPy engine runs float64")
         self.engine, self.dtype, self.exact = engine, dtype, bool(exact)
+        if compiler_options is not None:
+            if engine != "jax":
+                raise ValueError("Simulator.compiler_options are XLA options: they need engine='jax'; "
+                                 f"got engine={engine!r}")
+            scalar = bool | int | float | str
+            if not isinstance(compiler_options, dict) or not all(
+                    isinstance(k, str) and isinstance(v, scalar) for k, v in compiler_options.items()):
+                raise TypeError("Simulator.compiler_options must be a dict of XLA option names (str) to "
+                                f"bool, int, float or str values; got {compiler_options!r}")
+        #: XLA options of every program this simulator compiles (None: XLA's defaults)
+        self.compiler_options = None if compiler_options is None else dict(compiler_options)
         self.xp = get_xp(engine)
         cfg = self.config
         self.kernel = cfg.psf_kernel()  # the Gaussian, or the pixelised psf binned and normalised
@@ -163,9 +188,9 @@ class Simulator:
         self.fast_path_corrected = (SIDM_FAST_PATH_CORRECTED if cfg.subhalos is not None
                                     and cfg.subhalos.dark_matter == "sidm" else None)
         #: the fast path's coarsening (halo batches evaluated on c x c pixel blocks): None is
-        #: the tracer's default (:data:`xlens.tracer.fast_path.FAST_PATH_COARSENING`, 1); 2 is
-        #: 1.2-1.4x faster at a larger error, which breaks the 0.01 sigma bound at the dense
-        #: corners of the priors (docs/performance.md). Set it before the first call
+        #: the tracer's default (:data:`xlens.tracer.fast_path.FAST_PATH_COARSENING`, 1); 2 has
+        #: a larger error, which breaks the 0.01 sigma bound at the concentrated SIDM corner of the
+        #: priors, and is now no faster on the CPU (docs/performance.md). Set it before the first call
         #: (it is read when a program is compiled).
         self.fast_path_coarsening = None
         self._jit_cache: dict[str, Any] = {}
@@ -382,7 +407,8 @@ class Simulator:
         if self.engine == "numpy":
             return fn
         if name not in self._jit_cache:
-            self._jit_cache[name] = jit(fn, "jax")
+            options = {} if self.compiler_options is None else {"compiler_options": dict(self.compiler_options)}
+            self._jit_cache[name] = jit(fn, "jax", **options)
         return self._jit_cache[name]
 
     def _full(self, params, key):
