@@ -145,3 +145,22 @@ def test_hessian_refuses_a_bad_chunk_and_numpy():
             engine.hessian(lambda t: t @ t, "jax", chunk=bad)
     with pytest.raises(NotImplementedError, match="engine='jax'"):
         engine.hessian(lambda t: t @ t, "numpy")
+
+
+def test_checkpoint_keeps_values_and_gradients():
+    """engine.checkpoint: the function itself on NumPy; on JAX the same value and gradient (it only
+    changes what reverse mode stores)."""
+    def f(x):
+        return np.sin(x) * x if isinstance(x, np.ndarray) else x * x
+
+    assert engine.checkpoint(f, xp=np) is f
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+
+    def g(x):
+        return jnp.sum(jnp.sin(x) * jnp.exp(x))
+
+    x = jnp.linspace(0.1, 1.0, 5)
+    cg = engine.checkpoint(g, xp=jnp)
+    np.testing.assert_allclose(np.asarray(cg(x)), np.asarray(g(x)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jax.grad(cg)(x)), np.asarray(jax.grad(g)(x)), rtol=1e-6)

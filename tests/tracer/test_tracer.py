@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from helpers import AGREE, REF, counting, load
@@ -107,6 +109,54 @@ def test_one_compile_for_any_halo_count():
         outs.append(np.asarray(out))
     assert len(traces) == 1, f"traced {len(traces)} times for 3 halo counts at one capacity"
     assert not np.allclose(outs[0], outs[2])  # the haloes did change the result
+
+
+def test_planes_in_front_of_the_lens_run_in_their_own_scan_and_stay_differentiable():
+    """Two plane scans when planes lie in front of the main lens (their rays do not depend on it:
+    reverse mode then does not carry cotangents back through them; docs/performance.md), one
+    otherwise; gradients through both match central finite differences (float64): the lens's
+    Einstein radius (behind the split) and a halo's kappa_s on a front plane."""
+    jax = pytest.importorskip("jax")
+    from conftest import Backend
+
+    backend = Backend("jax")
+    with jax.enable_x64(True):
+        grid = jax.numpy.asarray(np.random.default_rng(5).uniform(-1.5, 1.5, size=(12, 2)))
+        tracer = jax.tree_util.tree_map(jax.numpy.asarray, _los_tracer((3, 2, 4, 1), 4, backend, seed=3))
+
+    def n_scans(t):
+        jaxpr = jax.make_jaxpr(lambda g: t.traced_grid_2d_list_from(g)[-1])(grid)
+        return sum(eqn.primitive.name == "scan" for eqn in jaxpr.jaxpr.eqns)
+
+    def source_sum(t):
+        return jax.numpy.sum(t.traced_grid_2d_list_from(grid)[-1] ** 2)
+
+    def with_einstein_radius(t, b):
+        lens = t.galaxies[0]
+        galaxies = (Galaxy(0.5, mass=mp.IsothermalSph(einstein_radius=b), shear=lens.profiles["shear"]),
+                    *t.galaxies[1:])
+        return Tracer(list(galaxies))
+
+    def with_front_kappa(t, k):
+        g = t.galaxies[1]  # z = 0.2, in front of the lens
+        batch = g.profiles["halos"]
+        kappa = jax.numpy.asarray(batch.profile.kappa_s).at[0].set(k)
+        prof = dataclasses.replace(batch.profile, kappa_s=kappa)
+        return Tracer([t.galaxies[0], Galaxy(g.redshift, halos=HaloBatch(profile=prof, mask=batch.mask)),
+                       *t.galaxies[2:]])
+
+    with jax.enable_x64(True):
+        assert n_scans(tracer) == 2
+        behind_only = Tracer([g for g in tracer.galaxies if g.redshift >= 0.5])
+        assert n_scans(behind_only) == 1
+        for build, x0 in ((with_einstein_radius, 1.0), (with_front_kappa, 0.05)):
+            f = jax.jit(lambda x, build=build: source_sum(build(tracer, x)))
+            grad = float(jax.grad(f)(jax.numpy.float64(x0)))
+            h = 1e-5 * x0
+            fd = (float(f(jax.numpy.float64(x0 + h))) - float(f(jax.numpy.float64(x0 - h)))) / (2 * h)
+            assert grad != 0.0
+            # central differences in float64: truncation ~h^2 times the third derivative, rounding ~1e-16 f / h
+            assert abs(grad - fd) <= 1e-6 * abs(fd), (build.__name__, grad, fd)
 
 
 def test_numpy_and_jax_tracers_agree():

@@ -14,7 +14,8 @@ Modules
 ``backend``            importing JAX, ``namespace``/``get_xp``, dtypes, ``is_concrete``
 ``precision``          :func:`float64_scope`, :func:`scoped`, :func:`scoped_methods`: float64 on JAX, per thread
 ``compilation_cache``  :func:`enable_compilation_cache`, for applications
-``transforms``         ``jit`` (float64-scoped), ``vmap``, ``value_and_grad``, ``hessian``, ``scan``, ``switch``
+``transforms``         ``jit`` (float64-scoped), ``vmap``, ``value_and_grad``, ``hessian``, ``scan``, ``switch``,
+                       ``checkpoint``
 ``batching``           ``map_batch`` and ``batch_sharding``: one program per batch, across devices
 ``reduction``          ``halo_sum``, the chunked sum over haloes (``HALO_BLOCK_ELEMENTS``)
 ``pytrees``            ``pytree_dataclass`` and tree utilities that work without JAX
@@ -77,7 +78,17 @@ from .pytrees import (
 )
 from .random import default_key, index_keys, key_engine, numpy_generator, random_ops, split_key
 from .reduction import halo_sum
-from .transforms import block_until_ready, check_hessian_chunk, hessian, jit, scan, switch, value_and_grad, vmap
+from .transforms import (
+    block_until_ready,
+    check_hessian_chunk,
+    checkpoint,
+    hessian,
+    jit,
+    scan,
+    switch,
+    value_and_grad,
+    vmap,
+)
 
 __all__ = [
     "BATCH_AXIS",
@@ -105,6 +116,7 @@ __all__ = [
     "get_xp",
     "halo_sum",
     "check_hessian_chunk",
+    "checkpoint",
     "hessian",
     "import_jax",
     "index_keys",

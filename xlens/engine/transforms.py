@@ -21,7 +21,10 @@ import numpy as np
 from .backend import check_engine, import_jax, is_jax
 from .pytrees import tree_leaves, tree_map, tree_stack
 
-__all__ = ["block_until_ready", "check_hessian_chunk", "hessian", "jit", "scan", "switch", "value_and_grad", "vmap"]
+__all__ = [
+    "block_until_ready", "check_hessian_chunk", "checkpoint", "hessian", "jit", "scan", "switch", "value_and_grad",
+    "vmap",
+]
 
 
 class _Float64Jitted:
@@ -234,6 +237,15 @@ def switch(index, branches: Sequence[Callable], *operands, xp):
     if not 0 <= i < len(branches):
         raise IndexError(f"switch: index must be in [0, {len(branches)}); got {i}")
     return branches[i](*operands)
+
+
+def checkpoint(fn: Callable, *, xp) -> Callable:
+    """``jax.checkpoint(fn)`` on JAX (reverse-mode differentiation stores ``fn``'s inputs and
+    recomputes the rest in the backward pass instead of storing its temporaries); ``fn`` on
+    NumPy. No effect on a program that is not differentiated."""
+    if is_jax(xp):
+        return import_jax().checkpoint(fn)
+    return fn
 
 
 def block_until_ready(x):
