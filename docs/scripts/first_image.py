@@ -11,7 +11,8 @@ the parent commit exported by ``git archive PARENT | tar -x -C /tmp/parent``::
 ``--mode sample`` (default): the first call of ``Simulator(engine="jax", dtype="float32").sample``
 (trace, compile and run; persistent compilation cache off) and the median and minimum of
 ``--calls`` steady calls, all on key 0. ``--quick-compile``: the simulator compiles with
-``xlens.simulator.QUICK_COMPILE``. ``--mode compile``: ``jax.jit(sim._draw).lower(key)``
+``xlens.simulator.QUICK_COMPILE``; ``--coarsening 2``: the opt-in coarsened fast path.
+``--mode compile``: ``jax.jit(sim._draw).lower(key)``
 and ``.compile()`` timed separately (inside ``xlens.engine.float64_scope()``, as the simulator
 does), and the length of the StableHLO text. Prints one JSON line with the load average.
 """
@@ -36,6 +37,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=("sample", "compile"), default="sample")
     parser.add_argument("--calls", type=int, default=9)
+    parser.add_argument("--coarsening", type=int, default=None, help="Simulator.fast_path_coarsening")
     parser.add_argument("--quick-compile", action="store_true",
                         help="Simulator(compiler_options=xlens.simulator.QUICK_COMPILE) (a tree that has it)")
     args = parser.parse_args()
@@ -45,6 +47,7 @@ def main():
 
         options["compiler_options"] = QUICK_COMPILE
     sim = xlens.Simulator(engine="jax", dtype="float32", **options)
+    sim.fast_path_coarsening = args.coarsening
     key = jax.random.key(0)
     out = {"code": os.path.dirname(xlens.__file__), "mode": args.mode, "quick_compile": args.quick_compile}
     if args.mode == "sample":

@@ -150,10 +150,7 @@ def test_hessian_refuses_a_bad_chunk_and_numpy():
 def test_checkpoint_keeps_values_and_gradients():
     """engine.checkpoint: the function itself on NumPy; on JAX the same value and gradient (it only
     changes what reverse mode stores)."""
-    def f(x):
-        return np.sin(x) * x if isinstance(x, np.ndarray) else x * x
-
-    assert engine.checkpoint(f, xp=np) is f
+    assert engine.checkpoint(np.sin, xp=np) is np.sin
     jax = pytest.importorskip("jax")
     jnp = jax.numpy
 
@@ -162,5 +159,6 @@ def test_checkpoint_keeps_values_and_gradients():
 
     x = jnp.linspace(0.1, 1.0, 5)
     cg = engine.checkpoint(g, xp=jnp)
+    # float32: the recomputed backward pass may round differently in the last bit
     np.testing.assert_allclose(np.asarray(cg(x)), np.asarray(g(x)), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(jax.grad(cg)(x)), np.asarray(jax.grad(g)(x)), rtol=1e-6)

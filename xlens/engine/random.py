@@ -143,8 +143,8 @@ def _poisson_one_loop(jax, key, lam):
     one step of its own method per iteration, from one draw of a pair of uniforms, so the
     compiled program holds one loop and two random-bit generators (the same methods as
     ``jax.random.poisson``, which compiles a loop for each, each with three generators, and the
-    normals two more; every generator is a loop of its own on the CPU: -0.5 s of the default
-    model's compile, docs/performance.md). The rejection's log-probability
+    normals two more; every generator is a loop of its own on the CPU: about -0.35 s of the
+    default model's compile, docs/performance.md). The rejection's log-probability
     is computed in ``lam``'s dtype: float64 inside xlens's float64 scope, where the
     cancellation of its ~lam log(lam) terms costs nothing.
     """

@@ -240,16 +240,14 @@ class Tracer:
         def step(carry, plane, own: bool):
             s_a, s_b, theta = carry  # tuples: one entry per ray set (the sub-pixel rays first)
             (batches, others), index, chi_i, fac_i, inv_chi_next = plane
-            alpha = [xp.zeros_like(t) for t in theta]
-            if pixels is None:
-                for group in group_batches(list(batches)):  # one batch per profile class: one copy of its code
-                    alpha[0] = alpha[0] + concatenate_batches(group).deflections_yx_2d_from(theta[0])
-            else:
+            # the halo batches at the last ray set (the pixel centres on the fast path), one batch
+            # per profile class: one copy of its code
+            halo = xp.zeros_like(theta[-1])
+            for group in group_batches(list(batches)):
+                halo = halo + concatenate_batches(group).deflections_yx_2d_from(theta[-1])
+            alpha = [xp.zeros_like(t) for t in theta[:-1]] + [halo]
+            if pixels is not None:  # the sub-pixel rays: corrected near the strongest haloes, interpolated
                 fine, coarse = theta
-                halo = xp.zeros_like(coarse)
-                for group in group_batches(list(batches)):
-                    halo = halo + concatenate_batches(group).deflections_yx_2d_from(coarse)
-                alpha[1] = alpha[1] + halo
                 if batches and fast_options["n_corrected"] > 0:
                     alpha[0] = alpha[0] + window_corrections(list(batches), fine, coarse, xp=xp, **fast_options)
                 alpha[0] = alpha[0] + upsample_cubic(halo, fast_options["sub_size"], xp=xp)
@@ -446,10 +444,11 @@ class Tracer:
 def uniform_planes(planes: Sequence[Sequence]) -> tuple[list[tuple[tuple, tuple]], list[tuple]]:
     """Split every deflecting plane into what all planes share and what is its own.
 
-    One ``scan`` iterates the planes with one compiled body, so the program holds one copy of
-    the halo code instead of one per run of alike planes (docs/performance.md, "Ray tracing:
-    one scan over planes": the default model's first ``sample`` call -25%). For that every
-    plane's share must have the same structure:
+    A ``scan`` iterates alike planes with one compiled body, so the program holds one copy of
+    the halo code per scan instead of one per run of alike planes (two scans in
+    :class:`Tracer`: the planes in front of the main lens, then the rest; docs/performance.md,
+    "Ray tracing: one scan over planes"). For that every plane's share must have the same
+    structure:
 
     * halo batches: each plane holds, in one order, a batch of every signature (class,
       static fields, capacity) that any plane holds, as many as the most any plane has; a
