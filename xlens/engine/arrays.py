@@ -59,8 +59,9 @@ def take_windows(x, starts, size: tuple[int, int], *, xp):
     if is_jax(xp):
         jax = import_jax()
         rest = tuple(x.shape[2:])
-        zeros = (0,) * len(rest)
-        return jax.vmap(lambda st: jax.lax.dynamic_slice(x, (st[0], st[1], *zeros), (h, w, *rest)))(starts)
+        # the trailing offsets in the starts' own integer type (dynamic_slice needs one type)
+        return jax.vmap(lambda st: jax.lax.dynamic_slice(
+            x, (st[0], st[1], *(st[0] * 0,) * len(rest)), (h, w, *rest)))(starts)
     x = np.asarray(x)
     return xp.asarray(np.stack([x[r:r + h, c:c + w] for r, c in np.asarray(starts).reshape(-1, 2)]))
 

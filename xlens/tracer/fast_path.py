@@ -1,17 +1,23 @@
-"""The fast path's pieces: cubic up-sampling of pixel-centre deflections and the exact
-correction of the strongest haloes on a window around their centres.
+"""The fast path's pieces: the split halo field at the pixel centres, cubic up-sampling of
+pixel-centre deflections and the exact correction of the strongest haloes on a window around
+their centres.
 
 :meth:`xlens.Tracer.traced_grid_2d_list_over_sampled_from` evaluates padded halo
 batches at the pixel centres only (plus a 2-pixel frame), interpolates each plane's
 halo deflection to the sub-pixel rays with :func:`upsample_cubic`, and replaces the
 interpolation near the ``FAST_PATH_CORRECTED`` strongest haloes of every batch by their
-exact deflection (:func:`window_correction`). The error is measured in
-``docs/performance.md`` and bounded by ``tests/tracer/test_fast_path.py``.
+exact deflection (:func:`window_correction`). On the planes whose pixel-centre rays form a
+near-regular grid (in front of the main lens and at it) the pixel-centre field itself is
+split (:func:`split_halo_field`, ``FAST_PATH_SPLIT``): each halo's smooth far field on every
+other ray, its near field on a window. The error is measured in ``docs/performance.md`` and
+bounded by ``tests/tracer/test_fast_path.py``.
 """
 
 from __future__ import annotations
 
-from ..engine import add_windows, at_set, data_fields, meta_fields, take_windows, top_k_indices
+import math
+
+from ..engine import add_windows, at_set, data_fields, meta_fields, scan, switch, take_windows, top_k_indices
 from ..halos.batch import concatenate_batches, group_batches
 from ..profiles.base import VECTOR_FIELDS, unchecked
 
@@ -19,9 +25,12 @@ __all__ = [
     "FAST_PATH_COARSENED",
     "FAST_PATH_COARSENING",
     "FAST_PATH_CORRECTED",
+    "FAST_PATH_SPLIT",
     "FAST_PATH_WINDOW",
     "default_options",
     "extend_linear",
+    "smooth_step",
+    "split_halo_field",
     "upsample_cubic",
     "window_correction",
     "window_corrections",
@@ -53,13 +62,30 @@ FAST_PATH_COARSENED = {"n_corrected": 128, "window": 4, "n_images": 4, "n_multi"
 FAST_PATH_WINDOW = 5
 
 
+#: The split halo field of the uncoarsened fast path, on the planes where the pixel-centre
+#: rays form a near-regular grid (those in front of the main lens, and its own plane): each
+#: halo's deflection is split by :func:`smooth_step` of its distance ``r`` [pixels] from the
+#: centre into a near part, ``(1 - S) alpha``, zero beyond ``outer``, evaluated exactly on a
+#: window of pixel-centre rays around the centre, and a far part, ``S alpha``, zero within
+#: ``inner``, smooth on the pixel scale, evaluated on every other pixel-centre ray (4x fewer)
+#: and interpolated (:func:`split_halo_field`). The ``n_exact`` haloes per plane with the
+#: largest deflection half-way between the radii are evaluated at every pixel centre
+#: instead (0 by default: measured no more accurate than a wider split, and slower to compile).
+#: ``None`` evaluates every halo at every pixel centre. Read at each call. Error and speed in
+#: docs/performance.md ("Issue 16: the split halo field").
+FAST_PATH_SPLIT = {"inner": 2.0, "outer": 14.0, "n_exact": 8}
+
+
 def default_options(coarsening: int) -> dict:
     """The fast path's corrections when the caller gives none: ``n_corrected``, ``window``,
     ``n_images``, ``n_multi`` (:data:`FAST_PATH_CORRECTED` and :data:`FAST_PATH_WINDOW`
-    uncoarsened, :data:`FAST_PATH_COARSENED` coarsened), read at each call."""
+    uncoarsened, :data:`FAST_PATH_COARSENED` coarsened) and ``split``
+    (:data:`FAST_PATH_SPLIT` uncoarsened, ``None`` coarsened), read at each call."""
     if coarsening == 1:
-        return {"n_corrected": FAST_PATH_CORRECTED, "window": FAST_PATH_WINDOW, "n_images": 1, "n_multi": 0}
-    return dict(FAST_PATH_COARSENED)
+        split = None if FAST_PATH_SPLIT is None else dict(FAST_PATH_SPLIT)
+        return {"n_corrected": FAST_PATH_CORRECTED, "window": FAST_PATH_WINDOW, "n_images": 1, "n_multi": 0,
+                "split": split}
+    return dict(FAST_PATH_COARSENED, split=None)
 
 
 def _take(a, start, stop, axis):
@@ -275,3 +301,157 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
         starts.append(fine_start)
     diff, start = (v[0] if len(v) == 1 else xp.concatenate(v, axis=0) for v in (diffs, starts))
     return add_windows(xp.zeros_like(fine), start, diff, xp=xp)
+
+
+def smooth_step(r, r1: float, r2: float, *, xp):
+    """0 for ``r <= r1``, 1 for ``r >= r2`` and the quintic smoothstep ``u^3 (10 - 15 u + 6 u^2)``,
+    ``u = (r - r1)/(r2 - r1)``, between: twice continuously differentiable."""
+    u = xp.clip((r - r1) / (r2 - r1), 0.0, 1.0)
+    return u * u * u * (10.0 + u * (-15.0 + 6.0 * u))
+
+
+def _coarse_rays(pixels, *, xp):
+    """Every other ray of ``pixels`` (N_y, N_x, 2) along both axes, with one ray extrapolated
+    linearly before and two after: (ceil(N_y/2) + 3, ceil(N_x/2) + 3, 2), the support of
+    :func:`_to_pixels`."""
+    c = pixels[::2, ::2]
+    for axis in (0, 1):
+        c = _take(extend_linear(c, 2, axis, xp=xp), 1, None, axis)
+    return c
+
+
+def _to_pixels(c, n: int, axis: int, *, xp):
+    """Samples ``c`` at every other pixel (with the frame of :func:`_coarse_rays`) -> ``n``
+    pixels along ``axis``: the samples themselves at even pixels, the 4-point cubic
+    convolution midpoint ``(-c_0 + 9 c_1 + 9 c_2 - c_3)/16`` at odd ones."""
+    m = -(-n // 2)
+    even = _take(c, 1, 1 + m, axis)
+    odd = (9.0 * (even + _take(c, 2, 2 + m, axis)) - _take(c, 0, m, axis) - _take(c, 3, 3 + m, axis)) / 16.0
+    out = xp.reshape(xp.stack([even, odd], axis=axis + 1),
+                     c.shape[:axis] + (2 * m,) + c.shape[axis + 1:])
+    return _take(out, 0, n, axis)
+
+
+def _nearest_ray(pixels, centre, *, xp):
+    """Row and column of the ray of ``pixels`` (N_y, N_x, 2) closest to each ``centre`` (k, 2),
+    for a near-regular grid of rays: the affine grid through its corner rays locates the
+    centre, then the closest of the 5 x 5 rays around it is taken (clipped to the grid)."""
+    ny, nx = pixels.shape[0], pixels.shape[1]
+    o = pixels[0, 0]
+    dr = (pixels[ny - 1, 0] - o) / (ny - 1)
+    dc = (pixels[0, nx - 1] - o) / (nx - 1)
+    d = centre - o
+    det = dr[0] * dc[1] - dr[1] * dc[0]
+    i = (d[:, 0] * dc[1] - d[:, 1] * dc[0]) / det
+    j = (dr[0] * d[:, 1] - dr[1] * d[:, 0]) / det
+    big = float(max(ny, nx) + 8)  # far-off centres: any ray at the edge will do
+    i = xp.astype(xp.round(xp.clip(i, -big, big)), xp.int32)
+    j = xp.astype(xp.round(xp.clip(j, -big, big)), xp.int32)
+    step = xp.asarray([-2, -1, 0, 1, 2], dtype=xp.int32)
+    k = centre.shape[0]
+    rows = xp.clip(i[:, None] + step, 0, ny - 1)  # (k, 5)
+    cols = xp.clip(j[:, None] + step, 0, nx - 1)
+    near = pixels[rows[:, :, None], cols[:, None, :]]  # (k, 5, 5, 2)
+    best = xp.argmin(xp.reshape(_distance2(near, centre[:, None, None, :]), (k, 25)), axis=1)
+    return rows[xp.arange(k), best // 5], cols[xp.arange(k), best % 5]
+
+
+def _split_parts(prof, active, pixels, coarse, *, w: int, r1, r2, xp, block: int):
+    """The far parts ``S alpha`` of the haloes of ``prof`` with ``active`` > 0, summed at the rays
+    ``coarse``, and their near parts ``(1 - S) alpha`` on the ``w`` x ``w`` window of ``pixels``
+    around each centre, added into a field like ``pixels``: one evaluation of the profile per
+    chunk of ``block`` haloes, at the coarse rays and its own window's rays together (one copy
+    of the profile's code). A chunk without an active halo is skipped (on JAX ``lax.cond``;
+    under ``vmap`` both branches run)."""
+    dtype = pixels.dtype
+    ny, nx = pixels.shape[0], pixels.shape[1]
+    centre = xp.astype(xp.asarray(prof.centre), dtype)
+    row, col = _nearest_ray(pixels, centre, xp=xp)
+    starts = xp.stack([xp.clip(row - (w - 1) // 2, 0, ny - w), xp.clip(col - (w - 1) // 2, 0, nx - w)], axis=1)
+    n = active.shape[0]
+    block = min(block, n)
+    n_chunks = -(-n // block)
+    pad = n_chunks * block - n
+
+    def chunked(a):
+        a = xp.asarray(a)
+        if pad:
+            a = xp.concatenate([a, xp.broadcast_to(a[:1], (pad, *a.shape[1:]))], axis=0)
+        return xp.reshape(a, (n_chunks, block, *a.shape[1:]))
+
+    names = [f.name for f in data_fields(prof)]
+    weights = xp.reshape(xp.concatenate([active, xp.zeros((pad,), dtype=active.dtype)]), (n_chunks, block))
+    xs = (tuple(chunked(getattr(prof, name)) for name in names), weights, chunked(starts))
+    static = {name: getattr(prof, name) for name in meta_fields(prof)}
+    n_far = coarse.shape[0] * coarse.shape[1]
+    far_y = xp.broadcast_to(xp.reshape(coarse[..., 0], (1, n_far)), (block, n_far))
+    far_x = xp.broadcast_to(xp.reshape(coarse[..., 1], (1, n_far)), (block, n_far))
+
+    def add(carry, chunk):
+        far, near = carry
+        values, wt, st = chunk
+        part = unchecked(type(prof), dict(zip(names, values, strict=True), **static))
+        win = xp.reshape(take_windows(pixels, st, (w, w), xp=xp), (block, w * w, 2))  # (block, w^2, 2)
+        y = xp.concatenate([far_y, win[..., 0]], axis=1)
+        x = xp.concatenate([far_x, win[..., 1]], axis=1)
+        p = {}
+        for f in data_fields(part):
+            v = xp.astype(xp.asarray(getattr(part, f.name)), dtype)
+            p[f.name] = (v[:, 0:1], v[:, 1:2]) if f.name in VECTOR_FIELDS else v[:, None]
+        cy, cx = p["centre"]
+        step = smooth_step(xp.sqrt((y - cy) ** 2 + (x - cx) ** 2), r1, r2, xp=xp)
+        wt = xp.astype(wt, dtype)[:, None]
+        ay, ax = part._deflections(p, y, x, xp=xp)
+        out_far, out_near = step[:, :n_far] * wt, (1.0 - step[:, n_far:]) * wt
+        far = far + xp.stack([xp.sum(ay[:, :n_far] * out_far, axis=0), xp.sum(ax[:, :n_far] * out_far, axis=0)],
+                             axis=-1)
+        windows = xp.stack([ay[:, n_far:] * out_near, ax[:, n_far:] * out_near], axis=-1)
+        return far, add_windows(near, st, xp.reshape(windows, (block, w, w, 2)), xp=xp)
+
+    def body(carry, chunk):
+        busy = xp.astype(xp.any(chunk[1] > 0), xp.int32)
+        return switch(busy, [lambda c, _: c, add], carry, chunk, xp=xp), None
+
+    init = (xp.zeros((n_far, 2), dtype=dtype), xp.zeros_like(pixels))
+    far, near = scan(body, init, xs, xp=xp)[0]
+    return xp.reshape(far, coarse.shape), near
+
+
+def split_halo_field(batches, pixels, *, pixel, inner: float, outer: float, n_exact: int, xp,
+                     block: int = 32):
+    """The deflection [arcsec] of ``batches`` (one plane) at ``pixels`` (N_y, N_x, 2), split.
+
+    For rays ``pixels`` that form a near-regular grid of spacing ``pixel`` [arcsec] (the framed
+    pixel-centre rays on a plane in front of, or at, the main lens). The ``n_exact`` haloes
+    of each profile class with the largest ``|alpha|`` at ``(inner + outer)/2`` pixels from
+    their centre are evaluated at every ray. Every other halo's deflection is split with
+    ``S = smooth_step(r, inner pixel, outer pixel)``: ``S alpha`` is evaluated on every other
+    ray (:func:`_coarse_rays`) and interpolated to all (:func:`_to_pixels`), and
+    ``(1 - S) alpha``, zero beyond ``outer`` pixels, exactly on the window of
+    ``2 ceil(outer) + 3`` rays around the ray closest to its centre. About 4x fewer
+    halo-points than every halo at every ray for the default model's planes; the far part's
+    interpolation error is measured in docs/performance.md ("Issue 16: the split halo field").
+    """
+    dtype = pixels.dtype
+    ny, nx = pixels.shape[0], pixels.shape[1]
+    pixel = xp.astype(xp.asarray(pixel), dtype)
+    r1, r2 = inner * pixel, outer * pixel
+    w = min(2 * math.ceil(outer) + 3, ny, nx)
+    coarse = _coarse_rays(pixels, xp=xp)
+    far = xp.zeros(coarse.shape, dtype=dtype)
+    total = xp.zeros_like(pixels)
+    for members in group_batches(batches):
+        merged = concatenate_batches(members)
+        prof = merged.masked_profile()
+        active = xp.astype(xp.asarray(merged.mask) > 0.5, dtype)
+        g = min(n_exact, merged.capacity)
+        if g > 0:
+            centre = xp.astype(xp.asarray(prof.centre), dtype)
+            probe = centre + xp.reshape(xp.stack([xp.zeros((), dtype=dtype), 0.5 * (r1 + r2)]), (1, 2))
+            a = _per_halo(prof, "_deflections", probe[:, None, :], xp=xp)[:, 0, :]
+            order = top_k_indices(xp.sqrt(a[:, 0] ** 2 + a[:, 1] ** 2) * active, g, xp=xp)
+            total = total + _gather(prof, order, xp=xp)._evaluate("_deflections", pixels, 2, active=active[order])
+            active = at_set(active, order, 0.0, xp=xp)
+        part_far, part_near = _split_parts(prof, active, pixels, coarse, w=w, r1=r1, r2=r2, xp=xp, block=block)
+        far, total = far + part_far, total + part_near
+    return total + _to_pixels(_to_pixels(far, ny, 0, xp=xp), nx, 1, xp=xp)

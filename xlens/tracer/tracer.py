@@ -33,6 +33,7 @@ import numpy as np
 from ..cosmology import Planck15
 from ..engine import (
     ArrayLike,
+    at_set,
     checkpoint,
     is_concrete,
     namespace,
@@ -50,7 +51,7 @@ from ..halos.batch import HaloBatch, concatenate_batches, group_batches
 from ..imaging.grid import bin_over_sampled
 from ..profiles.base import MassProfile
 from . import fast_path
-from .fast_path import extend_linear, upsample_cubic, window_corrections
+from .fast_path import extend_linear, split_halo_field, upsample_cubic, window_corrections
 from .galaxy import Galaxy, sum_fields
 
 __all__ = ["Tracer", "uniform_planes"]
@@ -212,7 +213,11 @@ class Tracer:
         interpolated to the sub-pixel rays (:func:`upsample_cubic`) and corrected near the
         strongest haloes (:func:`window_corrections`, ``fast_options``); every other
         component is evaluated once at both ray sets together, so the compiled program holds
-        one copy of each profile's code. Returns the positions of ``grid`` on every plane.
+        one copy of each profile's code. With ``fast_options["split"]`` the planes in front of
+        the main lens and the lens's own plane, where the pixel-centre rays form a near-regular
+        grid, take the split halo field (:func:`split_halo_field`); the front scan then runs
+        through the lens's plane for its field alone, which the second scan takes as given.
+        Returns the positions of ``grid`` on every plane.
         """
         xp = promoted_namespace(grid, *tree_leaves(self.galaxies))
         grid = xp.asarray(grid)
@@ -237,19 +242,25 @@ class Tracer:
                                                                       theta, vector=True))
         rays = (grid,) if pixels is None else (grid, xp.asarray(pixels))
 
-        def step(carry, plane, own: bool):
+        split = None if pixels is None else fast_options.get("split")
+        corrections = {} if pixels is None else {k: v for k, v in fast_options.items() if k != "split"}
+
+        def every_ray(batches, t):
+            """The halo batches at the rays ``t``, one batch per profile class: one copy of its code."""
+            out = xp.zeros_like(t)
+            for group in group_batches(list(batches)):
+                out = out + concatenate_batches(group).deflections_yx_2d_from(t)
+            return out
+
+        def advance(carry, plane, halo, own: bool):
+            """The rays on the next plane, from the halo field ``halo`` at the last ray set."""
             s_a, s_b, theta = carry  # tuples: one entry per ray set (the sub-pixel rays first)
             (batches, others), index, chi_i, fac_i, inv_chi_next = plane
-            # the halo batches at the last ray set (the pixel centres on the fast path), one batch
-            # per profile class: one copy of its code
-            halo = xp.zeros_like(theta[-1])
-            for group in group_batches(list(batches)):
-                halo = halo + concatenate_batches(group).deflections_yx_2d_from(theta[-1])
             alpha = [xp.zeros_like(t) for t in theta[:-1]] + [halo]
             if pixels is not None:  # the sub-pixel rays: corrected near the strongest haloes, interpolated
                 fine, coarse = theta
                 if batches and fast_options["n_corrected"] > 0:
-                    alpha[0] = alpha[0] + window_corrections(list(batches), fine, coarse, xp=xp, **fast_options)
+                    alpha[0] = alpha[0] + window_corrections(list(batches), fine, coarse, xp=xp, **corrections)
                 alpha[0] = alpha[0] + upsample_cubic(halo, fast_options["sub_size"], xp=xp)
             # the other components at all rays in one evaluation each
             parts = [_on_rays(lambda t: sum_fields([c.deflections_yx_2d_from for c in others], t, vector=True),
@@ -265,32 +276,67 @@ class Tracer:
                                for r, sa, sb in zip(rays, s_a, s_b, strict=True))
             return (s_a, s_b, theta_next), theta_next[0]
 
+        def step(carry, xs, own: bool):
+            plane, given, use_given = xs
+            batches = plane[0][0]
+            if given is None:
+                halo = every_ray(batches, carry[2][-1])
+            else:  # a field computed by the front scan (the main lens's plane), or every halo here
+                halo = switch(use_given, [lambda t: every_ray(batches, t), lambda t: given], carry[2][-1], xp=xp)
+            return advance(carry, plane, halo, own)
+
+        def split_step(carry, xs):
+            """A plane whose pixel-centre rays form a near-regular grid: the split halo field
+            (:func:`split_halo_field`); on the last (the main lens's plane) only the field."""
+            plane, last = xs
+            halo = split_halo_field(list(plane[0][0]), carry[2][-1], pixel=fast_options["pixel"], xp=xp, **split)
+            new, out = switch(last, [lambda c: advance(c, plane, halo, False), lambda c: (c, c[2][0])], carry, xp=xp)
+            return new, (out, halo)
+
         zero = tuple(xp.zeros_like(r) for r in rays)
         chi_defl = xp.asarray(chi[:-1], dtype=xp.float64)
         fac = chi_s / (chi_s - chi_defl)
         inv_next = 1.0 / xp.asarray(chi[1:], dtype=xp.float64)
-        # Two scans: the planes in front of the first plane with components of its own (the main
-        # lens), then the rest. The front planes' rays do not depend on the lens; in one scan with
-        # the rest, reverse-mode differentiation would carry cotangents back through them too,
-        # since a scan's carry is differentiated at every step or none (value_and_grad of the
-        # default model's likelihood 3.1x -> 9.1x the forward; docs/performance.md, "Gradients
-        # and the plane scans"). The front scan holds no switch.
-        split = next((i for i, b in enumerate(branch_of) if b), 0)
-        segments = [(0, split, False), (split, n_defl, True)] if split > 0 else [(0, n_defl, True)]
-        carry, outputs = (zero, zero, rays), []
-        for lo, hi, own in segments:
-            planes = (
+
+        def planes(lo, hi):
+            return (
                 tree_stack(shared[lo:hi], xp=xp),
                 xp.asarray(np.asarray(branch_of[lo:hi], dtype=np.int32)),
                 chi_defl[lo:hi],
                 fac[lo:hi],
                 inv_next[lo:hi],
             )
+
+        # Two scans: the planes in front of the first plane with components of its own (the main
+        # lens), then the rest. The front planes' rays do not depend on the lens; in one scan with
+        # the rest, reverse-mode differentiation would carry cotangents back through them too,
+        # since a scan's carry is differentiated at every step or none (value_and_grad of the
+        # default model's likelihood 3.1x -> 9.1x the forward; docs/performance.md, "Gradients
+        # and the plane scans"). The front scan holds no switch of the lens.
+        first = next((i for i, b in enumerate(branch_of) if b), 0)
+        carry, outputs = (zero, zero, rays), []
+        given = use_given = None
+        if split is not None and shared[first][0]:
+            # the fast path's split halo field where the pixel-centre rays form a near-regular grid:
+            # the front planes and the main lens's own plane, whose field the front scan also
+            # returns (its rays do not depend on the lens either); behind the lens the rays fold,
+            # and every halo is evaluated at every ray
+            last = xp.asarray((np.arange(first + 1) == first).astype(np.int32))
+            carry, (ys, fields) = scan(split_step, carry, (planes(0, first + 1), last), xp=xp)
+            outputs.extend(ys[k] for k in range(first))
+            n_rest = n_defl - first
+            given = at_set(xp.zeros((n_rest, *fields.shape[1:]), dtype=fields.dtype), 0, fields[first], xp=xp)
+            use_given = xp.asarray((np.arange(n_rest) == 0).astype(np.int32))
+            segments = [(first, n_defl, True)]
+        else:
+            segments = [(0, first, False), (first, n_defl, True)] if first > 0 else [(0, n_defl, True)]
+        for lo, hi, own in segments:
+            xs = (planes(lo, hi), given if own else None, use_given if own else None)
             # carry: S_a, S_b, theta on the plane; the last plane's rays are the final carry's
             body = functools.partial(step, own=own)
             # behind the front planes every step is differentiated: each stores only its carry
             # (value_and_grad 4.3x -> 3.4x the forward)
-            carry, ys = scan(checkpoint(body, xp=xp) if own else body, carry, planes, xp=xp)
+            carry, ys = scan(checkpoint(body, xp=xp) if own else body, carry, xs, xp=xp)
             outputs.extend(ys[k] for k in range(hi - lo))
         return [grid] + outputs[:-1] + [carry[2][0]]
 
@@ -324,8 +370,13 @@ class Tracer:
             patch around the image of their centre, replacing the interpolation there
             (the interpolation error of a cuspy halo is concentrated within a few
             pixels of its centre and grows with its central density). The halo work
-            drops by about s^2 (16 for s = 4); the error is measured in
-            ``docs/performance.md`` and bounded by a test.
+            drops by about s^2 (16 for s = 4). On the planes in front of the main lens
+            and at it, where the pixel-centre rays form a near-regular grid, the
+            pixel-centre field is itself split (each halo's smooth far field on every
+            other ray, interpolated; its near field exactly on a window:
+            :data:`xlens.tracer.fast_path.FAST_PATH_SPLIT`), about 2.5x fewer
+            halo-points there. The error is measured in ``docs/performance.md`` and
+            bounded by a test.
         n_corrected : int, optional
             Haloes per batch corrected on their window (default
             :data:`xlens.tracer.fast_path.FAST_PATH_CORRECTED`, read at each call, or
