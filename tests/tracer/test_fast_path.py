@@ -434,3 +434,18 @@ def test_split_field_is_differentiable():
                 assert abs(grad[plane] - fd) <= 1e-6 * abs(fd), (plane, grad[plane], fd)
     finally:
         fp.FAST_PATH_SPLIT = old
+
+
+@pytest.mark.parametrize("bad", [{"inner": 3.0, "outer": 2.0}, {"inner": -1.0}, {"outer": float("inf")},
+                                 {"n_exact": -1}, {"n_exact": 1.5}, {"block": 0}])
+def test_split_halo_field_rejects_bad_radii_and_counts(bad):
+    from xlens import engine
+    from xlens.tracer.fast_path import split_halo_field
+
+    batch = HaloBatch.from_arrays(mp.NFWTruncatedSph, capacity=2, centre=[[0.0, 0.0]], kappa_s=[0.05],
+                                  scale_radius=[0.1], truncation_radius=[1.0])
+    options = {"inner": 2.0, "outer": 14.0, "n_exact": 0, **bad}
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        split_halo_field([batch], Grid2D((8, 8), 0.05, 1).padded(2).native, pixel=0.05,
+                         xp=engine.get_xp("numpy"), **options)
