@@ -11,7 +11,8 @@ the parent commit exported by ``git archive PARENT | tar -x -C /tmp/parent``::
 ``--mode sample`` (default): the first call of ``Simulator(engine="jax", dtype="float32").sample``
 (trace, compile and run; persistent compilation cache off) and the median and minimum of
 ``--calls`` steady calls, all on key 0. ``--quick-compile``: the simulator compiles with
-``xlens.simulator.QUICK_COMPILE``; ``--coarsening 2``: the opt-in coarsened fast path.
+``xlens.simulator.QUICK_COMPILE``; ``--coarsening 2``: the opt-in coarsened fast path;
+``--no-split``: ``xlens.tracer.fast_path.FAST_PATH_SPLIT = None`` (every halo at every pixel centre).
 ``--mode compile``: ``jax.jit(sim._draw).lower(key)``
 and ``.compile()`` timed separately (inside ``xlens.engine.float64_scope()``, as the simulator
 does), and the length of the StableHLO text. Prints one JSON line with the load average.
@@ -29,7 +30,6 @@ os.environ["XLENS_COMPILATION_CACHE"] = "off"  # a script: the cache would hide 
 
 import jax  # noqa: E402
 
-import xlens  # noqa: E402
 from xlens import engine  # noqa: E402
 
 
@@ -40,7 +40,13 @@ def main():
     parser.add_argument("--coarsening", type=int, default=None, help="Simulator.fast_path_coarsening")
     parser.add_argument("--quick-compile", action="store_true",
                         help="Simulator(compiler_options=xlens.simulator.QUICK_COMPILE) (a tree that has it)")
+    parser.add_argument("--no-split", action="store_true",
+                        help="xlens.tracer.fast_path.FAST_PATH_SPLIT = None (a tree that has it)")
     args = parser.parse_args()
+    if args.no_split:
+        import xlens.tracer.fast_path
+
+        xlens.tracer.fast_path.FAST_PATH_SPLIT = None
     options = {}
     if args.quick_compile:
         from xlens.simulator import QUICK_COMPILE
@@ -49,7 +55,8 @@ def main():
     sim = xlens.Simulator(engine="jax", dtype="float32", **options)
     sim.fast_path_coarsening = args.coarsening
     key = jax.random.key(0)
-    out = {"code": os.path.dirname(xlens.__file__), "mode": args.mode, "quick_compile": args.quick_compile}
+    out = {"code": os.path.dirname(xlens.__file__), "mode": args.mode, "quick_compile": args.quick_compile,
+           "no_split": args.no_split}
     if args.mode == "sample":
         t0 = time.perf_counter()
         engine.block_until_ready(sim.sample(key))

@@ -71,3 +71,24 @@ def test_block_size_is_read_from_the_module_at_each_call(monkeypatch):
     calls, chunked = _chunk_sizes()
     assert calls == [3, 3, 3, 1]
     np.testing.assert_array_equal(chunked, total)
+
+
+def test_halo_scan_folds_weighted_chunks_and_skips_idle_ones(backend):
+    """halo_scan (the loop of halo_sum, for reductions that are not a sum): each chunk's haloes
+    come with their weights (active, 0 for padding), a chunk without an active halo is skipped
+    (NumPy counts the calls), and the fold is the same on both engines: here a running maximum
+    of the weighted squares, which a plain sum could not give."""
+    xp = backend.xp
+    values = np.arange(1.0, 11.0)
+    active = np.array([1, 1, 0, 0, 0, 0, 0, 1, 0, 0], dtype=float)
+    calls = []
+
+    def fn(carry, chunk, weight):
+        calls.append(int(chunk[0].shape[0]))
+        return xp.maximum(carry, xp.max(weight * chunk[0] ** 2))
+
+    got = backend.jit(lambda v, a: engine.halo_scan(fn, xp.asarray(0.0), [v], 3, xp=xp, active=a))(
+        backend.asarray(values), backend.asarray(active))
+    assert float(got) == 64.0  # halo 8 (value 8) is the largest active one; halo 10 is inactive
+    if backend.engine == "numpy":
+        assert calls == [3, 3], f"evaluated chunks {calls}; only chunks 1 and 3 hold active haloes"

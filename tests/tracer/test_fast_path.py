@@ -386,7 +386,8 @@ def test_split_field_serves_the_planes_in_front_of_and_at_the_lens_only(counts, 
     far = np.hypot(*np.moveaxis(np.asarray(grid), -1, 0)) > 0.25
     diff = np.abs(split - every)[far].max()
     if split_planes:
-        # the far part's interpolation: ~1% of a halo's deflection (~1.5e-2") at most
+        # the far part's interpolation: ~1% of a halo's deflection (~1.5e-2") at most; measured
+        # 1.6e-4 in both cases
         assert 1e-9 < diff < 3e-4, diff
     else:
         np.testing.assert_allclose(split, every, rtol=0, atol=1e-14)

@@ -17,7 +17,8 @@ Modules
 ``transforms``         ``jit`` (float64-scoped), ``vmap``, ``value_and_grad``, ``hessian``, ``scan``, ``switch``,
                        ``checkpoint``
 ``batching``           ``map_batch`` and ``batch_sharding``: one program per batch, across devices
-``reduction``          ``halo_sum``, the chunked sum over haloes (``HALO_BLOCK_ELEMENTS``)
+``reduction``          ``halo_sum``, the chunked sum over haloes (``HALO_BLOCK_ELEMENTS``), and
+                       ``halo_scan``, its loop for other reductions
 ``pytrees``            ``pytree_dataclass`` and tree utilities that work without JAX
 ``random``             keys on both engines
 ``arrays``             ``at_set``, ``at_add``, ``where_finite``, ``gammaln``, ``ndtr``, ``ndtri``,
@@ -77,7 +78,7 @@ from .pytrees import (
     tree_stack,
 )
 from .random import default_key, index_keys, key_engine, numpy_generator, random_ops, split_key
-from .reduction import halo_sum
+from .reduction import halo_scan, halo_sum
 from .transforms import (
     block_until_ready,
     check_hessian_chunk,
@@ -114,6 +115,7 @@ __all__ = [
     "float_dtype",
     "gammaln",
     "get_xp",
+    "halo_scan",
     "halo_sum",
     "check_hessian_chunk",
     "checkpoint",

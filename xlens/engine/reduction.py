@@ -23,7 +23,7 @@ import numpy as np
 
 from .backend import import_jax, is_jax
 
-__all__ = ["HALO_BLOCK_ELEMENTS", "halo_sum"]
+__all__ = ["HALO_BLOCK_ELEMENTS", "halo_scan", "halo_sum"]
 
 #: Largest number of (halo x point) elements that one chunk of the halo
 #: reduction materialises. Temporaries of a profile are ~20 arrays of this size,
@@ -89,57 +89,75 @@ def halo_sum(
     if chunk >= n_halo:
         return reduce(fn(*expand))
 
+    def add(total, ps, weight):
+        out = fn(*ps)
+
+        def weighted(o):
+            return xp.sum(xp.reshape(weight, weight.shape + (1,) * (o.ndim - 1)) * o, axis=0)
+
+        part = tuple(weighted(o) for o in out) if isinstance(out, tuple) else weighted(out)
+        return part if total is None else _add(total, part)
+
+    if is_jax(xp):
+        jax = import_jax()
+        # rematerialise each chunk in the backward pass instead of storing its temporaries for
+        # every chunk of the scan: the value-and-gradient of the default model's likelihood
+        # took 35.7 s against 0.86 s forward with stored residuals (GiB of them); with
+        # checkpointing it costs 1.6-2.4x the forward (docs/inference.md). No effect without AD.
+        probe = jax.eval_shape(lambda *ps: fn(*ps), *(p[:chunk] for p in expand))
+        init = (tuple(xp.zeros(s.shape[1:], dtype=s.dtype) for s in probe) if isinstance(probe, tuple)
+                else xp.zeros(probe.shape[1:], dtype=probe.dtype))
+    else:
+        init = None  # the first chunk's sum (the first chunk is never skipped on NumPy)
+    return halo_scan(add, init, expand, chunk, xp=xp, active=active)
+
+
+def halo_scan(fn: Callable, init, params: Sequence, chunk: int, *, xp, active=None):
+    """Fold ``fn(carry, chunk_params, weight) -> carry`` over the haloes in chunks of ``chunk``.
+
+    The loop of :func:`halo_sum`, for reductions that are not a plain sum (e.g. a scatter of
+    per-halo windows, ``xlens.tracer.fast_path``). ``params`` are per-halo arrays with a
+    leading axis of the haloes; ``fn`` receives each chunk's slices and ``weight`` (its
+    haloes' ``active``, 1 without it, and 0 for padding), by which it must scale what a halo
+    adds. A chunk whose weights are all 0 is skipped (except the first on NumPy, so that a
+    carry of ``None`` gets its value). On NumPy a Python loop over slices (the last may be
+    shorter); on JAX a ``lax.scan`` over chunks whose tail is padded with copies of halo 0
+    (weight 0, so gradients stay finite), each chunk under ``lax.cond`` (under ``vmap`` both
+    branches run) and ``jax.checkpoint`` (its temporaries are recomputed in the backward pass,
+    not stored for every chunk). Never a loop over individual haloes.
+    """
+    n_halo = int(params[0].shape[0])
+    dtype = params[0].dtype
     if not is_jax(xp):
-        total = None
+        act = np.ones(n_halo) if active is None else np.asarray(active)
+        carry = init
         for start in range(0, n_halo, chunk):
-            if total is not None and active is not None and not np.any(np.asarray(active[start : start + chunk])):
+            w = xp.asarray(act[start : start + chunk], dtype=dtype)
+            if start > 0 and not np.any(act[start : start + chunk]):
                 continue  # only padded slots: they add exactly zero
-            part = reduce(fn(*(p[start : start + chunk] for p in expand)))
-            total = part if total is None else _add(total, part)
-        return total
+            carry = fn(carry, tuple(p[start : start + chunk] for p in params), w)
+        return carry
 
     jnp = xp
+    jax = import_jax()
     n_chunks = -(-n_halo // chunk)
     pad = n_chunks * chunk - n_halo
-    dtype = expand[0].dtype
 
     def padded(p):
         if pad:
             p = jnp.concatenate([p, jnp.broadcast_to(p[:1], (pad, *p.shape[1:]))], axis=0)
         return jnp.reshape(p, (n_chunks, chunk, *p.shape[1:]))
 
-    weight = jnp.concatenate([jnp.ones(n_halo, dtype=dtype), jnp.zeros(pad, dtype=dtype)])
-    weight = jnp.reshape(weight, (n_chunks, chunk))
-    chunks = tuple(padded(p) for p in expand)
-    act = weight if active is None else weight * padded(jnp.astype(jnp.asarray(active), dtype))
-    jax = import_jax()
-    lax = jax.lax
-
-    def weighted(w, out):
-        return jnp.sum(w[(slice(None),) + (None,) * (out.ndim - 1)] * out, axis=0)
+    act = jnp.ones(n_halo, dtype=dtype) if active is None else jnp.astype(jnp.asarray(active), dtype)
+    weight = jnp.reshape(jnp.concatenate([act, jnp.zeros(pad, dtype=dtype)]), (n_chunks, chunk))
+    chunks = tuple(padded(p) for p in params)
+    step = jax.checkpoint(fn, prevent_cse=False)
 
     def body(carry, xs):
-        w, a, ps = xs
+        w, ps = xs
+        return jax.lax.cond(jnp.any(w > 0), lambda c: step(c, ps, w), lambda c: c, carry), None
 
-        def compute(carry):
-            # rematerialise each chunk in the backward pass instead of storing its temporaries for
-            # every chunk of the scan: the value-and-gradient of the default model's likelihood
-            # took 35.7 s against 0.86 s forward with stored residuals (GiB of them); with
-            # checkpointing it costs 1.6-2.4x the forward (docs/inference.md). No effect without AD.
-            out = jax.checkpoint(fn, prevent_cse=False)(*ps)
-            if isinstance(out, tuple):
-                return tuple(c + weighted(w, o) for c, o in zip(carry, out, strict=True))
-            return carry + weighted(w, out)
-
-        return lax.cond(jnp.any(a > 0), compute, lambda c: c, carry), None
-
-    probe = jax.eval_shape(lambda *ps: fn(*ps), *(c[0] for c in chunks))
-    if isinstance(probe, tuple):
-        init = tuple(jnp.zeros(s.shape[1:], dtype=s.dtype) for s in probe)
-    else:
-        init = jnp.zeros(probe.shape[1:], dtype=probe.dtype)
-    total, _ = lax.scan(body, init, (weight, act, chunks))
-    return total
+    return jax.lax.scan(body, init, (weight, chunks))[0]
 
 
 def _expand_param(p, xp):

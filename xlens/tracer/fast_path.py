@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from ..engine import add_windows, at_set, data_fields, meta_fields, scan, switch, take_windows, top_k_indices
+from ..engine import add_windows, at_set, data_fields, halo_scan, meta_fields, take_windows, top_k_indices
 from ..halos.batch import concatenate_batches, group_batches
 from ..profiles.base import VECTOR_FIELDS, unchecked
 
@@ -70,7 +70,8 @@ FAST_PATH_WINDOW = 5
 #: ``inner``, smooth on the pixel scale, evaluated on every other pixel-centre ray (4x fewer)
 #: and interpolated (:func:`split_halo_field`). The ``n_exact`` haloes per plane with the
 #: largest deflection half-way between the radii are evaluated at every pixel centre
-#: instead (0 by default: measured no more accurate than a wider split, and slower to compile).
+#: instead (without them the concentrated SIDM corner broke the 0.01-sigma bound; they cost
+#: ~0.5 s of compile time).
 #: ``None`` evaluates every halo at every pixel centre. Read at each call. Error and speed in
 #: docs/performance.md ("Issue 16: the split halo field").
 FAST_PATH_SPLIT = {"inner": 2.0, "outer": 14.0, "n_exact": 8}
@@ -141,10 +142,7 @@ def _per_halo(profile, method: str, points, *, xp):
     dtype = xp.float64 if method in profile.float64_methods else out_dtype
     k = points.shape[0]
     pts = xp.reshape(xp.astype(points, dtype), (k, -1, 2))
-    p = {}
-    for f in data_fields(profile):
-        v = xp.astype(xp.asarray(getattr(profile, f.name)), dtype)
-        p[f.name] = (v[:, 0:1], v[:, 1:2]) if f.name in VECTOR_FIELDS else v[:, None]
+    p = _halo_params(profile, dtype, xp)
     ay, ax = getattr(profile, method)(p, pts[..., 0], pts[..., 1], xp=xp)
     shape = (*points.shape[:-1], 1)
     return xp.concatenate([xp.reshape(xp.astype(a, out_dtype), shape) for a in (ay, ax)], axis=-1)
@@ -356,64 +354,55 @@ def _nearest_ray(pixels, centre, *, xp):
     return rows[xp.arange(k), best // 5], cols[xp.arange(k), best % 5]
 
 
+def _halo_params(profile, dtype, xp) -> dict:
+    """The per-halo fields of ``profile`` as the profiles' maths takes them: ``(K, 1)`` columns
+    (a pair of them for a vector field such as the centre), in ``dtype``."""
+    p = {}
+    for f in data_fields(profile):
+        v = xp.astype(xp.asarray(getattr(profile, f.name)), dtype)
+        p[f.name] = (v[:, 0:1], v[:, 1:2]) if f.name in VECTOR_FIELDS else v[:, None]
+    return p
+
+
 def _split_parts(prof, active, pixels, coarse, *, w: int, r1, r2, xp, block: int):
     """The far parts ``S alpha`` of the haloes of ``prof`` with ``active`` > 0, summed at the rays
     ``coarse``, and their near parts ``(1 - S) alpha`` on the ``w`` x ``w`` window of ``pixels``
     around each centre, added into a field like ``pixels``: one evaluation of the profile per
-    chunk of ``block`` haloes, at the coarse rays and its own window's rays together (one copy
-    of the profile's code). A chunk without an active halo is skipped (on JAX ``lax.cond``;
-    under ``vmap`` both branches run)."""
+    chunk of ``block`` haloes (:func:`xlens.engine.halo_scan`, which skips chunks without an
+    active halo), at the coarse rays and its own window's rays together (one copy of the
+    profile's code)."""
     dtype = pixels.dtype
     ny, nx = pixels.shape[0], pixels.shape[1]
     centre = xp.astype(xp.asarray(prof.centre), dtype)
     row, col = _nearest_ray(pixels, centre, xp=xp)
     starts = xp.stack([xp.clip(row - (w - 1) // 2, 0, ny - w), xp.clip(col - (w - 1) // 2, 0, nx - w)], axis=1)
-    n = active.shape[0]
-    block = min(block, n)
-    n_chunks = -(-n // block)
-    pad = n_chunks * block - n
-
-    def chunked(a):
-        a = xp.asarray(a)
-        if pad:
-            a = xp.concatenate([a, xp.broadcast_to(a[:1], (pad, *a.shape[1:]))], axis=0)
-        return xp.reshape(a, (n_chunks, block, *a.shape[1:]))
-
     names = [f.name for f in data_fields(prof)]
-    weights = xp.reshape(xp.concatenate([active, xp.zeros((pad,), dtype=active.dtype)]), (n_chunks, block))
-    xs = (tuple(chunked(getattr(prof, name)) for name in names), weights, chunked(starts))
     static = {name: getattr(prof, name) for name in meta_fields(prof)}
     n_far = coarse.shape[0] * coarse.shape[1]
-    far_y = xp.broadcast_to(xp.reshape(coarse[..., 0], (1, n_far)), (block, n_far))
-    far_x = xp.broadcast_to(xp.reshape(coarse[..., 1], (1, n_far)), (block, n_far))
+    far_y, far_x = (xp.reshape(coarse[..., k], (1, n_far)) for k in (0, 1))
 
-    def add(carry, chunk):
+    def add(carry, chunk, weight):
         far, near = carry
-        values, wt, st = chunk
+        *values, st = chunk
         part = unchecked(type(prof), dict(zip(names, values, strict=True), **static))
-        win = xp.reshape(take_windows(pixels, st, (w, w), xp=xp), (block, w * w, 2))  # (block, w^2, 2)
-        y = xp.concatenate([far_y, win[..., 0]], axis=1)
-        x = xp.concatenate([far_x, win[..., 1]], axis=1)
-        p = {}
-        for f in data_fields(part):
-            v = xp.astype(xp.asarray(getattr(part, f.name)), dtype)
-            p[f.name] = (v[:, 0:1], v[:, 1:2]) if f.name in VECTOR_FIELDS else v[:, None]
+        h = st.shape[0]
+        win = xp.reshape(take_windows(pixels, st, (w, w), xp=xp), (h, w * w, 2))  # (h, w^2, 2)
+        y = xp.concatenate([xp.broadcast_to(far_y, (h, n_far)), win[..., 0]], axis=1)
+        x = xp.concatenate([xp.broadcast_to(far_x, (h, n_far)), win[..., 1]], axis=1)
+        p = _halo_params(part, dtype, xp)
         cy, cx = p["centre"]
         step = smooth_step(xp.sqrt((y - cy) ** 2 + (x - cx) ** 2), r1, r2, xp=xp)
-        wt = xp.astype(wt, dtype)[:, None]
+        wt = xp.astype(weight, dtype)[:, None]
         ay, ax = part._deflections(p, y, x, xp=xp)
         out_far, out_near = step[:, :n_far] * wt, (1.0 - step[:, n_far:]) * wt
         far = far + xp.stack([xp.sum(ay[:, :n_far] * out_far, axis=0), xp.sum(ax[:, :n_far] * out_far, axis=0)],
                              axis=-1)
         windows = xp.stack([ay[:, n_far:] * out_near, ax[:, n_far:] * out_near], axis=-1)
-        return far, add_windows(near, st, xp.reshape(windows, (block, w, w, 2)), xp=xp)
-
-    def body(carry, chunk):
-        busy = xp.astype(xp.any(chunk[1] > 0), xp.int32)
-        return switch(busy, [lambda c, _: c, add], carry, chunk, xp=xp), None
+        return far, add_windows(near, st, xp.reshape(windows, (h, w, w, 2)), xp=xp)
 
     init = (xp.zeros((n_far, 2), dtype=dtype), xp.zeros_like(pixels))
-    far, near = scan(body, init, xs, xp=xp)[0]
+    params = [xp.asarray(getattr(prof, name)) for name in names] + [starts]
+    far, near = halo_scan(add, init, params, min(block, active.shape[0]), xp=xp, active=active)
     return xp.reshape(far, coarse.shape), near
 
 

@@ -374,8 +374,8 @@ class Tracer:
             and at it, where the pixel-centre rays form a near-regular grid, the
             pixel-centre field is itself split (each halo's smooth far field on every
             other ray, interpolated; its near field exactly on a window:
-            :data:`xlens.tracer.fast_path.FAST_PATH_SPLIT`), about 2.5x fewer
-            halo-points there. The error is measured in ``docs/performance.md`` and
+            :data:`xlens.tracer.fast_path.FAST_PATH_SPLIT`), about 2.8x fewer
+            halo-points per halo there. The error is measured in ``docs/performance.md`` and
             bounded by a test.
         n_corrected : int, optional
             Haloes per batch corrected on their window (default
