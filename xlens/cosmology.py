@@ -36,6 +36,7 @@ __all__ = [
     "MPC_M",
     "RAD_PER_ARCSEC",
     "RHO_CRIT_PREFACTOR",
+    "TABLE_INTERVALS",
     "FlatLambdaCDM",
     "Planck15",
 ]
@@ -73,6 +74,15 @@ _TNU_OVER_TCMB = (4.0 / 11.0) ** (1.0 / 3.0)
 #: Gauss-Legendre nodes and weights on [-1, 1] (PHYSICS.md §2.3: 24 nodes reach
 #: machine precision for chi(z) up to z = 6). Computed once, in NumPy.
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
+
+#: Intervals of the table of ``chi`` in ``a = ln(1 + z)`` behind the ``tabulated=True``
+#: distances (:meth:`FlatLambdaCDM.comoving_distance_mpc`), each integrated by 2-node
+#: Gauss-Legendre and interpolated by the cubic Hermite polynomial through its ends (values
+#: and the exact slopes ``dchi/da = D_H (1 + z)/E(z)``): relative error of ``chi`` against
+#: the quadrature <= 2e-10 for 1e-4 <= z <= 10 and <= 2e-12 above z = 0.1
+#: (tests/test_cosmology.py), for 3 x 1024 + 1 evaluations of ``E`` however many redshifts.
+TABLE_INTERVALS = 1024
+_TABLE_GL_NODES, _TABLE_GL_WEIGHTS = np.polynomial.legendre.leggauss(2)
 
 
 class _Densities(NamedTuple):
@@ -263,13 +273,56 @@ class FlatLambdaCDM:
     def _hubble_distance_mpc(self, *, xp):
         return C_KM_S / xp.asarray(self.H0, dtype=xp.float64)
 
-    def comoving_distance_mpc(self, z: ArrayLike):
+    def _tabulated_chi(self, zs, *, xp):
+        """``chi`` [Mpc] at each of the float64 arrays ``zs`` from one table on
+        ``[0, ln(1 + max z)]`` (:data:`TABLE_INTERVALS`): its cost does not grow with the
+        number of redshifts, where the quadrature's is 24 evaluations of ``E`` per redshift."""
+        dens = self._densities(xp=xp)
+        d_h = self._hubble_distance_mpc(xp=xp)
+        top = zs[0].max() if zs[0].size else xp.zeros((), dtype=xp.float64)
+        for z in zs[1:]:
+            if z.size:
+                top = xp.maximum(top, z.max())
+        a_max = xp.log1p(xp.maximum(top, 1e-12))
+        n = TABLE_INTERVALS
+        h = a_max / n
+        a = h * xp.arange(n + 1, dtype=xp.float64)  # the nodes in ln(1 + z)
+
+        def slope(a):  # dchi/da [Mpc]
+            zp1 = xp.exp(a)
+            return d_h * zp1 / self._efunc(zp1 - 1.0, dens, xp=xp)
+
+        nodes = xp.asarray(_TABLE_GL_NODES, dtype=xp.float64)
+        weights = xp.asarray(_TABLE_GL_WEIGHTS, dtype=xp.float64)
+        mid = a[:-1] + 0.5 * h
+        pieces = 0.5 * h * xp.sum(weights * slope(mid[:, None] + 0.5 * h * nodes), axis=-1)  # (n,)
+        chi = xp.concatenate([xp.zeros(1, dtype=xp.float64), xp.cumulative_sum(pieces)])
+        d = h * slope(a)
+        # the cubic of each interval in t = (a - a_i)/h: c0 + t (c1 + t (c2 + t c3)), one row each
+        dchi = chi[1:] - chi[:-1]
+        coef = xp.stack([chi[:-1], d[:-1], 3.0 * dchi - 2.0 * d[:-1] - d[1:], d[:-1] + d[1:] - 2.0 * dchi], axis=1)
+        out = []
+        for z in zs:
+            u = xp.log1p(z) / h
+            i = xp.clip(xp.astype(xp.floor(u), xp.int32), 0, n - 1)
+            t = u - xp.astype(i, xp.float64)
+            c = coef[i]  # (..., 4)
+            out.append(c[..., 0] + t * (c[..., 1] + t * (c[..., 2] + t * c[..., 3])))
+        return out
+
+    def comoving_distance_mpc(self, z: ArrayLike, *, tabulated: bool = False):
         """Line-of-sight comoving distance ``chi(z) = (c/H0) int_0^z dz'/E(z')`` [Mpc].
 
         Parameters
         ----------
         z : float or array_like
             Redshift [dimensionless]; >= 0.
+        tabulated : bool
+            False (default): 24-node Gauss-Legendre quadrature at every redshift. True: the
+            cubic Hermite interpolation of one table of ``chi`` in ``ln(1 + z)`` up to the
+            largest ``z`` (:data:`TABLE_INTERVALS`; relative error <= 2e-10 up to z = 10),
+            whose cost does not grow with the number of redshifts: for thousands of them
+            (the haloes of a realisation, :func:`xlens.halo_model.nfw_parameters_from_m200`).
 
         Returns
         -------
@@ -279,6 +332,8 @@ class FlatLambdaCDM:
         _check_redshift("comoving_distance_mpc", "z", z)
         xp = self._xp(z)
         z = xp.asarray(z, dtype=xp.float64)
+        if tabulated:
+            return self._tabulated_chi([z], xp=xp)[0]
         return self._hubble_distance_mpc(xp=xp) * self._inverse_efunc_integral(
             xp.zeros_like(z), z, xp=xp
         )
@@ -344,13 +399,16 @@ class FlatLambdaCDM:
 
     # --- lensing conversions ----------------------------------------------------
 
-    def kpc_per_arcsec(self, z: ArrayLike):
+    def kpc_per_arcsec(self, z: ArrayLike, *, tabulated: bool = False):
         """Proper length subtended by one arcsec at redshift ``z`` [kpc arcsec^-1].
 
         Parameters
         ----------
         z : float or array_like
             Redshift [dimensionless]; >= 0.
+        tabulated : bool
+            Distances by quadrature at every redshift (False, default) or from one table
+            (True; see :meth:`comoving_distance_mpc`).
 
         Returns
         -------
@@ -358,6 +416,10 @@ class FlatLambdaCDM:
             ``D(z)[kpc] * pi / 648000`` [kpc arcsec^-1] (PHYSICS.md §2.4).
         """
         _check_redshift("kpc_per_arcsec", "z", z)
+        if tabulated:
+            xp = self._xp(z)
+            z = xp.asarray(z, dtype=xp.float64)
+            return 1e3 * self._tabulated_chi([z], xp=xp)[0] / (1.0 + z) * RAD_PER_ARCSEC
         return self.angular_diameter_distance_kpc(z) * RAD_PER_ARCSEC
 
     def arcsec_per_kpc(self, z: ArrayLike):
@@ -392,7 +454,8 @@ class FlatLambdaCDM:
         e = self._efunc(z, self._densities(xp=xp), xp=xp)
         return RHO_CRIT_PREFACTOR * (h_si * e) ** 2
 
-    def critical_surface_density_msun_per_kpc2(self, z_lens: ArrayLike, z_source: ArrayLike):
+    def critical_surface_density_msun_per_kpc2(self, z_lens: ArrayLike, z_source: ArrayLike, *,
+                                               tabulated: bool = False):
         """Critical surface density ``Sigma_cr = c^2 D_s / (4 pi G D_l D_ls)`` [M_sun kpc^-2].
 
         Parameters
@@ -401,6 +464,10 @@ class FlatLambdaCDM:
             Lens redshift [dimensionless]; > 0.
         z_source : float or array_like (broadcastable)
             Source redshift [dimensionless]; > ``z_lens``.
+        tabulated : bool
+            Distances by quadrature at every redshift (False, default) or from one table of
+            ``chi`` (True; see :meth:`comoving_distance_mpc`), with
+            ``D_ls = (chi_s - chi_l)/(1 + z_s)``.
 
         Returns
         -------
@@ -416,6 +483,12 @@ class FlatLambdaCDM:
         _check_redshift(name, "z_lens", z_lens)
         _check_redshift(name, "z_source", z_source)
         _check_ordered(name, z_lens, z_source, strict=True)
+        if tabulated:
+            xp = self._xp(z_lens, z_source)
+            zl, zs = (xp.asarray(v, dtype=xp.float64) for v in (z_lens, z_source))
+            chi_l, chi_s = self._tabulated_chi([zl, zs], xp=xp)
+            # D_s / (D_l D_ls) = (1 + z_l) chi_s / (chi_l (chi_s - chi_l)) [Mpc^-1 = 1e-3 kpc^-1]
+            return _SIGMA_CRIT_PREFACTOR * (1.0 + zl) * chi_s / (1e3 * chi_l * (chi_s - chi_l))
         d_l = self.angular_diameter_distance_kpc(z_lens)
         d_s = self.angular_diameter_distance_kpc(z_source)
         d_ls = self.angular_diameter_distance_z1z2_kpc(z_lens, z_source)

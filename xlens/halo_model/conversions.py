@@ -122,6 +122,21 @@ def _check_halo_inputs(owner, mass_msun, concentration, redshift, redshift_sourc
     check_range(owner, "redshift_source", redshift_source, low=0.0)
 
 
+#: From this many haloes on, the conversions take their distances from one table of the
+#: comoving distance (``tabulated=True`` of :class:`xlens.cosmology.FlatLambdaCDM`, relative
+#: error <= 2e-10) instead of a 24-node quadrature per halo and distance: a realisation's
+#: ~4200 halo slots cost ~10 ms in quadratures, ~0.2 ms from the table (docs/performance.md,
+#: "Issue 16: distances from one table").
+TABULATE_FROM = 64
+
+
+def _distances(z, z_s, cosmology):
+    """``Sigma_cr(z, z_s)`` [M_sun kpc^-2] and ``kpc_per_arcsec(z)``, tabulated for many haloes."""
+    tabulated = int(np.prod(np.broadcast_shapes(np.shape(z), np.shape(z_s)))) >= TABULATE_FROM
+    return (cosmology.critical_surface_density_msun_per_kpc2(z, z_s, tabulated=tabulated),
+            cosmology.kpc_per_arcsec(z, tabulated=tabulated))
+
+
 def _r200_rs_kpc(mass, c, z, cosmology, *, xp):
     rho_crit = cosmology.critical_density_msun_per_kpc3(z)
     r200 = xp.pow(3.0 * mass / (4.0 * math.pi * 200.0 * rho_crit), 1.0 / 3.0)
@@ -170,8 +185,7 @@ def nfw_parameters_from_m200(
     mass, c, z, z_s = as_float64_arrays(mass_msun, concentration, redshift, redshift_source, xp=xp)
     r200, r_s, rho_crit = _r200_rs_kpc(mass, c, z, cosmology, xp=xp)
     rho_s = (200.0 / 3.0) * c**3 * rho_crit / _nfw_mu(c, xp=xp)
-    sigma_crit = cosmology.critical_surface_density_msun_per_kpc2(z, z_s)
-    kpc_per_arcsec = cosmology.kpc_per_arcsec(z)
+    sigma_crit, kpc_per_arcsec = _distances(z, z_s, cosmology)
     return NFWParameters(rho_s * r_s / sigma_crit, r_s / kpc_per_arcsec, r200, rho_s)
 
 
@@ -223,8 +237,8 @@ def cored_nfw_parameters_from_m200(
     r200, r_s, _ = _r200_rs_kpc(mass, c, z, cosmology, xp=xp)
     r_s_safe = xp.where(r_s > 0.0, r_s, 1.0)  # a zero mass gives rho_s = 0, not 0/0
     rho_s = xp.where(r_s > 0.0, mass / (4.0 * math.pi * r_s_safe**3 * _cored_mu(c, f, xp=xp)), 0.0)
-    sigma_crit = cosmology.critical_surface_density_msun_per_kpc2(z, z_s)
-    r_s_arcsec = r_s / cosmology.kpc_per_arcsec(z)
+    sigma_crit, kpc_per_arcsec = _distances(z, z_s, cosmology)
+    r_s_arcsec = r_s / kpc_per_arcsec
     return CoredNFWParameters(rho_s * r_s / sigma_crit, r_s_arcsec, f * r_s_arcsec, r200, rho_s)
 
 
