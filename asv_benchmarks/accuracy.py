@@ -19,7 +19,9 @@ off the fast path's correction near the strongest haloes (the previous fast path
 :data:`xlens.tracer.fast_path.FAST_PATH_WINDOW` (``--corrected`` also overrides the simulator's own
 choice, ``Simulator.fast_path_corrected``: 128 with SIDM subhaloes); ``--coarsening`` sets
 ``Simulator.fast_path_coarsening`` (halo batches on c x c pixel blocks); ``--split`` sets
-:data:`xlens.tracer.fast_path.FAST_PATH_SPLIT` (``none``: every halo at every pixel centre). The suite's
+:data:`xlens.tracer.fast_path.FAST_PATH_SPLIT` (``none``: every halo at every pixel centre) and
+``--lens-window`` :data:`xlens.tracer.fast_path.FAST_PATH_LENS_WINDOW` (``none``: the main lens at
+every sub-pixel ray). The suite's
 ``tests/tracer/test_fast_path.py::test_fast_path_matches_float64_brute_force_on_default_realisations``
 runs the first 10 of these realisations.
 """
@@ -49,6 +51,8 @@ def main():
     parser.add_argument("--config", default=None, help="a TOML configuration (default: the default model)")
     parser.add_argument("--split", default=None,
                         help="'none' or 'INNER,OUTER,N_EXACT': xlens.tracer.fast_path.FAST_PATH_SPLIT")
+    parser.add_argument("--lens-window", default=None,
+                        help="'none' or a side in pixels: xlens.tracer.fast_path.FAST_PATH_LENS_WINDOW")
     args = parser.parse_args()
     if args.corrected is not None:
         xlens.tracer.fast_path.FAST_PATH_CORRECTED = args.corrected
@@ -61,6 +65,8 @@ def main():
             inner, outer, n_exact = args.split.split(",")
             xlens.tracer.fast_path.FAST_PATH_SPLIT = {"inner": float(inner), "outer": float(outer),
                                                       "n_exact": int(n_exact)}
+    if args.lens_window is not None:
+        xlens.tracer.fast_path.FAST_PATH_LENS_WINDOW = None if args.lens_window == "none" else int(args.lens_window)
     config = None if args.config is None else load_config(args.config)
     sims = {name: Simulator(config, engine="jax", dtype=dtype, exact=exact)
             for name, dtype, exact in (("brute", "float64", True), ("float64", "float64", False),
@@ -78,7 +84,7 @@ def main():
     print(f"# {time.strftime('%Y-%m-%d')} {platform.machine()} jax={jax.__version__} "
           f"coarsening={coarsening} corrected={corrected} window={window} "
           f"images={preset['n_images']} (for the {preset['n_multi']} strongest)")
-    print(f"# config: {args.config or 'default'}  split: {fp.FAST_PATH_SPLIT}")
+    print(f"# config: {args.config or 'default'}  split: {fp.FAST_PATH_SPLIT}  lens window: {fp.FAST_PATH_LENS_WINDOW}")
     noise_key = jax.random.key(7)
     model = {name: jax.jit(lambda p, sim=sim: sim.forward(p, noise_key)) for name, sim in sims.items()}
     draw = jax.jit(sims["float32"].sample_params)

@@ -25,8 +25,10 @@ __all__ = [
     "FAST_PATH_COARSENED",
     "FAST_PATH_COARSENING",
     "FAST_PATH_CORRECTED",
+    "FAST_PATH_LENS_WINDOW",
     "FAST_PATH_SPLIT",
     "FAST_PATH_WINDOW",
+    "centre_windows",
     "default_options",
     "extend_linear",
     "smooth_step",
@@ -77,16 +79,29 @@ FAST_PATH_WINDOW = 5
 FAST_PATH_SPLIT = {"inner": 2.0, "outer": 14.0, "n_exact": 8}
 
 
+#: Side [pixels] of the window around each centre of the planes' own components (the main
+#: lens's macro model) on the fast path. Those components are evaluated at the framed
+#: pixel-centre rays only (14x fewer rays than the 4 x 4 sub-pixels) and interpolated to the
+#: sub-pixel rays, except on this window, where they are evaluated exactly
+#: (:func:`centre_windows`). The cubic convolution of a power-law cusp errs by ~b/(8 r^3)
+#: pixels at r pixels from its centre (b its Einstein radius in pixels): for the default
+#: model's b ~ 20, 1.3e-3 pixels at the edge of a 25-pixel window and 3e-4 at the Einstein
+#: radius. ``None``: every sub-pixel ray. Read when a program is traced; error and speed in
+#: docs/performance.md ("Issue 16: the lens on the pixel centres").
+FAST_PATH_LENS_WINDOW = 25
+
+
 def default_options(coarsening: int) -> dict:
     """The fast path's corrections when the caller gives none: ``n_corrected``, ``window``,
     ``n_images``, ``n_multi`` (:data:`FAST_PATH_CORRECTED` and :data:`FAST_PATH_WINDOW`
     uncoarsened, :data:`FAST_PATH_COARSENED` coarsened) and ``split``
-    (:data:`FAST_PATH_SPLIT` uncoarsened, ``None`` coarsened), read at each call."""
+    (:data:`FAST_PATH_SPLIT` uncoarsened, ``None`` coarsened) and ``lens_window``
+    (:data:`FAST_PATH_LENS_WINDOW` uncoarsened, ``None`` coarsened), read at each call."""
     if coarsening == 1:
         split = None if FAST_PATH_SPLIT is None else dict(FAST_PATH_SPLIT)
         return {"n_corrected": FAST_PATH_CORRECTED, "window": FAST_PATH_WINDOW, "n_images": 1, "n_multi": 0,
-                "split": split}
-    return dict(FAST_PATH_COARSENED, split=None)
+                "split": split, "lens_window": FAST_PATH_LENS_WINDOW}
+    return dict(FAST_PATH_COARSENED, split=None, lens_window=None)
 
 
 def _take(a, start, stop, axis):
@@ -299,6 +314,82 @@ def window_corrections(batches, fine, coarse, *, n_corrected: int, window: int, 
         starts.append(fine_start)
     diff, start = (v[0] if len(v) == 1 else xp.concatenate(v, axis=0) for v in (diffs, starts))
     return add_windows(xp.zeros_like(fine), start, diff, xp=xp)
+
+
+def _grid_gradient(f, axis: int, *, xp):
+    """Derivative of ``f`` along a grid axis per index step: central differences, one-sided at
+    the ends."""
+    n = f.shape[axis]
+    inner = (_take(f, 2, n, axis) - _take(f, 0, n - 2, axis)) / 2.0
+    first = _take(f, 1, 2, axis) - _take(f, 0, 1, axis)
+    last = _take(f, n - 1, n, axis) - _take(f, n - 2, n - 1, axis)
+    return xp.concatenate([first, inner, last], axis=axis)
+
+
+def _repeat_pixels(f, s: int, *, xp):
+    """(N_y + 4, N_x + 4, k) values at the framed pixel centres -> (N_y s, N_x s, k): each inner
+    pixel's value at its s x s sub-pixels."""
+    inner = f[2:-2, 2:-2]
+    ny, nx, k = inner.shape
+    out = xp.broadcast_to(inner[:, None, :, None, :], (ny, s, nx, s, k))
+    return xp.reshape(out, (ny * s, nx * s, k))
+
+
+def centre_windows(components, fine, coarse, *, window: int, sub_size: int, xp):
+    """The deflection [arcsec] of ``components`` at the sub-pixel rays ``fine`` (N_y s, N_x s, 2)
+    from their values at the framed pixel-centre rays ``coarse`` (N_y + 4, N_x + 4, 2), exact
+    near their centres; and those values. Returns ``(fine field, coarse field)``.
+
+    Away from the centres the field is smooth: its cubic interpolation (:func:`upsample_cubic`)
+    from the pixel centres, plus the first-order term ``J delta`` for where the sub-pixel rays
+    are not the interpolation of the pixel-centre rays (``delta = fine - upsample(coarse)``,
+    nonzero near the corrected centres of haloes in front), with the Jacobian ``J`` of the
+    field by finite differences on the pixel-centre grid (each pixel's at its sub-pixels). For
+    each component with a centre, on the ``window`` x ``window`` pixels around the
+    pixel-centre ray closest to it, the component's own deflection is evaluated exactly at the
+    sub-pixel rays and its own approximation subtracted: windows of two components correct
+    each its own, so they may overlap. Components without a centre (an external shear) are
+    linear, and their approximation is exact up to ``delta``'s second order.
+    """
+    s = sub_size
+    ny, nx = coarse.shape[0] - 4, coarse.shape[1] - 4
+    w = min(window, ny, nx)
+    # d(row, col)/d(y, x) at the pixel centres: the inverse of the rays' grid Jacobian
+    dr, dc = _grid_gradient(coarse, 0, xp=xp), _grid_gradient(coarse, 1, xp=xp)
+    det = dr[..., 0] * dc[..., 1] - dc[..., 0] * dr[..., 1]
+    inv = xp.stack([dc[..., 1], -dc[..., 0], -dr[..., 1], dr[..., 0]], axis=-1) / det[..., None]
+
+    def jacobian(f):
+        """(H, W, 4): d alpha/dy (y and x parts), then d alpha/dx, per pixel centre."""
+        fr, fc = _grid_gradient(f, 0, xp=xp), _grid_gradient(f, 1, xp=xp)
+        jy = fr * inv[..., 0:1] + fc * inv[..., 2:3]
+        jx = fr * inv[..., 1:2] + fc * inv[..., 3:4]
+        return xp.concatenate([jy, jx], axis=-1)
+
+    def first_order(jac, delta):
+        return jac[..., 0:2] * delta[..., 0:1] + jac[..., 2:4] * delta[..., 1:2]
+
+    delta = fine - upsample_cubic(coarse, s, xp=xp)
+    fields = [comp.deflections_yx_2d_from(coarse) for comp in components]
+    field = sum(fields[1:], fields[0])
+    jacs = [jacobian(f) for f in fields]
+    fine_field = upsample_cubic(field, s, xp=xp) + first_order(_repeat_pixels(sum(jacs[1:], jacs[0]), s, xp=xp),
+                                                               delta)
+    for comp, f, jac in zip(components, fields, jacs, strict=True):
+        centre = getattr(comp, "centre", None)
+        if centre is None:
+            continue
+        c = xp.astype(xp.reshape(xp.asarray(centre), (2,)), coarse.dtype)
+        flat = xp.argmin(xp.reshape(_distance2(coarse, c), (-1,)))
+        row, col = flat // (nx + 4) - 2, flat % (nx + 4) - 2  # inner-pixel indices
+        start = xp.stack([xp.clip(row - (w - 1) // 2, 0, ny - w), xp.clip(col - (w - 1) // 2, 0, nx - w)])[None]
+        fine_win = take_windows(fine, start * s, (w * s, w * s), xp=xp)[0]
+        packed = take_windows(xp.concatenate([f, jac], axis=-1), start, (w + 4, w + 4), xp=xp)[0]
+        approx = upsample_cubic(packed[..., :2], s, xp=xp) + first_order(
+            _repeat_pixels(packed[..., 2:], s, xp=xp), take_windows(delta, start * s, (w * s, w * s), xp=xp)[0])
+        exact = comp.deflections_yx_2d_from(fine_win)
+        fine_field = add_windows(fine_field, start * s, (exact - approx)[None], xp=xp)
+    return fine_field, field
 
 
 def smooth_step(r, r1: float, r2: float, *, xp):

@@ -51,7 +51,7 @@ from ..halos.batch import HaloBatch, concatenate_batches, group_batches
 from ..imaging.grid import bin_over_sampled
 from ..profiles.base import MassProfile
 from . import fast_path
-from .fast_path import extend_linear, split_halo_field, upsample_cubic, window_corrections
+from .fast_path import centre_windows, extend_linear, split_halo_field, upsample_cubic, window_corrections
 from .galaxy import Galaxy, sum_fields
 
 __all__ = ["Tracer", "uniform_planes"]
@@ -217,6 +217,9 @@ class Tracer:
         the main lens and the lens's own plane, where the pixel-centre rays form a near-regular
         grid, take the split halo field (:func:`split_halo_field`); the front scan then runs
         through the lens's plane for its field alone, which the second scan takes as given.
+        With ``fast_options["lens_window"]`` a plane's own components (the main lens's macro
+        model) are evaluated at the pixel-centre rays too, interpolated, and exact near their
+        centres (:func:`centre_windows`).
         Returns the positions of ``grid`` on every plane.
         """
         xp = promoted_namespace(grid, *tree_leaves(self.galaxies))
@@ -243,7 +246,17 @@ class Tracer:
         rays = (grid,) if pixels is None else (grid, xp.asarray(pixels))
 
         split = None if pixels is None else fast_options.get("split")
-        corrections = {} if pixels is None else {k: v for k, v in fast_options.items() if k != "split"}
+        lens_window = None if pixels is None else fast_options.get("lens_window")
+        corrections = {} if pixels is None else {k: v for k, v in fast_options.items()
+                                                 if k not in ("split", "lens_window")}
+        if lens_window is not None:
+            # the planes' own components on the fast path: at the pixel-centre rays, interpolated
+            # to the sub-pixel rays, exact near their centres (fast_path.centre_windows)
+            def lens_branch(rays_, comps):
+                return centre_windows(comps, *rays_, window=lens_window, sub_size=fast_options["sub_size"], xp=xp)
+
+            branches = [lambda rays_: tuple(xp.zeros_like(r) for r in rays_)] + [
+                functools.partial(lens_branch, comps=list(comps)) for comps in extras if comps]
 
         def every_ray(batches, t):
             """The halo batches at the rays ``t``, one batch per profile class: one copy of its code."""
@@ -266,7 +279,10 @@ class Tracer:
             parts = [_on_rays(lambda t: sum_fields([c.deflections_yx_2d_from for c in others], t, vector=True),
                               theta, xp=xp)]
             if own and len(branches) > 1:
-                parts.append(_on_rays(lambda t: switch(index, branches, t, xp=xp), theta, xp=xp))
+                if lens_window is not None:
+                    parts.append(switch(index, branches, tuple(theta), xp=xp))
+                else:
+                    parts.append(_on_rays(lambda t: switch(index, branches, t, xp=xp), theta, xp=xp))
             for part in parts:
                 alpha = [a + b for a, b in zip(alpha, part, strict=True)]
             ahat = [xp.astype(fac_i, t.dtype) * a for t, a in zip(theta, alpha, strict=True)]
