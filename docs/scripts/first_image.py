@@ -12,7 +12,9 @@ the parent commit exported by ``git archive PARENT | tar -x -C /tmp/parent``::
 (trace, compile and run; persistent compilation cache off) and the median and minimum of
 ``--calls`` steady calls, all on key 0. ``--quick-compile``: the simulator compiles with
 ``xlens.simulator.QUICK_COMPILE``; ``--coarsening 2``: the opt-in coarsened fast path;
-``--no-split``: ``xlens.tracer.fast_path.FAST_PATH_SPLIT = None`` (every halo at every pixel centre).
+``--no-split``: ``xlens.tracer.fast_path.FAST_PATH_SPLIT = None`` (every halo at every pixel centre);
+``--no-lens-window``: ``xlens.tracer.fast_path.FAST_PATH_LENS_WINDOW = None`` (the macro model at
+every sub-pixel ray).
 ``--mode compile``: ``jax.jit(sim._draw).lower(key)``
 and ``.compile()`` timed separately (inside ``xlens.engine.float64_scope()``, as the simulator
 does), and the length of the StableHLO text. Prints one JSON line with the load average.
@@ -30,6 +32,8 @@ os.environ["XLENS_COMPILATION_CACHE"] = "off"  # a script: the cache would hide 
 
 import jax  # noqa: E402
 
+import xlens  # noqa: E402
+import xlens.tracer.fast_path  # noqa: E402
 from xlens import engine  # noqa: E402
 
 
@@ -42,11 +46,13 @@ def main():
                         help="Simulator(compiler_options=xlens.simulator.QUICK_COMPILE) (a tree that has it)")
     parser.add_argument("--no-split", action="store_true",
                         help="xlens.tracer.fast_path.FAST_PATH_SPLIT = None (a tree that has it)")
+    parser.add_argument("--no-lens-window", action="store_true",
+                        help="xlens.tracer.fast_path.FAST_PATH_LENS_WINDOW = None (a tree that has it)")
     args = parser.parse_args()
     if args.no_split:
-        import xlens.tracer.fast_path
-
         xlens.tracer.fast_path.FAST_PATH_SPLIT = None
+    if args.no_lens_window:
+        xlens.tracer.fast_path.FAST_PATH_LENS_WINDOW = None
     options = {}
     if args.quick_compile:
         from xlens.simulator import QUICK_COMPILE
@@ -56,7 +62,7 @@ def main():
     sim.fast_path_coarsening = args.coarsening
     key = jax.random.key(0)
     out = {"code": os.path.dirname(xlens.__file__), "mode": args.mode, "quick_compile": args.quick_compile,
-           "no_split": args.no_split}
+           "no_split": args.no_split, "no_lens_window": args.no_lens_window}
     if args.mode == "sample":
         t0 = time.perf_counter()
         engine.block_until_ready(sim.sample(key))

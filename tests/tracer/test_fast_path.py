@@ -206,8 +206,9 @@ def test_fast_path_matches_float64_brute_force_on_default_realisations():
     with sigma the noise map that the brute-force call draws with the same noise key.
     Bounds, from the issue: max over pixels of |fast - brute| / sigma <= 0.01 and
     sum |fast - brute| <= 1e-3 of the total flux. Measured over the 20 realisations of
-    ``asv_benchmarks/accuracy.py`` (docs/performance.md): max 0.0030 (median 0.0014), flux
-    1.1e-5, in both dtypes (float32 rounding adds < 1e-4 sigma); without the correction near
+    ``asv_benchmarks/accuracy.py`` (docs/performance.md): with the split halo field and the
+    interpolated macro model (2026-12-07) max 0.0029 (median 0.0013), flux 1.7e-5, in both
+    dtypes (float32 rounding adds < 1e-4 sigma); before both, 0.0030 (median 0.0014); without the correction near
     the strongest haloes, realisation 8 (key 1008, in this test) gives 0.0101. The coarsened
     fast path (``fast_path_coarsening = 2``) is held to the same bounds: max 0.0080 (median
     0.0041), flux 5.5e-5 over the 20; correcting only the closest image of each halo centre,

@@ -370,24 +370,36 @@ def centre_windows(components, fine, coarse, *, window: int, sub_size: int, xp):
         return jac[..., 0:2] * delta[..., 0:1] + jac[..., 2:4] * delta[..., 1:2]
 
     delta = fine - upsample_cubic(coarse, s, xp=xp)
-    fields = [comp.deflections_yx_2d_from(coarse) for comp in components]
-    field = sum(fields[1:], fields[0])
-    jacs = [jacobian(f) for f in fields]
-    fine_field = upsample_cubic(field, s, xp=xp) + first_order(_repeat_pixels(sum(jacs[1:], jacs[0]), s, xp=xp),
-                                                               delta)
-    for comp, f, jac in zip(components, fields, jacs, strict=True):
+    n_coarse = coarse.shape[0] * coarse.shape[1]
+    fields, windows = [], []
+    for comp in components:
         centre = getattr(comp, "centre", None)
         if centre is None:
+            fields.append(comp.deflections_yx_2d_from(coarse))
+            windows.append(None)
             continue
         c = xp.astype(xp.reshape(xp.asarray(centre), (2,)), coarse.dtype)
         flat = xp.argmin(xp.reshape(_distance2(coarse, c), (-1,)))
         row, col = flat // (nx + 4) - 2, flat % (nx + 4) - 2  # inner-pixel indices
         start = xp.stack([xp.clip(row - (w - 1) // 2, 0, ny - w), xp.clip(col - (w - 1) // 2, 0, nx - w)])[None]
         fine_win = take_windows(fine, start * s, (w * s, w * s), xp=xp)[0]
+        # one evaluation at the pixel-centre rays and the window's sub-pixel rays together (one
+        # copy of the component's code in the program)
+        both = comp.deflections_yx_2d_from(
+            xp.concatenate([xp.reshape(coarse, (n_coarse, 2)), xp.reshape(fine_win, (-1, 2))], axis=0))
+        fields.append(xp.reshape(both[:n_coarse], coarse.shape))
+        windows.append((start, xp.reshape(both[n_coarse:], fine_win.shape)))
+    field = sum(fields[1:], fields[0])
+    jacs = [jacobian(f) for f in fields]
+    fine_field = upsample_cubic(field, s, xp=xp) + first_order(_repeat_pixels(sum(jacs[1:], jacs[0]), s, xp=xp),
+                                                               delta)
+    for f, jac, win in zip(fields, jacs, windows, strict=True):
+        if win is None:
+            continue
+        start, exact = win
         packed = take_windows(xp.concatenate([f, jac], axis=-1), start, (w + 4, w + 4), xp=xp)[0]
         approx = upsample_cubic(packed[..., :2], s, xp=xp) + first_order(
             _repeat_pixels(packed[..., 2:], s, xp=xp), take_windows(delta, start * s, (w * s, w * s), xp=xp)[0])
-        exact = comp.deflections_yx_2d_from(fine_win)
         fine_field = add_windows(fine_field, start * s, (exact - approx)[None], xp=xp)
     return fine_field, field
 
