@@ -23,6 +23,7 @@ from .concentration import ludlow16_concentration
 from .interpolation import as_float64_arrays, input_namespace, interpolate_about_f1
 
 __all__ = [
+    "TABULATE_FROM",
     "CoredNFWParameters",
     "NFWParameters",
     "cored_nfw_mass_factor",
@@ -177,6 +178,9 @@ def nfw_parameters_from_m200(
     ``r200 = (3 M / (4 pi 200 rho_crit(z)))^(1/3)``, ``r_s = r200 / c``,
     ``rho_s = (200/3) c^3 rho_crit(z) / mu(c)`` with ``mu(c) = ln(1+c) - c/(1+c)``,
     ``kappa_s = rho_s r_s[kpc] / Sigma_cr(z, z_s)``, ``r_s[''] = r_s[kpc] / kpc_per_arcsec(z)``.
+    From :data:`TABULATE_FROM` haloes on, the distances come from one table of the comoving
+    distance (``tabulated=True`` of :class:`~xlens.cosmology.FlatLambdaCDM`; relative error
+    <= 2e-10) instead of a quadrature per halo.
     """
     _check_halo_inputs(
         "nfw_parameters_from_m200", mass_msun, concentration, redshift, redshift_source
