@@ -79,8 +79,10 @@ FAST_PATH_WINDOW = 5
 FAST_PATH_SPLIT = {"inner": 2.0, "outer": 14.0, "n_exact": 8}
 
 
-#: Side [pixels] of the window around each centre of the planes' own components (the main
-#: lens's macro model) on the fast path. Those components are evaluated at the framed
+#: Side [pixels] of the window around each centre of the main lens's own components (its
+#: macro model, on the first plane with components of its own) on the fast path; own
+#: components of planes behind it, where the rays fold, keep every sub-pixel ray. The main
+#: lens's components are evaluated at the framed
 #: pixel-centre rays only (14x fewer rays than the 4 x 4 sub-pixels) and interpolated to the
 #: sub-pixel rays, except on this window, where they are evaluated exactly
 #: (:func:`centre_windows`). The cubic convolution of a power-law cusp errs by ~b/(8 r^3)

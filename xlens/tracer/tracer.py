@@ -217,9 +217,9 @@ class Tracer:
         the main lens and the lens's own plane, where the pixel-centre rays form a near-regular
         grid, take the split halo field (:func:`split_halo_field`); the front scan then runs
         through the lens's plane for its field alone, which the second scan takes as given.
-        With ``fast_options["lens_window"]`` a plane's own components (the main lens's macro
-        model) are evaluated at the pixel-centre rays too, interpolated, and exact near their
-        centres (:func:`centre_windows`).
+        With ``fast_options["lens_window"]`` the main lens's own components (its macro model)
+        are evaluated at the pixel-centre rays too, interpolated, and exact near their centres
+        (:func:`centre_windows`); a later plane's own components keep every ray.
         Returns the positions of ``grid`` on every plane.
         """
         xp = promoted_namespace(grid, *tree_leaves(self.galaxies))
@@ -250,13 +250,21 @@ class Tracer:
         corrections = {} if pixels is None else {k: v for k, v in fast_options.items()
                                                  if k not in ("split", "lens_window")}
         if lens_window is not None:
-            # the planes' own components on the fast path: at the pixel-centre rays, interpolated
-            # to the sub-pixel rays, exact near their centres (fast_path.centre_windows)
+            # the main lens's own components on the fast path: at the pixel-centre rays,
+            # interpolated to the sub-pixel rays, exact near their centres (centre_windows). Its
+            # pixel-centre rays form a near-regular grid; behind it they fold (a centre can have
+            # several images), so a later plane's own components keep every ray
             def lens_branch(rays_, comps):
                 return centre_windows(comps, *rays_, window=lens_window, sub_size=fast_options["sub_size"], xp=xp)
 
+            def every_ray_branch(rays_, comps):
+                return _on_rays(lambda t: sum_fields([c.deflections_yx_2d_from for c in comps], t, vector=True),
+                                rays_, xp=xp)
+
+            first_own = next((i for i, b in enumerate(branch_of) if b), 0)
             branches = [lambda rays_: tuple(xp.zeros_like(r) for r in rays_)] + [
-                functools.partial(lens_branch, comps=list(comps)) for comps in extras if comps]
+                functools.partial(lens_branch if i == first_own else every_ray_branch, comps=list(comps))
+                for i, comps in enumerate(extras) if comps]
 
         def every_ray(batches, t):
             """The halo batches at the rays ``t``, one batch per profile class: one copy of its code."""
