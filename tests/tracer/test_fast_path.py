@@ -513,3 +513,29 @@ def test_own_components_behind_the_main_lens_keep_every_ray(backend, monkeypatch
         traced[value] = np.asarray(fn(tracer, grid))
     # positions ~0.5": float64 rounding of the interpolation's weights
     np.testing.assert_allclose(traced[1], traced[None], rtol=0, atol=1e-12)
+
+
+def test_window_corrections_on_a_regular_grid_find_the_same_windows(backend):
+    """regular=True (the planes in front of the main lens) locates each corrected centre's
+    closest pixel-centre ray from the affine grid of the corner rays instead of searching every
+    other ray: on a grid of rays moved by a smooth deflection of up to 0.3 pixel, with haloes
+    inside and one beyond the grid's edge, the corrections are the same."""
+    from xlens.tracer.fast_path import window_corrections
+
+    rng = np.random.default_rng(11)
+    n = 12
+    centre = rng.uniform(-0.5, 0.5, size=(n, 2))
+    centre[0] = (0.9, -0.2)  # beyond the grid's edge (0.45")
+    batch = HaloBatch.from_arrays(mp.NFWTruncatedSph, capacity=16, centre=centre,
+                                  kappa_s=rng.uniform(0.02, 0.05, size=n), scale_radius=rng.uniform(0.05, 0.2, size=n),
+                                  truncation_radius=rng.uniform(0.5, 2.0, size=n))
+    g = Grid2D((18, 18), 0.05, 4)
+    bend = lambda p: p + 0.015 * np.sin(3.0 * p[..., ::-1])  # noqa: E731  (<= 0.3 pixel)
+    fine, coarse = (backend.asarray(bend(np.asarray(a))) for a in (g.over_sampled, g.padded(2).native))
+    batch = engine_tree(batch, backend)
+    out = [np.asarray(backend.jit(lambda b, f, c, r=r: window_corrections(
+        [b], f, c, n_corrected=8, window=5, sub_size=4, pixel=backend.asarray(0.05), xp=backend.xp,
+        regular=r))(batch, fine, coarse))
+        for r in (False, True)]
+    assert np.abs(out[0]).max() > 1e-4  # the corrections are there
+    np.testing.assert_array_equal(out[1], out[0])

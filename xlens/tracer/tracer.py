@@ -281,7 +281,10 @@ class Tracer:
             if pixels is not None:  # the sub-pixel rays: corrected near the strongest haloes, interpolated
                 fine, coarse = theta
                 if batches and fast_options["n_corrected"] > 0:
-                    alpha[0] = alpha[0] + window_corrections(list(batches), fine, coarse, xp=xp, **corrections)
+                    # in front of the main lens (own is False) the pixel-centre rays form a
+                    # near-regular grid
+                    alpha[0] = alpha[0] + window_corrections(list(batches), fine, coarse, xp=xp, regular=not own,
+                                                             **corrections)
                 alpha[0] = alpha[0] + upsample_cubic(halo, fast_options["sub_size"], xp=xp)
             # the other components at all rays in one evaluation each
             parts = [_on_rays(lambda t: sum_fields([c.deflections_yx_2d_from for c in others], t, vector=True),
