@@ -23,7 +23,7 @@ choice, ``Simulator.fast_path_corrected``: 128 with SIDM subhaloes); ``--coarsen
 ``--lens-window`` :data:`xlens.tracer.fast_path.FAST_PATH_LENS_WINDOW` (``none``: the main lens at
 every sub-pixel ray). The suite's
 ``tests/tracer/test_fast_path.py::test_fast_path_matches_float64_brute_force_on_default_realisations``
-runs the first 10 of these realisations.
+runs six of these realisations (0-4 and 8).
 """
 
 from __future__ import annotations

@@ -21,10 +21,12 @@ from xlens.simulator import Simulator
 from xlens.tracer.fast_path import extend_linear as _extend_linear
 from xlens.tracer.fast_path import upsample_cubic as _upsample_cubic
 
-#: Default-model realisations checked in the suite (keys 1000 ... 1000 + n - 1, the first of
-#: the 20 of ``asv_benchmarks/accuracy.py``). The float64 brute force takes ~13 s per image
-#: on the 2-core CI machine, so 20 (~4.5 min) do not fit the suite's time budget.
-N_REALISATIONS = 10
+#: Default-model realisations checked in the suite: keys 1000 + i for these i, of the 20 of
+#: ``asv_benchmarks/accuracy.py`` (the first five, and 8, which fails without the correction
+#: near the strongest haloes). The float64 brute force takes ~13 s per image on the 2-core CI
+#: machine, so 20 (~4.5 min) do not fit the suite's time budget, and 10 put the suite at its
+#: 15 minutes in a slow phase of the machine (2026-12-07).
+REALISATIONS = (0, 1, 2, 3, 4, 8)
 
 
 def test_cubic_upsampling_is_exact_for_linear_fields_and_accurate_for_smooth_ones():
@@ -223,7 +225,7 @@ def test_fast_path_matches_float64_brute_force_on_default_realisations():
     model = {name: jax.jit(lambda p, sim=sim: sim.forward(p, noise_key)) for name, sim in sims.items()}
     draw = jax.jit(sims["float32"].sample_params)
     worst = {"float64": 0.0, "float32": 0.0, "float32, coarsening 2": 0.0}
-    for i in range(N_REALISATIONS):
+    for i in REALISATIONS:
         params, info = draw(jax.random.key(1000 + i))
         assert int(np.sum(np.asarray(info["line_of_sight"].n_kept))) > 900  # the default population
         ref = model["brute"](params)
@@ -236,7 +238,7 @@ def test_fast_path_matches_float64_brute_force_on_default_realisations():
             assert ratio <= 0.01, f"realisation {i}, {dtype}: max |fast - brute| / sigma = {ratio:.4f}"
             flux = float(np.abs(a - b).sum() / b.sum())
             assert flux <= 1e-3, f"realisation {i}, {dtype}: sum |fast - brute| / flux = {flux:.2e}"
-    print(f"worst max |fast - brute| / sigma over {N_REALISATIONS}: {worst}")
+    print(f"worst max |fast - brute| / sigma over {len(REALISATIONS)}: {worst}")
 
 
 def _recursion_written_out(tracer, grid):
