@@ -165,7 +165,7 @@ def _poisson_one_loop(jax, key, lam):
         i, key, k, log_prod, done, z = carry
         key, sub = jax.random.split(key)
         # float32 uniforms (24 random bits each, half the random bits of float64 ones: -25% per
-        # step, docs/performance.md "Issue 16: the Poisson draw"), then the method in lam's dtype
+        # step, docs/performance.md "Issue 16, round 4"), then the method in lam's dtype
         uv = xp.astype(jax.random.uniform(sub, (2, *lam.shape), xp.float32), dtype)
         u, v = uv[0] - 0.5, uv[1]
         # Box-Muller on the first pair (1 - uv[0] is in (0, 1])

@@ -89,7 +89,7 @@ FAST_PATH_SPLIT = {"inner": 2.0, "outer": 14.0, "n_exact": 8}
 #: pixels at r pixels from its centre (b its Einstein radius in pixels): for the default
 #: model's b ~ 20, 1.3e-3 pixels at the edge of a 25-pixel window and 3e-4 at the Einstein
 #: radius. ``None``: every sub-pixel ray. Read when a program is traced; error and speed in
-#: docs/performance.md ("Issue 16: the lens on the pixel centres").
+#: docs/performance.md ("Issue 16, round 4").
 FAST_PATH_LENS_WINDOW = 25
 
 
