@@ -51,12 +51,12 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return label.strip(), settings
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=21)
     parser.add_argument("--key", type=int, default=0)
     parser.add_argument("--variant", action="append", required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     key = jax.random.key(args.key)
     sims, firsts = {}, {}
     for label, settings in map(parse_variant, args.variant):
