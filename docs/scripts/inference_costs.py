@@ -36,8 +36,10 @@ For each backend it reports the wall time, the part of it spent tracing and comp
                    (mapped to the unconstrained coordinates), step size adapted only
                    (``--numpyro-adapt-mass`` also adapts the matrix).
 ``variational``    ``variational`` (full-covariance Gaussian, whitened by the Laplace
-                   covariance) at the MAP; converged = the ELBO's last-10% mean within its
-                   noise of the previous 10%, and moments as for Pathfinder.
+                   covariance) at the MAP, ``--vi-estimator`` ``elbo`` (numpyro's
+                   Trace_ELBO) or ``stl`` (sticking the landing); converged = the ELBO's
+                   last-10% mean within its noise of the previous 10%, and moments as for
+                   Pathfinder.
 ``nested``         ``nested`` (dynesty) with ``--nlive`` live points and a ``--maxcall``
                    cap; converged only if it stopped on ``dlogz`` before the cap.
 =================  ========================================================================
@@ -89,6 +91,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--hessian-chunk", type=int, default=1, help="Hessian columns at a time (map, laplace)")
     p.add_argument("--pathfinder-maxiter", type=int, default=60)
     p.add_argument("--pathfinder-elbo", type=int, default=8, help="ELBO draws per L-BFGS iterate")
+    p.add_argument("--pathfinder-maxcor", type=int, default=10, help="L-BFGS history length (pairs)")
     p.add_argument("--warmup", type=int, default=60, help="NUTS warm-up steps (both libraries)")
     p.add_argument("--samples", type=int, default=120, help="NUTS kept draws (both libraries)")
     p.add_argument("--max-tree-depth", type=int, default=6)
@@ -102,6 +105,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--vi-steps", type=int, default=300)
     p.add_argument("--vi-particles", type=int, default=2)
     p.add_argument("--vi-lr", type=float, default=2e-2)
+    p.add_argument("--vi-estimator", choices=("elbo", "stl"), default="elbo",
+                   help="variational's ELBO gradient: numpyro's Trace_ELBO or sticking-the-landing")
     p.add_argument("--nlive", type=int, default=40)
     p.add_argument("--maxcall", type=int, default=1500)
     p.add_argument("--draws", type=int, default=2000, help="draws from the Gaussian approximations")
@@ -262,10 +267,11 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
                    pull_truth_max=float(np.max(np.abs((lap.mean - theta_true) / lap.std))))
     elif name == "pathfinder":
         res = backends.pathfinder(like, start, 0, num_samples=args.draws, maxiter=args.pathfinder_maxiter,
-                                  elbo_samples=args.pathfinder_elbo)
+                                  elbo_samples=args.pathfinder_elbo, maxcor=args.pathfinder_maxcor)
         wall = time.perf_counter() - t0
         moments = res.mean, res.std
-        row.update(budget=f"maxiter {args.pathfinder_maxiter}, {args.pathfinder_elbo} ELBO draws",
+        row.update(budget=f"maxiter {args.pathfinder_maxiter}, maxcor {args.pathfinder_maxcor}, "
+                          f"{args.pathfinder_elbo} ELBO draws",
                    elbo=res.info["elbo"], **_moment_check(res.mean, res.std, mode))
         row["converged"] = bool(row.get("agrees_with_laplace", False))
     elif name == "nuts_blackjax":
@@ -341,7 +347,8 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
     elif name == "variational":
         res = backends.variational(like, np.asarray(mode["theta"]), 2, steps=args.vi_steps,
                                    learning_rate=args.vi_lr, num_particles=args.vi_particles,
-                                   num_samples=args.draws, covariance=np.asarray(mode["covariance"]))
+                                   num_samples=args.draws, covariance=np.asarray(mode["covariance"]),
+                                   estimator=args.vi_estimator)
         wall = time.perf_counter() - t0
         moments = res.mean, res.std
         loss = np.asarray(res.info["loss"])
@@ -349,7 +356,8 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
         last, prev = loss[-tenth:], loss[-2 * tenth:-tenth]
         plateau = abs(last.mean() - prev.mean()) < 2 * np.std(last, ddof=1) / np.sqrt(tenth) + 2 * np.std(
             prev, ddof=1) / np.sqrt(tenth)
-        row.update(budget=f"{args.vi_steps} steps x {args.vi_particles} particles", final_loss=float(last.mean()),
+        row.update(budget=f"{args.vi_steps} steps x {args.vi_particles} particles, {args.vi_estimator}",
+                   final_loss=float(last.mean()),
                    elbo_plateau=bool(plateau), **_moment_check(res.mean, res.std, mode))
         row["converged"] = bool(plateau and row.get("agrees_with_laplace", False))
     elif name == "nested":

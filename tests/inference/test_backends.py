@@ -127,6 +127,22 @@ def test_toy_variational():
     _check_toy(res, mean_tol=0.2, std_tol=0.1)
 
 
+def test_toy_variational_sticking_the_landing():
+    """The "stl" estimator (optax loop, own guide) from a start 1 sd off in every parameter,
+    Adam 0.05 -> 1e-4 over 500 steps of 2 particles. Measured (seeds 0-2): mean within
+    0.11 sd (still drifting in from the start; the "elbo" estimator, same budget, 0.17 sd),
+    sd within 3%, correlations within 0.034. 4000 iid draws: Monte Carlo error 0.016 sd and
+    1.1%; the tolerances (0.2 sd, 10%, 0.1) fail if the fitted widths or correlations are
+    wrong (a sign error in log q, a scale factor not lower triangular)."""
+    res = variational(TOY, MEAN + SD, 0, steps=500, learning_rate=0.05, num_particles=2, num_samples=4000,
+                      estimator="stl")
+    assert res.info["whitened"] and res.info["loss"].shape == (500,)
+    assert res.info["loss"][-100:].mean() < res.info["loss"][:10].mean() - 2.0  # measured: 2.2 -> -3.09 nats
+    _check_toy(res, mean_tol=0.2, std_tol=0.1)
+    diag = variational(TOY, MEAN, 0, steps=300, num_particles=2, num_samples=4000, estimator="stl", guide="normal")
+    _check_toy(diag, mean_tol=0.2, std_tol=0.1)  # whitened by the Hessian, a diagonal guide suffices here
+
+
 def test_toy_nested_sampling_evidence():
     """dynesty's ln Z scatters by sqrt(H / nlive) = sqrt(5.7 / 800) = 0.085: the required 0.2 is
     2.4 of those. Weighted moments carry sd / sqrt(ESS) with Kish's ESS of the weights (>= 1000)."""
@@ -222,6 +238,8 @@ def test_backend_errors_name_the_argument(lens):
         variational(TOY, np.zeros(3), 0, hessian_chunk=0)
     with pytest.raises(ValueError, match=r"guide must be one of \('multivariate', 'normal'\); got 'flow'"):
         variational(TOY, np.zeros(3), 0, guide="flow")
+    with pytest.raises(ValueError, match=r"estimator must be one of \('elbo', 'stl'\); got 'score'"):
+        variational(TOY, np.zeros(3), 0, estimator="score")
     with pytest.raises(ValueError, match=r"learning_rate must be a finite number > 0; got -1"):
         variational(TOY, np.zeros(3), 0, learning_rate=-1.0)
     with pytest.raises(ValueError, match=r"nlive must be an integer >= 8; got 4"):
