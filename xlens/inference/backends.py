@@ -470,7 +470,7 @@ def _covariance_in_z(t: _Target, z0: np.ndarray, covariance, caller: str) -> np.
 def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, learning_rate: float = 1e-2,
                 final_learning_rate: float = 1e-4, num_particles: int = 8, guide: str = "multivariate",
                 init_scale: float = 1.0, num_samples: int = 2000, covariance=None,
-                hessian_chunk: int | None = None, estimator: str = "elbo") -> Posterior:
+                hessian_chunk: int | None = None, estimator: str = "elbo", elbo_draws: int = 0) -> Posterior:
     """Variational inference with numpyro SVI: a Gaussian guide in the unconstrained coordinates.
 
     The guide lives in coordinates ``w`` whitened at ``init``: ``z = z0 + L w`` with
@@ -521,12 +521,20 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
         ``None`` all at once, 1 for the default lens model).
     estimator : {"elbo", "stl"}
         The ELBO's gradient estimator (above).
+    elbo_draws : int
+        If > 0, estimate the ELBO [nats] of the fitted guide and of the starting one
+        (``N(0, init_scale^2 I)`` in ``w``: the Laplace or ``covariance`` Gaussian for
+        ``init_scale = 1``) from this many fresh draws each (``2 elbo_draws`` model
+        evaluations, 16 at a time). The ELBO is a lower bound on ln Z (the evidence, when
+        the likelihood is normalised); the gain over the start says whether the fit moved to
+        a better Gaussian. Default 0 (not estimated).
 
     Returns
     -------
     Posterior
-        ``info``: ``loss`` (the negative ELBO at every step, shape (steps,)) and
-        ``whitened`` (whether the Laplace whitening was used).
+        ``info``: ``loss`` (the negative ELBO at every step, shape (steps,)),
+        ``whitened`` (whether the Laplace whitening was used) and, with ``elbo_draws``,
+        ``elbo`` and ``elbo_start``: ``(estimate, standard error)`` [nats].
     """
     numpyro = _require("numpyro", "variational")
     optax = _require("optax", "variational")
@@ -539,6 +547,7 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
     steps = _positive_int("variational", "steps", steps)
     num_particles = _positive_int("variational", "num_particles", num_particles)
     num_samples = _positive_int("variational", "num_samples", num_samples, 2)
+    elbo_draws = _positive_int("variational", "elbo_draws", elbo_draws, 0)
     for name, value in (("learning_rate", learning_rate), ("final_learning_rate", final_learning_rate),
                         ("init_scale", init_scale)):
         if not np.isfinite(value) or value <= 0:
@@ -570,28 +579,58 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
     jnp = engine.get_xp("jax")
     schedule = optax.exponential_decay(learning_rate, steps, final_learning_rate / learning_rate)
     k_fit, k_draw = jax.random.split(_key(key, "variational"))
-    if estimator == "stl":
-        with engine.float64_scope():
-            w, losses = _stl_fit(lambda v, *a: log_density(jnp.asarray(z0) + jnp.asarray(chol) @ v, *a), n, t.args,
-                                 k_fit, k_draw, steps=steps, optimizer=optax.adam(schedule),
-                                 num_particles=num_particles, full=guide == "multivariate", init_scale=init_scale,
-                                 num_samples=num_samples)
-            theta = np.asarray(engine.jit(engine.vmap(lambda v: _from_unconstrained(t, z0 + chol @ v), "jax"),
-                                          "jax")(w))
-        return _moments(theta, t.names, {"loss": np.asarray(losses), "whitened": whitened})
-
-    def model(*args):
-        w = numpyro.sample("w", dist.ImproperUniform(dist.constraints.real_vector, (), event_shape=(n,)))
-        numpyro.factor("log_density", log_density(jnp.asarray(z0) + jnp.asarray(chol) @ w, *args))
-
+    log_density_w = lambda v, *a: log_density(jnp.asarray(z0) + jnp.asarray(chol) @ v, *a)  # noqa: E731
     with engine.float64_scope():
-        auto = guides[guide](model, init_loc_fn=init_to_value(values={"w": jnp.zeros(n)}), init_scale=init_scale)
-        svi = SVI(model, auto, optax_to_numpyro(optax.adam(schedule)), Trace_ELBO(num_particles=num_particles))
-        result = svi.run(k_fit, steps, *t.args, progress_bar=False, stable_update=True)
-        w = auto.sample_posterior(k_draw, result.params, sample_shape=(num_samples,))["w"]
+        if estimator == "stl":
+            w, losses, loc, tril = _stl_fit(log_density_w, n, t.args, k_fit, k_draw, steps=steps,
+                                            optimizer=optax.adam(schedule), num_particles=num_particles,
+                                            full=guide == "multivariate", init_scale=init_scale,
+                                            num_samples=num_samples)
+        else:
+            def model(*args):
+                v = numpyro.sample("w", dist.ImproperUniform(dist.constraints.real_vector, (), event_shape=(n,)))
+                numpyro.factor("log_density", log_density_w(v, *args))
+
+            auto = guides[guide](model, init_loc_fn=init_to_value(values={"w": jnp.zeros(n)}), init_scale=init_scale)
+            svi = SVI(model, auto, optax_to_numpyro(optax.adam(schedule)), Trace_ELBO(num_particles=num_particles))
+            result = svi.run(k_fit, steps, *t.args, progress_bar=False, stable_update=True)
+            w = auto.sample_posterior(k_draw, result.params, sample_shape=(num_samples,))["w"]
+            losses = result.losses
+            if guide == "multivariate":
+                fitted = auto.get_posterior(result.params)
+                loc, tril = fitted.loc, fitted.scale_tril
+            else:  # AutoNormal's parameters, constrained: the mean and the sd of each coordinate
+                loc, tril = result.params["w_auto_loc"], jnp.diag(result.params["w_auto_scale"])
         theta = np.asarray(engine.jit(engine.vmap(lambda v: _from_unconstrained(t, z0 + chol @ v), "jax"),
                                       "jax")(w))  # z0 and chol: NumPy constants, float64 in this scope
-    return _moments(theta, t.names, {"loss": np.asarray(result.losses), "whitened": whitened})
+        info = {"loss": np.asarray(losses), "whitened": whitened}
+        if elbo_draws:
+            k_elbo, k_start = jax.random.split(jax.random.fold_in(k_draw, 1))
+            # the density of w integrates to Z / |det chol|: add ln |det chol| so that the ELBO bounds ln Z
+            elbo = _elbo_estimator(log_density_w, elbo_draws, float(np.sum(np.log(np.diag(chol)))))
+            info["elbo"] = elbo(k_elbo, jnp.asarray(loc), jnp.asarray(tril), *t.args)
+            info["elbo_start"] = elbo(k_start, jnp.zeros(n), init_scale * jnp.eye(n), *t.args)
+    return _moments(theta, t.names, info)
+
+
+def _elbo_estimator(log_density: Callable, draws: int, offset: float) -> Callable:
+    """``(key, loc, tril, *args) -> (ELBO + offset, its standard error)`` of ``N(loc, tril tril^T)`` [nats]."""
+    import jax
+
+    jnp = engine.get_xp("jax")
+
+    def estimate(key, loc, tril, *args):
+        n = loc.shape[0]
+        eps = jax.random.normal(key, (draws, n), dtype=loc.dtype)
+        w = loc + eps @ tril.T
+        log_q = (-0.5 * jnp.sum(eps * eps, axis=-1) - jnp.sum(jnp.log(jnp.abs(jnp.diag(tril))))
+                 - 0.5 * n * math.log(2.0 * math.pi))
+        log_p = jax.lax.map(lambda v: log_density(v, *args), w, batch_size=16)
+        ratio = log_p - log_q
+        return jnp.mean(ratio) + offset, jnp.std(ratio) / math.sqrt(draws)
+
+    program = engine.jit(estimate, "jax")
+    return lambda *a: tuple(float(x) for x in program(*a))
 
 
 def _stl_fit(log_density: Callable, n: int, args, k_fit, k_draw, *, steps: int, optimizer, num_particles: int,
@@ -599,7 +638,8 @@ def _stl_fit(log_density: Callable, n: int, args, k_fit, k_draw, *, steps: int, 
     """A Gaussian ``w = m + L eps`` fitted by the sticking-the-landing gradient; one compiled scan.
 
     ``L``: lower triangular (``full``) or diagonal, its diagonal ``softplus(r)`` > 0. Returns
-    ``num_samples`` draws of the fitted guide and the loss (the negative ELBO estimate) per step.
+    ``num_samples`` draws of the fitted guide, the loss (the negative ELBO estimate) per step,
+    and the fitted ``m`` and ``L``.
     """
     import jax
 
@@ -636,7 +676,7 @@ def _stl_fit(log_density: Callable, n: int, args, k_fit, k_draw, *, steps: int, 
 
         (p, _), losses = jax.lax.scan(step, (params, optimizer.init(params)), jax.random.split(k_fit, steps))
         eps = jax.random.normal(k_draw, (num_samples, n))
-        return p["loc"] + eps @ scale_tril(p).T, losses
+        return p["loc"] + eps @ scale_tril(p).T, losses, p["loc"], scale_tril(p)
 
     return engine.jit(run, "jax")(k_fit, k_draw, *args)
 
