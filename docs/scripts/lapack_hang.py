@@ -28,6 +28,7 @@ import time
 CONFIGS = {
     "default": "",
     "multi_thread_eigen=false": "--xla_cpu_multi_thread_eigen=false",
+    "use_thunk_runtime=false": "--xla_cpu_use_thunk_runtime=false",
     "concurrency_optimized_scheduler=false": "--xla_cpu_enable_concurrency_optimized_scheduler=false",
 }
 
@@ -60,7 +61,8 @@ def main(argv=None) -> int:
     p.add_argument("--calls", type=int, default=600)
     p.add_argument("--timeout", type=float, default=90.0, help="seconds before a process counts as hung")
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    p.add_argument("--configs", nargs="+", choices=list(CONFIGS),
+                   default=["default", "multi_thread_eigen=false", "concurrency_optimized_scheduler=false"])
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:

@@ -525,9 +525,9 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
         If > 0, estimate the ELBO [nats] of the fitted guide and of the starting one
         (``N(0, init_scale^2 I)`` in ``w``: the Laplace or ``covariance`` Gaussian for
         ``init_scale = 1``) from this many fresh draws each (``2 elbo_draws`` model
-        evaluations, 16 at a time). The ELBO is a lower bound on ln Z (the evidence, when
-        the likelihood is normalised); the gain over the start says whether the fit moved to
-        a better Gaussian. Default 0 (not estimated).
+        evaluations, mapped as ``Likelihood.batch`` maps a batch). The ELBO is a lower
+        bound on ln Z (the evidence, when the likelihood is normalised); the gain over the
+        start says whether the fit moved to a better Gaussian. Default 0 (not estimated).
 
     Returns
     -------
@@ -613,6 +613,14 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
     return _moments(theta, t.names, info)
 
 
+def _gaussian_log_q(white, tril):
+    """``log N(w; m, L L^T)`` from ``white = L^-1 (w - m)`` (last axis) and the triangular ``L``."""
+    xp = engine.namespace(white)
+    n = white.shape[-1]
+    return (-0.5 * xp.sum(white * white, axis=-1) - xp.sum(xp.log(xp.abs(xp.linalg.diagonal(tril))))
+            - 0.5 * n * math.log(2.0 * math.pi))
+
+
 def _elbo_estimator(log_density: Callable, draws: int, offset: float) -> Callable:
     """``(key, loc, tril, *args) -> (ELBO + offset, its standard error)`` of ``N(loc, tril tril^T)`` [nats]."""
     import jax
@@ -620,13 +628,11 @@ def _elbo_estimator(log_density: Callable, draws: int, offset: float) -> Callabl
     jnp = engine.get_xp("jax")
 
     def estimate(key, loc, tril, *args):
-        n = loc.shape[0]
-        eps = jax.random.normal(key, (draws, n), dtype=loc.dtype)
+        eps = jax.random.normal(key, (draws, loc.shape[0]), dtype=loc.dtype)
         w = loc + eps @ tril.T
-        log_q = (-0.5 * jnp.sum(eps * eps, axis=-1) - jnp.sum(jnp.log(jnp.abs(jnp.diag(tril))))
-                 - 0.5 * n * math.log(2.0 * math.pi))
-        log_p = jax.lax.map(lambda v: log_density(v, *args), w, batch_size=16)
-        ratio = log_p - log_q
+        # like.batch's map: lax.map on a CPU (one model in memory at a time), vmap on accelerators
+        log_p = engine.map_batch(lambda v: log_density(v, *args), "jax")(w)
+        ratio = log_p - _gaussian_log_q(eps, tril)
         return jnp.mean(ratio) + offset, jnp.std(ratio) / math.sqrt(draws)
 
     program = engine.jit(estimate, "jax")
@@ -642,6 +648,7 @@ def _stl_fit(log_density: Callable, n: int, args, k_fit, k_draw, *, steps: int, 
     and the fitted ``m`` and ``L``.
     """
     import jax
+    import optax
 
     jnp = engine.get_xp("jax")
     raw0 = math.log(math.expm1(init_scale))  # softplus(raw0) = init_scale
@@ -661,8 +668,7 @@ def _stl_fit(log_density: Callable, n: int, args, k_fit, k_draw, *, steps: int, 
         fixed = jax.lax.stop_gradient(p)  # log q with the parameters held: the path derivative only
         tril_fixed = scale_tril(fixed)
         white = jax.scipy.linalg.solve_triangular(tril_fixed, (w - fixed["loc"]).T, lower=True).T
-        log_q = (-0.5 * jnp.sum(white * white, axis=-1) - jnp.sum(jnp.log(jnp.diag(tril_fixed)))
-                 - 0.5 * n * math.log(2.0 * math.pi))
+        log_q = _gaussian_log_q(white, tril_fixed)
         log_p = engine.vmap(lambda v: log_density(v, *a), "jax")(w)
         return -jnp.mean(log_p - log_q)
 
@@ -671,7 +677,7 @@ def _stl_fit(log_density: Callable, n: int, args, k_fit, k_draw, *, steps: int, 
             p, state = carry
             value, grad = jax.value_and_grad(loss)(p, key, *a)
             updates, state = optimizer.update(grad, state, p)
-            p = jax.tree_util.tree_map(lambda x, u: x + u, p, updates)
+            p = optax.apply_updates(p, updates)
             return (p, state), value
 
         (p, _), losses = jax.lax.scan(step, (params, optimizer.init(params)), jax.random.split(k_fit, steps))
