@@ -45,7 +45,10 @@ For each backend it reports the wall time, the part of it spent tracing and comp
                    VI's Gaussian minimises KL(q || p), which is narrower than the
                    posterior where the posterior is not Gaussian.
 ``nested``         ``nested`` (dynesty) with ``--nlive`` live points and a ``--maxcall``
-                   cap; converged only if it stopped on ``dlogz`` before the cap.
+                   cap; converged only if it stopped on ``dlogz`` before the cap. With
+                   ``--nested-repartition`` it draws from a Student-t (``--nested-dof``)
+                   around the Laplace Gaussian widened by ``--nested-widen`` and weighs by
+                   ``L pi / pi'`` (needs the mode, like the samplers above).
 =================  ========================================================================
 
 Samplers are converged when they have no divergence, every split-R-hat (one chain split in
@@ -115,6 +118,10 @@ def parse(argv=None) -> argparse.Namespace:
                    help="variational's ELBO gradient: numpyro's Trace_ELBO or sticking-the-landing")
     p.add_argument("--nlive", type=int, default=40)
     p.add_argument("--maxcall", type=int, default=1500)
+    p.add_argument("--nested-repartition", action="store_true",
+                   help="nested: sample a Student-t around the Laplace Gaussian, weights L pi / pi' (needs the mode)")
+    p.add_argument("--nested-widen", type=float, default=1.5, help="nested: widen of the repartitioned prior")
+    p.add_argument("--nested-dof", type=float, default=4.0, help="nested: its degrees of freedom (inf: Gaussian)")
     p.add_argument("--draws", type=int, default=2000, help="draws from the Gaussian approximations")
     p.add_argument("--table", nargs="+", metavar="JSONL", help="print the markdown table of --out files and exit")
     return p.parse_args(argv)
@@ -244,7 +251,8 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
     from xlens.inference import backends, fit_map, laplace
 
     start = start_point(like, theta_true, args.start_offset)
-    need_mode = name in ("nuts_blackjax", "nuts_numpyro", "variational")
+    need_mode = name in ("nuts_blackjax", "nuts_numpyro", "variational") or (name == "nested"
+                                                                              and args.nested_repartition)
     if need_mode and (mode is None or mode.get("covariance") is None):
         raise SystemExit(f"{name} starts at the MAP with the Laplace covariance: run map and laplace first "
                          "(same process, or --mode-file)")
@@ -370,14 +378,21 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
         row.update(elbo=[elbo, se], elbo_laplace=[elbo0, se0], elbo_not_below_laplace=not_worse)
         row["converged"] = bool(plateau and not_worse)
     elif name == "nested":
-        res = backends.nested(like, nlive=args.nlive, seed=3, maxcall=args.maxcall)
+        repartition = None
+        budget = f"nlive {args.nlive}, maxcall {args.maxcall}"
+        if args.nested_repartition:
+            repartition = (np.asarray(mode["theta"]), np.asarray(mode["covariance"]))
+            budget += f", repartitioned: Student-t ({args.nested_dof:g} dof) x {args.nested_widen:g} Laplace"
+        res = backends.nested(like, nlive=args.nlive, seed=3, maxcall=args.maxcall, repartition=repartition,
+                              widen=args.nested_widen, dof=args.nested_dof)
         wall = time.perf_counter() - t0
         moments = res.mean, res.std
         hit_cap = res.info["ncall"] >= args.maxcall
-        row.update(budget=f"nlive {args.nlive}, maxcall {args.maxcall}", log_evidence=res.log_evidence,
+        row.update(budget=budget, log_evidence=res.log_evidence,
                    log_evidence_error=res.log_evidence_error, ncall=res.info["ncall"], niter=res.info["niter"],
-                   information=res.info["information"], converged=not hit_cap, **_moment_check(res.mean, res.std,
-                                                                                               mode))
+                   information=res.info["information"], information_prior=res.info["information_prior"],
+                   ess=res.info["ess"], efficiency=res.info["efficiency"], converged=not hit_cap,
+                   **_moment_check(res.mean, res.std, mode))
     else:  # pragma: no cover - argparse's choices
         raise ValueError(name)
     row.update(wall_s=wall, **log.since(mark))
@@ -441,6 +456,8 @@ def table(paths) -> str:
         if name == "nested":
             diag.append(f"ln Z {r['log_evidence']:.1f} +- {r['log_evidence_error']:.1f}, {r['ncall']} calls, "
                         f"H {r['information']:.1f} nats")
+            if "information_prior" in r and abs(r["information_prior"] - r["information"]) > 1e-9:
+                diag.append(f"H against the prior {r['information_prior']:.1f} nats")
         if name == "variational":
             diag.append(f"ELBO plateau: {'yes' if r['elbo_plateau'] else 'no'}")
             if "elbo" in r:  # rows before the ELBO check were judged by their moments alone

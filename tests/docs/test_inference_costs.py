@@ -60,3 +60,10 @@ def test_tiny_costs_and_a_capped_nested_run(costs, tmp_path):
     assert written == ["header", "setup", "costs", "nested", "plot"]
     md = costs.table([out])  # the docs table from the same file
     assert md.splitlines()[2].startswith("| `nested` | nlive 32, maxcall 300 |") and md.endswith("| **no** |"), md
+
+
+def test_repartitioned_nested_run_needs_the_mode(costs):
+    """``--nested-repartition`` draws around the Laplace Gaussian, so without a mode (no map and
+    laplace rows in the process, no --mode-file) the script stops and says what to run."""
+    with pytest.raises(SystemExit, match="nested starts at the MAP with the Laplace covariance: run map and laplace"):
+        costs.main(["--tiny", "--no-costs", "--backends", "nested", "--nested-repartition"])

@@ -11,7 +11,9 @@ prior transform (``space.from_unit_cube``, the inverse CDFs of the priors).
   matrix, optionally started from a Laplace covariance).
 * :func:`variational` -- numpyro SVI with an ``AutoMultivariateNormal`` (or
   ``AutoNormal``) guide, Adam with a decaying step.
-* :func:`nested` -- dynesty's static nested sampling: samples *and* the evidence ln Z.
+* :func:`nested` -- dynesty's static nested sampling: samples *and* the evidence ln Z;
+  optionally from a Student-t around a Laplace Gaussian (posterior repartitioning), which
+  leaves both unchanged and cuts the run by the information the prior boxes add.
 
 The gradient-based three work in the unconstrained coordinates ``z = logit(u)`` of the
 prior's unit cube ``u`` (:func:`to_unconstrained`): the prior transform carries the
@@ -116,9 +118,10 @@ class NestedResult(NamedTuple):
         dynesty's estimate of the standard error of ln Z.
     names : tuple of str
     info : dict
-        ``ncall`` (likelihood calls), ``niter``, ``information`` (H [nats]), ``efficiency``
-        (percent of proposals accepted) and ``ess`` (Kish's effective sample size of the
-        weights, ``1 / sum(w^2)``).
+        ``ncall`` (likelihood calls), ``niter``, ``information`` (H [nats], against the
+        density the sampler drew from), ``information_prior`` (H against the prior),
+        ``repartitioned``, ``efficiency`` (percent of proposals accepted) and ``ess`` (Kish's
+        effective sample size of the weights, ``1 / sum(w^2)``).
     """
 
     samples: np.ndarray
@@ -688,13 +691,57 @@ def _stl_fit(log_density: Callable, n: int, args, k_fit, k_draw, *, steps: int, 
 
 
 # ------------------------------------------------------------------------------ dynesty
+def _gaussian_of(repartition, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, covariance)`` of a Gaussian given as an object with ``.mean`` and ``.covariance``
+    (:func:`~xlens.inference.laplace`'s result, a :class:`Posterior`) or as a pair."""
+    if hasattr(repartition, "mean") and hasattr(repartition, "covariance"):
+        mean, cov = repartition.mean, repartition.covariance
+    else:
+        try:
+            mean, cov = repartition
+        except (TypeError, ValueError):
+            raise TypeError("nested: repartition must be a Gaussian: laplace(...)'s result, a Posterior, or a "
+                            f"(mean, covariance) pair; got {type(repartition).__name__}") from None
+    mean = np.asarray(mean, dtype=np.float64)
+    cov = np.asarray(cov, dtype=np.float64)
+    if mean.shape != (n,) or not np.all(np.isfinite(mean)):
+        raise ValueError(f"nested: the repartition's mean must be {n} finite numbers [units of the parameters]; "
+                         f"got shape {mean.shape}")
+    if cov.shape != (n, n) or not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(0.5 * (cov + cov.T))[0] <= 0:
+        raise ValueError(f"nested: the repartition's covariance must be a finite positive definite ({n}, {n}) "
+                         f"matrix [units of the parameters squared]; got shape {cov.shape}")
+    return mean, 0.5 * (cov + cov.T)
+
+
 def nested(target: Likelihood | Problem, *, nlive: int = 500, seed: int = 0, dlogz: float = 0.01,
-           sample: str = "auto", bound: str = "multi", maxcall: int | None = None) -> NestedResult:
+           sample: str = "auto", bound: str = "multi", maxcall: int | None = None, repartition=None,
+           widen: float = 1.5, dof: float = 4.0) -> NestedResult:
     """Static nested sampling with dynesty: posterior samples and the evidence ln Z.
 
     dynesty draws live points in the unit cube, maps them with the prior transform
     (``space.from_unit_cube``) and calls the compiled log-likelihood (``like(theta)``) one
     point at a time; it stops when the remaining evidence is below ``dlogz``.
+
+    **Repartitioned prior** (``repartition``). The run's cost grows with the information
+    H = KL(posterior || prior) [nats]: about ``nlive (H + 5)`` iterations. A lens posterior
+    inside wide prior boxes has H of 50-70 nats, and most of the run is spent shrinking onto
+    it. Given a Gaussian approximation of the posterior, ``N(mean, C)`` (``laplace``'s
+    result), the sampler instead draws from a density ``pi'`` around it and weighs each
+    point by ``L' = L pi / pi'`` ("posterior repartitioning", Chen, Hobson, Das &
+    Gelderblom 2019, Stat. Comput. 29, 835). As ``pi' L' = pi L`` pointwise, the evidence
+    and the posterior are unchanged, exactly; only H falls, to ``KL(posterior || pi')``.
+
+    The sampler moves in the unconstrained coordinates ``z = logit(u)`` of the prior's unit
+    cube (as the gradient backends do), where the prior's density is
+    ``prod sigmoid'(z_i)`` whatever the priors are and every point lies in their support.
+    There ``pi'`` is a product of Student-t densities with ``dof`` degrees of freedom in
+    ``w = (widen L)^-1 (z - z(mean))``, ``L L^T = J C J^T`` (``J = dz/dtheta`` at ``mean``).
+    Heavy tails keep ``L'`` bounded where the posterior is wider than the Gaussian in some
+    direction (with a Gaussian ``pi'`` narrower than the posterior, ``L'`` grows towards the
+    prior's edge and the run ends only at ``maxcall``). Per dimension, H is 0.21 nats for
+    ``widen = 1.5, dof = 4`` when the Gaussian is right and 0.03 nats when the posterior is
+    twice as wide (a Gaussian ``pi'`` with ``widen = 2``: 0.32 nats, and unbounded ``L'``
+    beyond). ``dof = inf`` gives the Gaussian.
 
     Parameters
     ----------
@@ -713,40 +760,113 @@ def nested(target: Likelihood | Problem, *, nlive: int = 500, seed: int = 0, dlo
         dynesty's bounding: ``"multi"`` (default), ``"single"``, ``"none"``.
     maxcall : int, optional
         A cap on the likelihood calls.
+    repartition : optional
+        A Gaussian approximation of the posterior in the parameters' units: the result of
+        :func:`~xlens.inference.laplace`, a :class:`Posterior`, or a ``(mean, covariance)``
+        pair (covariance positive definite). Default: sample from the prior itself.
+    widen : float
+        With ``repartition``: the factor on its widths, > 0 (default 1.5).
+    dof : float
+        With ``repartition``: the Student-t's degrees of freedom, > 0 (default 4; ``inf``:
+        Gaussian).
 
     Returns
     -------
     NestedResult
+        With ``repartition``, ``info["information"]`` is dynesty's H against ``pi'`` (what
+        set the cost) and ``info["information_prior"]`` H against the prior (the weighted
+        mean of ``ln L`` minus ln Z); without, the two are equal. ``info["repartitioned"]``
+        says which run it was. Samples and moments are in the parameters' units either way.
+
+    Raises
+    ------
+    RuntimeError
+        If every point drawn has zero likelihood (the evidence is 0).
     """
     dynesty = _require("dynesty", "nested")
+    import scipy.linalg
     from dynesty import utils as dyfunc
+    from scipy.special import expit, ndtri, stdtrit
 
     t = _resolve(target, "nested")
     n = len(t.names)
     nlive = _positive_int("nested", "nlive", nlive, 2 * n + 2)
     if not np.isfinite(dlogz) or dlogz <= 0:
         raise ValueError(f"nested: dlogz must be a finite number > 0; got {dlogz!r}")
+    if isinstance(widen, bool) or not isinstance(widen, int | float | np.floating) or not np.isfinite(widen) \
+            or widen <= 0:
+        raise ValueError(f"nested: widen must be a finite number > 0 (the factor on the Gaussian's widths); "
+                         f"got {widen!r}")
+    if isinstance(dof, bool) or not isinstance(dof, int | float | np.floating) or np.isnan(dof) or dof <= 0:
+        raise ValueError(f"nested: dof must be a number > 0 (the Student-t's degrees of freedom; inf: Gaussian); "
+                         f"got {dof!r}")
+
+    def log_likelihood_of(theta):
+        value = t.numpy_log_likelihood(theta)
+        return value if np.isfinite(value) else -1e300  # dynesty wants finite values
+
     transform = t.from_unit_cube
 
-    def prior_transform(u):
+    def prior_of_unit(u):  # theta = from_unit_cube(u), NumPy in and out
         with engine.float64_scope():
             return np.asarray(transform(np.asarray(u, dtype=np.float64)), dtype=np.float64)
 
-    def log_likelihood(theta):
-        value = t.numpy_log_likelihood(theta)
-        return value if np.isfinite(value) else -1e300  # dynesty wants finite values
+    if repartition is None:
+        prior_transform, log_likelihood = prior_of_unit, log_likelihood_of
+    else:
+        # dynesty's coordinates are z = logit(u) (u the prior's unit cube, as for the gradient
+        # backends): every z is inside the prior's support, and the prior's density of z is
+        # prod sigmoid'(z_i), whatever the priors are. pi'(z) = Student-t around z(mean).
+        mean, cov = _gaussian_of(repartition, n)
+        z0 = to_unconstrained(target, mean)
+        chol = float(widen) * np.linalg.cholesky(_covariance_in_z(t, z0, cov, "nested"))  # z = z0 + chol w
+        gaussian = not np.isfinite(dof)
+        if gaussian:
+            log_norm = -0.5 * n * math.log(2.0 * math.pi)
+        else:
+            dof = float(dof)
+            log_norm = n * (math.lgamma(0.5 * (dof + 1.0)) - math.lgamma(0.5 * dof) - 0.5 * math.log(dof * math.pi))
+        log_norm -= float(np.sum(np.log(np.diag(chol))))
+
+        def log_ratio(z):  # ln p(z) - ln pi'(z): the prior's density of z over the sampler's
+            w = scipy.linalg.solve_triangular(chol, z - z0, lower=True)
+            if gaussian:
+                log_pi_prime = log_norm - 0.5 * float(w @ w)
+            else:
+                log_pi_prime = log_norm - 0.5 * (dof + 1.0) * float(np.sum(np.log1p(w * w / dof)))
+            return -float(np.sum(np.logaddexp(0.0, -z) + np.logaddexp(0.0, z))) - log_pi_prime
+
+        def prior_transform(v):
+            v = np.clip(np.asarray(v, dtype=np.float64), 1e-300, 1.0 - 1e-16)
+            return z0 + chol @ (ndtri(v) if gaussian else stdtrit(dof, v))
+
+        def log_likelihood(z):
+            return log_likelihood_of(prior_of_unit(expit(z))) + log_ratio(z)
 
     rng = np.random.default_rng(seed)
     sampler = dynesty.NestedSampler(log_likelihood, prior_transform, n, nlive=nlive, sample=sample, bound=bound,
                                     rstate=rng)
     sampler.run_nested(dlogz=dlogz, print_progress=False, maxcall=maxcall)
     res = sampler.results
-    weights = np.exp(np.asarray(res.logwt) - float(res.logz[-1]))
+    log_z = float(res.logz[-1])
+    if not np.isfinite(log_z) or log_z < -1e299:
+        raise RuntimeError("nested: every point drawn has zero likelihood (log L = -inf or NaN), so the evidence "
+                           "is 0; check the likelihood at prior draws" + ("" if repartition is None else
+                                                                          " and the repartition's mean"))
+    samples = np.asarray(res.samples, dtype=np.float64)
+    weights = np.exp(np.asarray(res.logwt) - log_z)
     weights = weights / weights.sum()
-    mean, cov = dyfunc.mean_and_cov(np.asarray(res.samples), weights)
-    equal = dyfunc.resample_equal(np.asarray(res.samples), weights, rstate=rng)
     info = {"ncall": int(np.sum(res.ncall)), "niter": int(res.niter), "information": float(res.information[-1]),
-            "efficiency": float(res.eff), "ess": float(1.0 / np.sum(weights**2))}
-    cov = np.atleast_2d(cov)
-    return NestedResult(equal, np.asarray(mean), np.sqrt(np.diag(cov)), cov, float(res.logz[-1]),
+            "efficiency": float(res.eff), "ess": float(1.0 / np.sum(weights**2)),
+            "repartitioned": repartition is not None}
+    if repartition is None:
+        info["information_prior"] = info["information"]
+    else:  # H against the prior: E_post[ln L] - ln Z, with ln L = ln L' - (ln p(z) - ln pi'(z))
+        logl = np.asarray(res.logl, dtype=np.float64) - np.array([log_ratio(z) for z in samples])
+        info["information_prior"] = float(np.sum(weights * logl) - log_z)
+        samples = prior_of_unit(expit(samples))
+    mean_post, cov_post = dyfunc.mean_and_cov(samples, weights)
+    equal = dyfunc.resample_equal(samples, weights, rstate=rng)
+    cov_post = np.atleast_2d(cov_post)
+    return NestedResult(equal, np.asarray(mean_post), np.sqrt(np.diag(cov_post)), cov_post, log_z,
                         float(res.logzerr[-1]), t.names, info)
