@@ -120,6 +120,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--maxcall", type=int, default=1500)
     p.add_argument("--nested-repartition", action="store_true",
                    help="nested: sample a Student-t around the Laplace Gaussian, weights L pi / pi' (needs the mode)")
+    p.add_argument("--nested-seed", type=int, default=3, help="nested: dynesty's seed")
     p.add_argument("--nested-widen", type=float, default=1.5, help="nested: widen of the repartitioned prior")
     p.add_argument("--nested-dof", type=float, default=4.0, help="nested: its degrees of freedom (inf: Gaussian)")
     p.add_argument("--draws", type=int, default=2000, help="draws from the Gaussian approximations")
@@ -379,11 +380,13 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
         row["converged"] = bool(plateau and not_worse)
     elif name == "nested":
         repartition = None
-        budget = f"nlive {args.nlive}, maxcall {args.maxcall}"
+        budget = f"nlive {args.nlive}, maxcall {args.maxcall}" + (f", seed {args.nested_seed}"
+                                                                   if args.nested_seed != 3 else "")
         if args.nested_repartition:
             repartition = (np.asarray(mode["theta"]), np.asarray(mode["covariance"]))
             budget += f", repartitioned: Student-t ({args.nested_dof:g} dof) x {args.nested_widen:g} Laplace"
-        res = backends.nested(like, nlive=args.nlive, seed=3, maxcall=args.maxcall, repartition=repartition,
+        res = backends.nested(like, nlive=args.nlive, seed=args.nested_seed, maxcall=args.maxcall,
+                              repartition=repartition,
                               widen=args.nested_widen, dof=args.nested_dof)
         wall = time.perf_counter() - t0
         moments = res.mean, res.std
