@@ -793,11 +793,11 @@ def nested(target: Likelihood | Problem, *, nlive: int = 500, seed: int = 0, dlo
     nlive = _positive_int("nested", "nlive", nlive, 2 * n + 2)
     if not np.isfinite(dlogz) or dlogz <= 0:
         raise ValueError(f"nested: dlogz must be a finite number > 0; got {dlogz!r}")
-    if isinstance(widen, bool) or not isinstance(widen, int | float | np.floating) or not np.isfinite(widen) \
-            or widen <= 0:
+    real = int | float | np.integer | np.floating
+    if isinstance(widen, bool) or not isinstance(widen, real) or not np.isfinite(widen) or widen <= 0:
         raise ValueError(f"nested: widen must be a finite number > 0 (the factor on the Gaussian's widths); "
                          f"got {widen!r}")
-    if isinstance(dof, bool) or not isinstance(dof, int | float | np.floating) or np.isnan(dof) or dof <= 0:
+    if isinstance(dof, bool) or not isinstance(dof, real) or np.isnan(dof) or dof <= 0:
         raise ValueError(f"nested: dof must be a number > 0 (the Student-t's degrees of freedom; inf: Gaussian); "
                          f"got {dof!r}")
 
