@@ -35,6 +35,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.linalg
+from scipy.special import expit, ndtri, stdtrit
 
 from .. import engine
 from .likelihood import Likelihood
@@ -784,9 +786,7 @@ def nested(target: Likelihood | Problem, *, nlive: int = 500, seed: int = 0, dlo
         If every point drawn has zero likelihood (the evidence is 0).
     """
     dynesty = _require("dynesty", "nested")
-    import scipy.linalg
     from dynesty import utils as dyfunc
-    from scipy.special import expit, ndtri, stdtrit
 
     t = _resolve(target, "nested")
     n = len(t.names)
