@@ -195,6 +195,15 @@ def _key(key, caller: str):
     raise TypeError(f"{caller}: key must be a JAX key or an int seed; got {type(key).__name__}")
 
 
+def _positive_real(caller: str, name: str, value, meaning: str = "", allow_inf: bool = False) -> float:
+    """``value`` as a float > 0 (finite unless ``allow_inf``), else a ValueError naming it."""
+    ok = not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
+    if not ok or np.isnan(value) or value <= 0 or (not allow_inf and not np.isfinite(value)):
+        kind = "a number" if allow_inf else "a finite number"
+        raise ValueError(f"{caller}: {name} must be {kind} > 0{meaning}; got {value!r}")
+    return float(value)
+
+
 def _positive_int(caller: str, name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
         raise ValueError(f"{caller}: {name} must be an integer >= {minimum}; got {value!r}")
@@ -235,13 +244,18 @@ def _logit(u):
     return xp.log(u) - xp.log1p(-u)
 
 
+def _log_du_dz(z):
+    """``sum(log sigmoid(z) + log sigmoid(-z))``: ln |du/dz| of ``u = sigmoid(z)``, the prior's
+    log density of the logits ``z`` (last axis summed; any namespace)."""
+    xp = engine.namespace(z)
+    return -xp.sum(xp.logaddexp(0.0, -z) + xp.logaddexp(0.0, z), axis=-1)
+
+
 def _log_density_z(t: _Target) -> Callable:
     """``(z, *args) -> log L(theta(z)) + sum(log sigmoid(z) + log sigmoid(-z))`` (pure)."""
 
     def log_density(z, *args):
-        xp = engine.namespace(z)
-        jacobian = -xp.sum(xp.logaddexp(0.0, -z) + xp.logaddexp(0.0, z))  # log du/dz = log s(z) s(-z)
-        return t.log_likelihood(_from_unconstrained(t, z), *args) + jacobian
+        return t.log_likelihood(_from_unconstrained(t, z), *args) + _log_du_dz(z)
 
     return log_density
 
@@ -317,8 +331,7 @@ def pathfinder(target: Likelihood | Problem, init, key, *, num_samples: int = 10
     maxcor = _positive_int("pathfinder", "maxcor", maxcor)
     elbo_samples = _positive_int("pathfinder", "elbo_samples", elbo_samples)
     for name, value in (("ftol", ftol), ("gtol", gtol)):
-        if not np.isfinite(value) or value <= 0:
-            raise ValueError(f"pathfinder: {name} must be a finite number > 0; got {value!r}")
+        _positive_real("pathfinder", name, value)
     z0 = _start(t, init, "pathfinder")
     log_density = _log_density_z(t)
     import jax
@@ -555,8 +568,7 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
     elbo_draws = _positive_int("variational", "elbo_draws", elbo_draws, 0)
     for name, value in (("learning_rate", learning_rate), ("final_learning_rate", final_learning_rate),
                         ("init_scale", init_scale)):
-        if not np.isfinite(value) or value <= 0:
-            raise ValueError(f"variational: {name} must be a finite number > 0; got {value!r}")
+        _positive_real("variational", name, value)
     hessian_chunk = engine.check_hessian_chunk(hessian_chunk, caller="variational", name="hessian_chunk")
     guides = {"multivariate": AutoMultivariateNormal, "normal": AutoNormal}
     if guide not in guides:
@@ -791,15 +803,9 @@ def nested(target: Likelihood | Problem, *, nlive: int = 500, seed: int = 0, dlo
     t = _resolve(target, "nested")
     n = len(t.names)
     nlive = _positive_int("nested", "nlive", nlive, 2 * n + 2)
-    if not np.isfinite(dlogz) or dlogz <= 0:
-        raise ValueError(f"nested: dlogz must be a finite number > 0; got {dlogz!r}")
-    real = int | float | np.integer | np.floating
-    if isinstance(widen, bool) or not isinstance(widen, real) or not np.isfinite(widen) or widen <= 0:
-        raise ValueError(f"nested: widen must be a finite number > 0 (the factor on the Gaussian's widths); "
-                         f"got {widen!r}")
-    if isinstance(dof, bool) or not isinstance(dof, real) or np.isnan(dof) or dof <= 0:
-        raise ValueError(f"nested: dof must be a number > 0 (the Student-t's degrees of freedom; inf: Gaussian); "
-                         f"got {dof!r}")
+    dlogz = _positive_real("nested", "dlogz", dlogz)
+    widen = _positive_real("nested", "widen", widen, " (the factor on the Gaussian's widths)")
+    dof = _positive_real("nested", "dof", dof, " (the Student-t's degrees of freedom; inf: Gaussian)", allow_inf=True)
 
     def log_likelihood_of(theta):
         value = t.numpy_log_likelihood(theta)
@@ -819,22 +825,19 @@ def nested(target: Likelihood | Problem, *, nlive: int = 500, seed: int = 0, dlo
         # prod sigmoid'(z_i), whatever the priors are. pi'(z) = Student-t around z(mean).
         mean, cov = _gaussian_of(repartition, n)
         z0 = to_unconstrained(target, mean)
-        chol = float(widen) * np.linalg.cholesky(_covariance_in_z(t, z0, cov, "nested"))  # z = z0 + chol w
+        chol = widen * np.linalg.cholesky(_covariance_in_z(t, z0, cov, "nested"))  # z = z0 + chol w
         gaussian = not np.isfinite(dof)
-        if gaussian:
-            log_norm = -0.5 * n * math.log(2.0 * math.pi)
-        else:
-            dof = float(dof)
-            log_norm = n * (math.lgamma(0.5 * (dof + 1.0)) - math.lgamma(0.5 * dof) - 0.5 * math.log(dof * math.pi))
-        log_norm -= float(np.sum(np.log(np.diag(chol))))
+        if not gaussian:  # the normalisation of prod_i t_dof(w_i), per unit volume of z
+            log_t_norm = (n * (math.lgamma(0.5 * (dof + 1.0)) - math.lgamma(0.5 * dof) - 0.5 * math.log(dof * math.pi))
+                          - float(np.sum(np.log(np.diag(chol)))))
 
         def log_ratio(z):  # ln p(z) - ln pi'(z): the prior's density of z over the sampler's
             w = scipy.linalg.solve_triangular(chol, z - z0, lower=True)
             if gaussian:
-                log_pi_prime = log_norm - 0.5 * float(w @ w)
+                log_pi_prime = float(_gaussian_log_q(w, chol))
             else:
-                log_pi_prime = log_norm - 0.5 * (dof + 1.0) * float(np.sum(np.log1p(w * w / dof)))
-            return -float(np.sum(np.logaddexp(0.0, -z) + np.logaddexp(0.0, z))) - log_pi_prime
+                log_pi_prime = log_t_norm - 0.5 * (dof + 1.0) * float(np.sum(np.log1p(w * w / dof)))
+            return float(_log_du_dz(z)) - log_pi_prime
 
         def prior_transform(v):
             v = np.clip(np.asarray(v, dtype=np.float64), 1e-300, 1.0 - 1e-16)
