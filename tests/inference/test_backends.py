@@ -271,8 +271,10 @@ def test_smooth_lens_repartitioned_nested_sampling_keeps_the_evidence(runs):
     assert not plain.info["repartitioned"] and rep.info["repartitioned"]
     diff = rep.log_evidence - plain.log_evidence
     assert abs(diff) < 3 * np.hypot(rep.log_evidence_error, plain.log_evidence_error), diff
-    assert rep.info["information"] < 0.3 * plain.info["information"], (rep.info, plain.info)
-    assert rep.info["information_prior"] == pytest.approx(plain.info["information"], abs=1.0)
+    # measured 0.61 against 11.79 nats (0.05; seeds 0 and 1: 0.06), and H against the prior
+    # 11.77 against 11.79 (across seeds the prior run's H scatters by 0.3)
+    assert rep.info["information"] < 0.1 * plain.info["information"], (rep.info, plain.info)
+    assert rep.info["information_prior"] == pytest.approx(plain.info["information"], abs=0.5)
     assert rep.info["ncall"] < plain.info["ncall"]
 
 
