@@ -20,8 +20,12 @@ For each backend it reports the wall time, the part of it spent tracing and comp
 ``laplace``        ``laplace`` at the MAP (``chunk`` columns at a time); converged when -H
                    is positive definite. Writes the mode and covariance to ``--mode-file``,
                    which the samplers below read (their starting point and mass matrix).
-``pathfinder``     blackjax's Pathfinder from the same start as ``map``; a Gaussian, so
-                   "converged" = mean within 0.3 sd and sds within 30% of the Laplace ones.
+``pathfinder``     blackjax's Pathfinder from the same start as ``map`` (``--pathfinder-whiten``:
+                   L-BFGS in coordinates whitened by the Laplace covariance); a Gaussian,
+                   so converged as ``variational``: its ELBO (``--pathfinder-elbo-draws``
+                   fresh draws) not below the Laplace Gaussian's by more than 2 standard
+                   errors (before 2026-12-07 evening, and with ``--pathfinder-elbo-draws
+                   0``: mean within 0.3 sd and sds within 30% of the Laplace ones).
 ``nuts_blackjax``  the documented blackjax recipe (``window_adaptation`` + ``nuts`` in one
                    compiled program) in whitened unconstrained coordinates ``w``:
                    ``z = logit(u) = z_MAP + L w`` (``u`` the prior's unit cube, ``L L^T``
@@ -99,6 +103,10 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--pathfinder-maxiter", type=int, default=60)
     p.add_argument("--pathfinder-elbo", type=int, default=8, help="ELBO draws per L-BFGS iterate")
     p.add_argument("--pathfinder-maxcor", type=int, default=10, help="L-BFGS history length (pairs)")
+    p.add_argument("--pathfinder-whiten", action="store_true",
+                   help="pathfinder: L-BFGS in coordinates whitened by the Laplace covariance (needs the mode)")
+    p.add_argument("--pathfinder-elbo-draws", type=int, default=128,
+                   help="pathfinder: fresh draws for its Gaussian's ELBO and the Laplace Gaussian's (0: neither)")
     p.add_argument("--warmup", type=int, default=60, help="NUTS warm-up steps (both libraries)")
     p.add_argument("--samples", type=int, default=120, help="NUTS kept draws (both libraries)")
     p.add_argument("--max-tree-depth", type=int, default=6)
@@ -252,8 +260,9 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
     from xlens.inference import backends, fit_map, laplace
 
     start = start_point(like, theta_true, args.start_offset)
-    need_mode = name in ("nuts_blackjax", "nuts_numpyro", "variational") or (name == "nested"
-                                                                              and args.nested_repartition)
+    need_mode = (name in ("nuts_blackjax", "nuts_numpyro", "variational") or (name == "nested"
+                                                                               and args.nested_repartition)
+                 or (name == "pathfinder" and args.pathfinder_whiten))
     if need_mode and (mode is None or mode.get("covariance") is None):
         raise SystemExit(f"{name} starts at the MAP with the Laplace covariance: run map and laplace first "
                          "(same process, or --mode-file)")
@@ -281,14 +290,28 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
                    theta=lap.mean.tolist(), covariance=lap.covariance.tolist(), std=lap.std.tolist(),
                    pull_truth_max=float(np.max(np.abs((lap.mean - theta_true) / lap.std))))
     elif name == "pathfinder":
+        covariance = np.asarray(mode["covariance"]) if args.pathfinder_whiten else None
         res = backends.pathfinder(like, start, 0, num_samples=args.draws, maxiter=args.pathfinder_maxiter,
-                                  elbo_samples=args.pathfinder_elbo, maxcor=args.pathfinder_maxcor)
+                                  elbo_samples=args.pathfinder_elbo, maxcor=args.pathfinder_maxcor,
+                                  covariance=covariance, elbo_draws=args.pathfinder_elbo_draws)
         wall = time.perf_counter() - t0
         moments = res.mean, res.std
         row.update(budget=f"maxiter {args.pathfinder_maxiter}, maxcor {args.pathfinder_maxcor}, "
-                          f"{args.pathfinder_elbo} ELBO draws",
+                          f"{args.pathfinder_elbo} ELBO draws" + (", Laplace-whitened" if covariance is not None
+                                                                  else ""),
                    elbo=res.info["elbo"], **_moment_check(res.mean, res.std, mode))
-        row["converged"] = bool(row.get("agrees_with_laplace", False))
+        if args.pathfinder_elbo_draws and mode is not None:
+            # converged as VI is: a Gaussian no worse (in KL(q || p)) than the Laplace one; the
+            # Laplace ELBO's draws are timed apart (they are not Pathfinder's cost)
+            t1 = time.perf_counter()
+            elbo, se = res.info["elbo_draws"]
+            elbo0, se0 = backends.gaussian_elbo(like, (np.asarray(mode["theta"]), np.asarray(mode["covariance"])),
+                                                1, draws=args.pathfinder_elbo_draws)
+            row.update(elbo_draws=[elbo, se], elbo_laplace=[elbo0, se0], elbo_laplace_s=time.perf_counter() - t1,
+                       elbo_not_below_laplace=bool(elbo > elbo0 - 2.0 * float(np.hypot(se, se0))))
+            row["converged"] = row["elbo_not_below_laplace"]
+        else:
+            row["converged"] = bool(row.get("agrees_with_laplace", False))
     elif name == "nuts_blackjax":
         import blackjax
 
@@ -461,6 +484,9 @@ def table(paths) -> str:
                         f"H {r['information']:.1f} nats")
             if "information_prior" in r and abs(r["information_prior"] - r["information"]) > 1e-9:
                 diag.append(f"H against the prior {r['information_prior']:.1f} nats")
+        if name == "pathfinder" and "elbo_draws" in r:
+            diag.append(f"ELBO {r['elbo_draws'][0]:.1f} +- {r['elbo_draws'][1]:.1f} (Laplace's Gaussian "
+                        f"{r['elbo_laplace'][0]:.1f} +- {r['elbo_laplace'][1]:.1f})")
         if name == "variational":
             diag.append(f"ELBO plateau: {'yes' if r['elbo_plateau'] else 'no'}")
             if "elbo" in r:  # rows before the ELBO check were judged by their moments alone
@@ -470,7 +496,7 @@ def table(paths) -> str:
         if "max_mean_offset_sd" in r and compared:  # an unconverged sampler's moments mean nothing
             diag.append(f"vs Laplace: mean within {r['max_mean_offset_sd']:.2f} sd, sd ratio "
                         f"{r['sd_ratio_min']:.2f}-{r['sd_ratio_max']:.2f}")
-            if name == "pathfinder" or (name == "variational" and "elbo" not in r):
+            if (name == "pathfinder" and "elbo_draws" not in r) or (name == "variational" and "elbo" not in r):
                 r["converged"] = bool(r.get("converged", True) and r["agrees_with_laplace"]
                                       and r.get("elbo_plateau", True))
         conv = {True: "yes", False: "**no**"}.get(r.get("converged"), "?")

@@ -67,3 +67,31 @@ def test_repartitioned_nested_run_needs_the_mode(costs):
     laplace rows in the process, no --mode-file) the script stops and says what to run."""
     with pytest.raises(SystemExit, match="nested starts at the MAP with the Laplace covariance: run map and laplace"):
         costs.main(["--tiny", "--no-costs", "--backends", "nested", "--nested-repartition"])
+
+
+def test_whitened_pathfinder_row_is_judged_by_its_elbo(costs, tmp_path):
+    """``--pathfinder-whiten`` runs L-BFGS in Laplace-whitened coordinates (so it needs the mode:
+    without one the script stops), and the row is judged as the VI row is: its Gaussian's ELBO
+    from fresh draws against the Laplace Gaussian's. On the tiny model, the keys, the finite
+    ELBOs and the table's diagnostics must be there; the converged flag must be the comparison
+    of the two ELBOs (either value is possible at this budget)."""
+    with pytest.raises(SystemExit, match="pathfinder starts at the MAP with the Laplace covariance"):
+        costs.main(["--tiny", "--no-costs", "--backends", "pathfinder", "--pathfinder-whiten"])
+    # a mode file as map + laplace write it (a point and a covariance of theta), here the truth and
+    # a small diagonal covariance: the whitening needs no more, and the fit would take a minute
+    import numpy as np
+
+    theta = costs.build(True, "float32")[3]
+    mode = tmp_path / "mode.json"
+    mode.write_text(json.dumps({"theta": theta.tolist(), "covariance": np.diag(1e-6 * (1 + theta**2)).tolist()}))
+    out = tmp_path / "costs.jsonl"
+    rows = costs.main(["--tiny", "--no-costs", "--backends", "pathfinder", "--pathfinder-whiten", "--mode-file",
+                       str(mode), "--pathfinder-maxiter", "30", "--pathfinder-elbo", "2", "--pathfinder-elbo-draws",
+                       "16", "--draws", "64", "--out", str(out)])
+    pf = {r["backend"]: r for r in rows}["pathfinder"]
+    (elbo, se), (elbo0, se0) = pf["elbo_draws"], pf["elbo_laplace"]
+    assert all(math.isfinite(v) for v in (elbo, se, elbo0, se0)) and se > 0 and se0 > 0, pf
+    assert pf["converged"] == (elbo > elbo0 - 2.0 * math.hypot(se, se0)), pf
+    assert "Laplace-whitened" in pf["budget"] and len(pf["mean"]) == 15
+    line = [x for x in costs.table([out]).splitlines() if x.startswith("| `pathfinder`")][0]
+    assert f"ELBO {elbo:.1f} +- {se:.1f} (Laplace's Gaussian {elbo0:.1f}" in line, line

@@ -10,11 +10,21 @@ mode) are in :mod:`xlens.inference.fitting`; :func:`pathfinder` (blackjax),
 the evidence) in :mod:`xlens.inference.backends` (``pip install "xlens[infer]"``).
 """
 
-from .backends import NestedResult, Posterior, Problem, nested, nuts_numpyro, pathfinder, problem, variational
+from .backends import (
+    NestedResult,
+    Posterior,
+    Problem,
+    gaussian_elbo,
+    nested,
+    nuts_numpyro,
+    pathfinder,
+    problem,
+    variational,
+)
 from .fitting import LaplaceResult, MapResult, fit_map, laplace
 from .likelihood import Likelihood, likelihood
 from .space import Parameter, ParameterSpace
 
 __all__ = ["LaplaceResult", "Likelihood", "MapResult", "NestedResult", "Parameter", "ParameterSpace", "Posterior",
-           "Problem", "fit_map", "laplace", "likelihood", "nested", "nuts_numpyro", "pathfinder", "problem",
-           "variational"]
+           "Problem", "fit_map", "gaussian_elbo", "laplace", "likelihood", "nested", "nuts_numpyro", "pathfinder",
+           "problem", "variational"]

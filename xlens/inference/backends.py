@@ -45,6 +45,7 @@ __all__ = [
     "NestedResult",
     "Posterior",
     "Problem",
+    "gaussian_elbo",
     "nested",
     "nuts_numpyro",
     "pathfinder",
@@ -284,18 +285,31 @@ def _start(t: _Target, init, caller: str) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- Pathfinder
 def pathfinder(target: Likelihood | Problem, init, key, *, num_samples: int = 1000, maxiter: int = 200,
-               maxcor: int = 10, ftol: float = 1e-12, gtol: float = 1e-10, elbo_samples: int = 100) -> Posterior:
+               maxcor: int = 10, ftol: float = 1e-12, gtol: float = 1e-10, elbo_samples: int = 100,
+               covariance=None, elbo_draws: int = 0) -> Posterior:
     """Pathfinder (Zhang et al. 2022) with blackjax: a Gaussian fitted along an L-BFGS path.
 
     L-BFGS climbs the log density in the unconstrained coordinates (module notes) from
     ``init``; at every iterate, a Gaussian with the L-BFGS inverse-Hessian estimate is
     scored by a Monte Carlo ELBO, and the best one is sampled. One compiled program.
 
+    **Preconditioning** (``covariance``). L-BFGS's inverse Hessian is a diagonal plus the
+    ``maxcor`` most recent curvature pairs; in a direction the path has not explored, the
+    width is the diagonal's guess. On an ill-conditioned posterior (the default lens
+    model: condition number ~2e5 in ``z``) that guess is far off and the Gaussian comes out
+    up to 100x too narrow in some directions (``docs/inference.md``, "Costs"). Given a
+    covariance of theta (e.g. :func:`~xlens.inference.laplace`'s), L-BFGS runs in
+    coordinates ``w`` whitened by it, ``z = z(init) + L w`` with ``L L^T = J C J^T``
+    (``J = dz/dtheta`` at ``init``), as :func:`variational` does: there the posterior is
+    near isotropic, the diagonal's guess of 1 is right where the path has not been, and the
+    Gaussian is Pathfinder's own fit where it has.
+
     Parameters
     ----------
     target : Likelihood or Problem
     init : array_like, shape (n,)
-        Starting point in the parameters' units, inside the prior's support.
+        Starting point in the parameters' units, inside the prior's support; *not* the
+        mode (at a zero gradient L-BFGS stops at once, with no curvature pairs).
     key : JAX key or int
     num_samples : int
         Draws from the chosen Gaussian, >= 2.
@@ -312,11 +326,21 @@ def pathfinder(target: Likelihood | Problem, init, key, *, num_samples: int = 10
         1e-8) stop too early for an image likelihood (``|log L|`` ~ 1e3-1e5, so 1e-5 is a
         change of 0.01-1): L-BFGS has then not yet seen the curvature of the weak directions
         and the Gaussian comes out too narrow there.
+    covariance : array_like, shape (n, n), optional
+        A covariance of theta [units of the parameters squared], positive definite, whose
+        whitening preconditions the path (above). Default: none (``z`` itself).
+    elbo_draws : int
+        If > 0, the chosen Gaussian's ELBO is estimated again from this many of its draws
+        (fresh ones, not those that chose it, which favour it): ``info["elbo_draws"]``.
 
     Returns
     -------
     Posterior
-        ``info``: ``elbo`` (of the chosen Gaussian) and ``log_q`` of the draws.
+        ``info``: ``elbo`` (of the chosen Gaussian, from the ``elbo_samples`` that chose
+        it) [nats, a lower bound on ln Z in the likelihood's normalisation], ``log_q`` of
+        the draws (in ``z``), ``whitened`` and, with ``elbo_draws``, ``elbo_draws`` (the
+        ELBO and its standard error from that many draws) -- comparable with
+        :func:`gaussian_elbo` of another Gaussian.
 
     Notes
     -----
@@ -330,23 +354,44 @@ def pathfinder(target: Likelihood | Problem, init, key, *, num_samples: int = 10
     maxiter = _positive_int("pathfinder", "maxiter", maxiter)
     maxcor = _positive_int("pathfinder", "maxcor", maxcor)
     elbo_samples = _positive_int("pathfinder", "elbo_samples", elbo_samples)
+    elbo_draws = _positive_int("pathfinder", "elbo_draws", elbo_draws, 0)
     for name, value in (("ftol", ftol), ("gtol", gtol)):
         _positive_real("pathfinder", name, value)
     z0 = _start(t, init, "pathfinder")
+    n = len(t.names)
+    whitened = covariance is not None
+    chol = np.linalg.cholesky(_covariance_in_z(t, z0, covariance, "pathfinder")) if whitened else np.eye(n)
+    # the density of w integrates to Z / |det chol|: ln |det chol| makes its ELBOs bound ln Z
+    log_det = float(np.sum(np.log(np.diag(chol))))
     log_density = _log_density_z(t)
     import jax
 
-    def run(k, z, *args):
+    jnp = engine.get_xp("jax")
+
+    def log_density_w(w, *args):
+        return log_density(jnp.asarray(z0) + jnp.asarray(chol) @ w, *args)
+
+    def run(k, *args):
         k_fit, k_draw = jax.random.split(k)
-        state, _ = blackjax.vi.pathfinder.approximate(k_fit, lambda v: log_density(v, *args), z, elbo_samples,
-                                                      maxiter=maxiter, maxcor=maxcor, ftol=ftol, gtol=gtol)
+        state, _ = blackjax.vi.pathfinder.approximate(k_fit, lambda v: log_density_w(v, *args), jnp.zeros(n),
+                                                      elbo_samples, maxiter=maxiter, maxcor=maxcor, ftol=ftol,
+                                                      gtol=gtol)
         draws, log_q = blackjax.vi.pathfinder.sample(k_draw, state, num_samples)
-        return engine.vmap(lambda v: _from_unconstrained(t, v), "jax")(draws), log_q, state.elbo
+        z = jnp.asarray(z0) + draws @ jnp.asarray(chol).T
+        out = (engine.vmap(lambda v: _from_unconstrained(t, v), "jax")(z), log_q - log_det, state.elbo + log_det)
+        if elbo_draws:
+            fresh, log_q_fresh = blackjax.vi.pathfinder.sample(jax.random.fold_in(k_draw, 1), state, elbo_draws)
+            ratio = engine.map_batch(lambda v: log_density_w(v, *args), "jax")(fresh) - log_q_fresh
+            out += (jnp.mean(ratio) + log_det, jnp.std(ratio) / math.sqrt(elbo_draws))
+        return out
 
     with engine.float64_scope():
-        samples, log_q, elbo = engine.jit(run, "jax")(_key(key, "pathfinder"), z0, *t.args)
-        samples = np.asarray(samples)
-    return _moments(samples, t.names, {"elbo": float(elbo), "log_q": np.asarray(log_q)})
+        out = engine.jit(run, "jax")(_key(key, "pathfinder"), *t.args)
+        samples = np.asarray(out[0])
+    info = {"elbo": float(out[2]), "log_q": np.asarray(out[1]), "whitened": whitened}
+    if elbo_draws:
+        info["elbo_draws"] = (float(out[3]), float(out[4]))
+    return _moments(samples, t.names, info)
 
 
 # ---------------------------------------------------------------------------------- numpyro
@@ -705,26 +750,68 @@ def _stl_fit(log_density: Callable, n: int, args, k_fit, k_draw, *, steps: int, 
 
 
 # ------------------------------------------------------------------------------ dynesty
-def _gaussian_of(repartition, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _gaussian_of(gaussian, n: int, caller: str, name: str) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, covariance)`` of a Gaussian given as an object with ``.mean`` and ``.covariance``
     (:func:`~xlens.inference.laplace`'s result, a :class:`Posterior`) or as a pair."""
-    if hasattr(repartition, "mean") and hasattr(repartition, "covariance"):
-        mean, cov = repartition.mean, repartition.covariance
+    if hasattr(gaussian, "mean") and hasattr(gaussian, "covariance"):
+        mean, cov = gaussian.mean, gaussian.covariance
     else:
         try:
-            mean, cov = repartition
+            mean, cov = gaussian
         except (TypeError, ValueError):
-            raise TypeError("nested: repartition must be a Gaussian: laplace(...)'s result, a Posterior, or a "
-                            f"(mean, covariance) pair; got {type(repartition).__name__}") from None
+            raise TypeError(f"{caller}: {name} must be a Gaussian: laplace(...)'s result, a Posterior, or a "
+                            f"(mean, covariance) pair; got {type(gaussian).__name__}") from None
     mean = np.asarray(mean, dtype=np.float64)
     cov = np.asarray(cov, dtype=np.float64)
     if mean.shape != (n,) or not np.all(np.isfinite(mean)):
-        raise ValueError(f"nested: the repartition's mean must be {n} finite numbers [units of the parameters]; "
+        raise ValueError(f"{caller}: the {name}'s mean must be {n} finite numbers [units of the parameters]; "
                          f"got shape {mean.shape}")
     if cov.shape != (n, n) or not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(0.5 * (cov + cov.T))[0] <= 0:
-        raise ValueError(f"nested: the repartition's covariance must be a finite positive definite ({n}, {n}) "
+        raise ValueError(f"{caller}: the {name}'s covariance must be a finite positive definite ({n}, {n}) "
                          f"matrix [units of the parameters squared]; got shape {cov.shape}")
     return mean, 0.5 * (cov + cov.T)
+
+
+def gaussian_elbo(target: Likelihood | Problem, gaussian, key, *, draws: int = 128) -> tuple[float, float]:
+    """The ELBO of a Gaussian approximation of the posterior, and its Monte Carlo error [nats].
+
+    ``ELBO = E_q[log p(z) - log q(z)]`` over ``draws`` draws of ``q``, the Gaussian mapped to
+    the unconstrained coordinates ``z`` of the backends (module notes): ``N(z(mean),
+    J C J^T)``, ``J = dz/dtheta`` at ``mean`` -- the Gaussian that :func:`variational` starts
+    from and :func:`nested` repartitions around. ``p`` is the likelihood times the prior
+    (normalised as the likelihood is), so the ELBO is a lower bound on ln Z, and
+    ``ln Z - ELBO = KL(q || posterior)``: of two Gaussians (Laplace's, Pathfinder's, a
+    variational fit), the one with the larger ELBO is the closer in that divergence.
+
+    Parameters
+    ----------
+    target : Likelihood or Problem
+    gaussian
+        :func:`~xlens.inference.laplace`'s result, a :class:`Posterior` (its mean and
+        covariance), or a ``(mean, covariance)`` pair in the parameters' units (covariance
+        positive definite, units of the parameters squared); the mean inside the prior's
+        support.
+    key : JAX key or int
+    draws : int
+        Draws of ``q``, >= 2 (one log-likelihood evaluation each).
+
+    Returns
+    -------
+    (float, float)
+        The ELBO and its standard error (the draws' standard deviation of
+        ``log p - log q`` over sqrt(draws)) [nats].
+    """
+    t = _resolve(target, "gaussian_elbo")
+    n = len(t.names)
+    draws = _positive_int("gaussian_elbo", "draws", draws, 2)
+    mean, cov = _gaussian_of(gaussian, n, "gaussian_elbo", "gaussian")
+    z0 = _start(t, mean, "gaussian_elbo")
+    chol = np.linalg.cholesky(_covariance_in_z(t, z0, cov, "gaussian_elbo"))
+    jnp = engine.get_xp("jax")
+    log_density = _log_density_z(t)
+    with engine.float64_scope():
+        estimate = _elbo_estimator(log_density, draws, 0.0)
+        return estimate(_key(key, "gaussian_elbo"), jnp.asarray(z0), jnp.asarray(chol), *t.args)
 
 
 def nested(target: Likelihood | Problem, *, nlive: int = 500, seed: int = 0, dlogz: float = 0.01,
@@ -823,7 +910,7 @@ def nested(target: Likelihood | Problem, *, nlive: int = 500, seed: int = 0, dlo
         # dynesty's coordinates are z = logit(u) (u the prior's unit cube, as for the gradient
         # backends): every z is inside the prior's support, and the prior's density of z is
         # prod sigmoid'(z_i), whatever the priors are. pi'(z) = Student-t around z(mean).
-        mean, cov = _gaussian_of(repartition, n)
+        mean, cov = _gaussian_of(repartition, n, "nested", "repartition")
         z0 = to_unconstrained(target, mean)
         chol = widen * np.linalg.cholesky(_covariance_in_z(t, z0, cov, "nested"))  # z = z0 + chol w
         gaussian = not np.isfinite(dof)
