@@ -14,6 +14,8 @@ prior transform (``space.from_unit_cube``, the inverse CDFs of the priors).
 * :func:`nested` -- dynesty's static nested sampling: samples *and* the evidence ln Z;
   optionally from a Student-t around a Laplace Gaussian (posterior repartitioning), which
   leaves both unchanged and cuts the run by the information the prior boxes add.
+* :func:`gaussian_elbo` -- the ELBO of any Gaussian approximation (Laplace's,
+  Pathfinder's, a variational fit): a lower bound on ln Z that ranks them by KL(q || p).
 
 The gradient-based three work in the unconstrained coordinates ``z = logit(u)`` of the
 prior's unit cube ``u`` (:func:`to_unconstrained`): the prior transform carries the
