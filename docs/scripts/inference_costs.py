@@ -74,6 +74,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import platform
 import statistics
@@ -251,6 +252,18 @@ def _moment_check(mean, std, mode) -> dict:
             "agrees_with_laplace": bool(np.max(np.abs(pull)) < 0.3 and 0.7 < ratio.min() and ratio.max() < 1.3)}
 
 
+def _not_below_laplace(fit, laplace) -> bool:
+    """The convergence test of the Gaussian backends (Pathfinder, VI): ``(ELBO, se)`` of the fit not
+    below the Laplace Gaussian's by more than 2 combined standard errors -- a Gaussian no farther
+    from the posterior in KL(q || p) than the Laplace one."""
+    (elbo, se), (elbo0, se0) = fit, laplace
+    return bool(elbo > elbo0 - 2.0 * math.hypot(se, se0))
+
+
+def _elbo_text(fit, laplace) -> str:
+    return f"ELBO {fit[0]:.1f} +- {fit[1]:.1f} (Laplace's Gaussian {laplace[0]:.1f} +- {laplace[1]:.1f})"
+
+
 def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict | None) -> dict:
     """Run one backend within its budget; returns a row (times [s], diagnostics, converged)."""
     import jax
@@ -308,7 +321,7 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
             elbo0, se0 = backends.gaussian_elbo(like, (np.asarray(mode["theta"]), np.asarray(mode["covariance"])),
                                                 1, draws=args.pathfinder_elbo_draws)
             row.update(elbo_draws=[elbo, se], elbo_laplace=[elbo0, se0], elbo_laplace_s=time.perf_counter() - t1,
-                       elbo_not_below_laplace=bool(elbo > elbo0 - 2.0 * float(np.hypot(se, se0))))
+                       elbo_not_below_laplace=_not_below_laplace((elbo, se), (elbo0, se0)))
             row["converged"] = row["elbo_not_below_laplace"]
         else:
             row["converged"] = bool(row.get("agrees_with_laplace", False))
@@ -398,7 +411,7 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
                    final_loss=float(last.mean()), elbo_plateau=bool(plateau), **_moment_check(res.mean, res.std, mode))
         (elbo, se), (elbo0, se0) = res.info["elbo"], res.info["elbo_start"]
         # the fit is no worse a Gaussian (in KL(q || p)) than its start, the Laplace one
-        not_worse = bool(elbo > elbo0 - 2.0 * float(np.hypot(se, se0)))
+        not_worse = _not_below_laplace((elbo, se), (elbo0, se0))
         row.update(elbo=[elbo, se], elbo_laplace=[elbo0, se0], elbo_not_below_laplace=not_worse)
         row["converged"] = bool(plateau and not_worse)
     elif name == "nested":
@@ -485,13 +498,11 @@ def table(paths) -> str:
             if "information_prior" in r and abs(r["information_prior"] - r["information"]) > 1e-9:
                 diag.append(f"H against the prior {r['information_prior']:.1f} nats")
         if name == "pathfinder" and "elbo_draws" in r:
-            diag.append(f"ELBO {r['elbo_draws'][0]:.1f} +- {r['elbo_draws'][1]:.1f} (Laplace's Gaussian "
-                        f"{r['elbo_laplace'][0]:.1f} +- {r['elbo_laplace'][1]:.1f})")
+            diag.append(_elbo_text(r["elbo_draws"], r["elbo_laplace"]))
         if name == "variational":
             diag.append(f"ELBO plateau: {'yes' if r['elbo_plateau'] else 'no'}")
             if "elbo" in r:  # rows before the ELBO check were judged by their moments alone
-                diag.append(f"ELBO {r['elbo'][0]:.1f} +- {r['elbo'][1]:.1f} (Laplace's Gaussian "
-                            f"{r['elbo_laplace'][0]:.1f} +- {r['elbo_laplace'][1]:.1f})")
+                diag.append(_elbo_text(r["elbo"], r["elbo_laplace"]))
         compared = name in ("pathfinder", "variational") or r.get("converged", True) is not False
         if "max_mean_offset_sd" in r and compared:  # an unconverged sampler's moments mean nothing
             diag.append(f"vs Laplace: mean within {r['max_mean_offset_sd']:.2f} sd, sd ratio "
