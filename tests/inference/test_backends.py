@@ -150,7 +150,15 @@ def test_stiff_toy_pathfinder_whitened_by_a_covariance():
     assert np.all(np.abs(white.mean - mean) < 0.2 * sd) and np.allclose(white.std, sd, rtol=0.05)
     reference, se_ref = gaussian_elbo(stiff, (mean, cov), 0, draws=512)
     assert abs(e_white - reference) < 4 * np.hypot(se_white, se_ref), (e_white, reference)
+    # the draws' own log q (in z): log p - log q averaged over them is the ELBO again, within
+    # 4 se of the fresh draws' (a log q left in w would be off by ln |det L| = -17.9 nats)
+    z = to_unconstrained(stiff, white.samples)
+    with engine.float64_scope():
+        log_l = np.asarray(jax.vmap(stiff.log_likelihood)(jnp.asarray(white.samples)))
+    log_p = (log_l - np.sum(np.logaddexp(0.0, -z) + np.logaddexp(0.0, z), axis=1))  # + ln |du/dz|
+    ratio = log_p - white.info["log_q"]
     assert white.info["log_q"].shape == (4000,)
+    assert abs(ratio.mean() - e_white) < 4 * np.hypot(ratio.std() / np.sqrt(ratio.size), se_white), ratio.mean()
     with pytest.raises(ValueError, match=r"pathfinder: covariance must be a finite positive definite \(3, 3\)"):
         pathfinder(stiff, np.zeros(3), 0, covariance=np.eye(2))
 
@@ -161,6 +169,8 @@ def test_toy_nuts_numpyro():
     res = nuts_numpyro(TOY, np.zeros(3), 0, num_warmup=200, num_samples=600)
     ess = res.info["ess"]
     assert res.info["divergences"] == 0 and np.all(ess > 200), ess
+    assert res.info["diverging"].shape == res.info["num_steps"].shape == (600,)
+    assert res.info["diverging"].dtype == bool and np.all(res.info["num_steps"] >= 1)
     _check_toy(res, mean_tol=4 / np.sqrt(ess.min()), std_tol=4 / np.sqrt(2 * ess.min()))
 
 

@@ -263,6 +263,19 @@ def _log_density_z(t: _Target) -> Callable:
     return log_density
 
 
+def _whitened(t: _Target, z0: np.ndarray, chol: np.ndarray) -> tuple[Callable, float]:
+    """The log density of whitened coordinates ``w``, ``z = z0 + chol w`` (pure, JAX), and
+    ``ln |det chol|``: the density of ``w`` integrates to ``Z / |det chol|``, so an ELBO in
+    ``w`` plus ``ln |det chol|`` bounds ``ln Z`` (as one in ``z`` does)."""
+    log_density = _log_density_z(t)
+    jnp = engine.get_xp("jax")
+
+    def log_density_w(w, *args):
+        return log_density(jnp.asarray(z0) + jnp.asarray(chol) @ w, *args)
+
+    return log_density_w, float(np.sum(np.log(np.diag(chol))))
+
+
 def _moments(samples: np.ndarray, names, info) -> Posterior:
     samples = np.asarray(samples, dtype=np.float64)
     cov = np.atleast_2d(np.cov(samples, rowvar=False))
@@ -366,15 +379,10 @@ def pathfinder(target: Likelihood | Problem, init, key, *, num_samples: int = 10
     n = len(t.names)
     whitened = covariance is not None
     chol = np.linalg.cholesky(_covariance_in_z(t, z0, covariance, "pathfinder")) if whitened else np.eye(n)
-    # the density of w integrates to Z / |det chol|: ln |det chol| makes its ELBOs bound ln Z
-    log_det = float(np.sum(np.log(np.diag(chol))))
-    log_density = _log_density_z(t)
+    log_density_w, log_det = _whitened(t, z0, chol)
     import jax
 
     jnp = engine.get_xp("jax")
-
-    def log_density_w(w, *args):
-        return log_density(jnp.asarray(z0) + jnp.asarray(chol) @ w, *args)
 
     def run(k, *args):
         k_fit, k_draw = jax.random.split(k)
@@ -386,8 +394,7 @@ def pathfinder(target: Likelihood | Problem, init, key, *, num_samples: int = 10
         out = (engine.vmap(lambda v: _from_unconstrained(t, v), "jax")(z), log_q - log_det, state.elbo + log_det)
         if elbo_draws:
             fresh, log_q_fresh = blackjax.vi.pathfinder.sample(jax.random.fold_in(k_draw, 1), state, elbo_draws)
-            ratio = engine.map_batch(lambda v: log_density_w(v, *args), "jax")(fresh) - log_q_fresh
-            out += (jnp.mean(ratio) + log_det, jnp.std(ratio) / math.sqrt(elbo_draws))
+            out += _elbo_of_draws(log_density_w, fresh, log_q_fresh, args, log_det)
         return out
 
     with engine.float64_scope():
@@ -451,7 +458,12 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
     adapt_mass_matrix : bool
         Adapt the mass matrix during warm-up (default). ``False`` keeps the initial one
         (identity, or the one given) and adapts the step size only -- enough, and cheaper
-        in warm-up, when a Laplace covariance is a good fit.
+        in warm-up, when a Laplace covariance is a good fit. numpyro keeps Stan's warm-up
+        windows even then, and restarts the step-size adaptation at the end of its mass
+        window: the step size comes from the last 50 warm-up steps alone (the last 10%
+        when ``num_warmup < 150``: 8 of 80), so give ``num_warmup >= 150`` for a settled
+        one (on the default lens model, 80 gave step sizes of 0.13-0.25 in runs of one
+        setting).
     max_tree_depth : int
         numpyro's cap on the doubling of a trajectory (at most ``2**max_tree_depth``
         leapfrog steps, each one gradient), >= 1.
@@ -462,7 +474,9 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
         ``info``: ``divergences`` (count), ``ess`` (effective sample size per parameter,
         numpyro's estimate), ``r_hat`` (split-R-hat per parameter; with one chain, the
         split-R-hat of its two halves), ``num_steps`` (leapfrog steps per kept draw,
-        shape (chains * draws,)) and ``step_size`` (the adapted one).
+        shape (chains * draws,)), ``diverging`` (whether each kept draw's trajectory
+        diverged, the same shape: where the sampler met curvature its step is too long
+        for) and ``step_size`` (the adapted one).
     """
     _require("numpyro", "nuts_numpyro")
     from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
@@ -504,7 +518,7 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
         theta = np.asarray(engine.jit(engine.vmap(engine.vmap(lambda v: _from_unconstrained(t, v), "jax"), "jax"),
                                       "jax")(z))
         extra = mcmc.get_extra_fields()
-        diverging = int(np.sum(np.asarray(extra["diverging"])))
+        diverging = np.asarray(extra["diverging"], dtype=bool).reshape(-1)
         num_steps = np.asarray(extra["num_steps"])
         step_size = float(np.asarray(mcmc.last_state.adapt_state.step_size))
     ess = np.asarray(effective_sample_size(theta))
@@ -514,8 +528,9 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
         r_hat = np.asarray(split_gelman_rubin(theta[0][None]))  # numpyro splits the chain in two halves
     else:
         r_hat = np.full(n, math.nan)
-    return _moments(theta.reshape(-1, n), t.names, {"divergences": diverging, "ess": ess, "r_hat": r_hat,
-                                                    "num_steps": num_steps, "step_size": step_size})
+    return _moments(theta.reshape(-1, n), t.names, {"divergences": int(np.sum(diverging)), "ess": ess,
+                                                    "r_hat": r_hat, "num_steps": num_steps,
+                                                    "diverging": diverging, "step_size": step_size})
 
 
 def _covariance_in_z(t: _Target, z0: np.ndarray, covariance, caller: str) -> np.ndarray:
@@ -628,7 +643,6 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
         raise ValueError(f"variational: estimator must be one of {estimators}; got {estimator!r}")
     z0 = _start(t, init, "variational")
     n = len(t.names)
-    log_density = _log_density_z(t)
     import jax
 
     if covariance is not None:
@@ -636,7 +650,8 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
         whitened = True
     else:
         with engine.float64_scope():
-            hess = np.asarray(engine.jit(lambda z, *a: engine.hessian(lambda v: log_density(v, *a), "jax",
+            log_density = _log_density_z(t)
+        hess = np.asarray(engine.jit(lambda z, *a: engine.hessian(lambda v: log_density(v, *a), "jax",
                                                                       chunk=hessian_chunk)(z),
                                          "jax")(z0, *t.args), dtype=np.float64)
         precision = -0.5 * (hess + hess.T)
@@ -646,7 +661,7 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
     jnp = engine.get_xp("jax")
     schedule = optax.exponential_decay(learning_rate, steps, final_learning_rate / learning_rate)
     k_fit, k_draw = jax.random.split(_key(key, "variational"))
-    log_density_w = lambda v, *a: log_density(jnp.asarray(z0) + jnp.asarray(chol) @ v, *a)  # noqa: E731
+    log_density_w, log_det = _whitened(t, z0, chol)
     with engine.float64_scope():
         if estimator == "stl":
             w, losses, loc, tril = _stl_fit(log_density_w, n, t.args, k_fit, k_draw, steps=steps,
@@ -673,8 +688,7 @@ def variational(target: Likelihood | Problem, init, key, *, steps: int = 2000, l
         info = {"loss": np.asarray(losses), "whitened": whitened}
         if elbo_draws:
             k_elbo, k_start = jax.random.split(jax.random.fold_in(k_draw, 1))
-            # the density of w integrates to Z / |det chol|: add ln |det chol| so that the ELBO bounds ln Z
-            elbo = _elbo_estimator(log_density_w, elbo_draws, float(np.sum(np.log(np.diag(chol)))))
+            elbo = _elbo_estimator(log_density_w, elbo_draws, log_det)
             info["elbo"] = elbo(k_elbo, jnp.asarray(loc), jnp.asarray(tril), *t.args)
             info["elbo_start"] = elbo(k_start, jnp.zeros(n), init_scale * jnp.eye(n), *t.args)
     return _moments(theta, t.names, info)
@@ -688,19 +702,21 @@ def _gaussian_log_q(white, tril):
             - 0.5 * n * math.log(2.0 * math.pi))
 
 
+def _elbo_of_draws(log_density: Callable, w, log_q, args, offset: float):
+    """``(mean of log p - log q + offset, its standard error)`` over draws ``w`` of ``q`` (JAX, traceable)."""
+    xp = engine.namespace(w)
+    # like.batch's map: lax.map on a CPU (one model in memory at a time), vmap on accelerators
+    ratio = engine.map_batch(lambda v: log_density(v, *args), "jax")(w) - log_q
+    return xp.mean(ratio) + offset, xp.std(ratio) / math.sqrt(w.shape[0])
+
+
 def _elbo_estimator(log_density: Callable, draws: int, offset: float) -> Callable:
     """``(key, loc, tril, *args) -> (ELBO + offset, its standard error)`` of ``N(loc, tril tril^T)`` [nats]."""
     import jax
 
-    jnp = engine.get_xp("jax")
-
     def estimate(key, loc, tril, *args):
         eps = jax.random.normal(key, (draws, loc.shape[0]), dtype=loc.dtype)
-        w = loc + eps @ tril.T
-        # like.batch's map: lax.map on a CPU (one model in memory at a time), vmap on accelerators
-        log_p = engine.map_batch(lambda v: log_density(v, *args), "jax")(w)
-        ratio = log_p - _gaussian_log_q(eps, tril)
-        return jnp.mean(ratio) + offset, jnp.std(ratio) / math.sqrt(draws)
+        return _elbo_of_draws(log_density, loc + eps @ tril.T, _gaussian_log_q(eps, tril), args, offset)
 
     program = engine.jit(estimate, "jax")
     return lambda *a: tuple(float(x) for x in program(*a))
