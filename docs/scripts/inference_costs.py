@@ -58,7 +58,8 @@ For each backend it reports the wall time, the part of it spent tracing and comp
 Samplers are converged when they have no divergence, every split-R-hat (one chain split in
 two halves, numpyro's ``split_gelman_rubin``) is < 1.05 and the smallest effective sample
 size over the parameters (numpyro's ``effective_sample_size``) is >= 50; effective samples
-per second = min ESS / run time (warm-up included, compile excluded).
+per second = min ESS / run time (warm-up included, compile excluded). Sampler rows list
+``divergent_draws``, the indices of the kept draws whose trajectory diverged.
 
 It also times ``like(theta)`` and ``like.value_and_grad(theta)`` (median of ``--repeat``
 steady calls; the ratio should be <= 4), and checks that plots reuse the compiled programs:
@@ -229,13 +230,15 @@ def call_costs(like, theta, repeat: int, log: CompileLog) -> dict:
 
 
 def _sampler_diagnostics(theta_chain) -> dict:
-    """min ESS and max split-R-hat of one chain (draws, n) with numpyro's estimators."""
+    """ESS and split-R-hat of one chain (draws, n) with numpyro's estimators: per parameter
+    (``ess``, ``split_rhat``), and the smallest ESS and largest R-hat."""
     import numpy as np
     from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 
     chain = np.asarray(theta_chain, dtype=np.float64)[None]
-    return {"min_ess": float(np.min(effective_sample_size(chain))),
-            "max_split_rhat": float(np.max(split_gelman_rubin(chain)))}
+    ess, rhat = np.asarray(effective_sample_size(chain)), np.asarray(split_gelman_rubin(chain))
+    return {"min_ess": float(np.min(ess)), "max_split_rhat": float(np.max(rhat)), "ess": ess.tolist(),
+            "split_rhat": rhat.tolist()}
 
 
 def _moment_check(mean, std, mode) -> dict:
@@ -378,6 +381,7 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, max depth {args.max_tree_depth}, "
                           f"Laplace-whitened z, shrinkage {args.blackjax_shrinkage:g}",
                    divergences=int(np.sum(np.asarray(divergent))), step_size=float(step_size),
+                   divergent_draws=np.flatnonzero(np.asarray(divergent)).tolist(),
                    log_posterior_after_warmup=float(warm_logdensity),
                    mean_leapfrog=float(np.mean(np.asarray(steps))), **_sampler_diagnostics(samples),
                    **_moment_check(samples.mean(0), samples.std(0, ddof=1), mode))
@@ -393,8 +397,10 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
                           f"({'adapted' if args.numpyro_adapt_mass else 'fixed'}), max depth {args.max_tree_depth}"
                           + (f", target accept {args.target_accept:g}" if args.target_accept != 0.8 else ""),
                    divergences=res.info["divergences"], mean_leapfrog=float(np.mean(res.info["num_steps"])),
+                   divergent_draws=np.flatnonzero(res.info["diverging"]).tolist(),
                    step_size=res.info["step_size"], min_ess=float(np.min(res.info["ess"])),
-                   max_split_rhat=float(np.max(res.info["r_hat"])), **_moment_check(res.mean, res.std, mode))
+                   max_split_rhat=float(np.max(res.info["r_hat"])), ess=np.asarray(res.info["ess"]).tolist(),
+                   split_rhat=np.asarray(res.info["r_hat"]).tolist(), **_moment_check(res.mean, res.std, mode))
     elif name == "variational":
         res = backends.variational(like, np.asarray(mode["theta"]), 2, steps=args.vi_steps,
                                    learning_rate=args.vi_lr, num_particles=args.vi_particles,

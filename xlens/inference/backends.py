@@ -20,9 +20,14 @@ prior transform (``space.from_unit_cube``, the inverse CDFs of the priors).
 The gradient-based three work in the unconstrained coordinates ``z = logit(u)`` of the
 prior's unit cube ``u`` (:func:`to_unconstrained`): the prior transform carries the
 prior, so the density of ``z`` is ``log L(T(sigmoid(z))) + sum(log sigmoid'(z))`` with no
-box and no prior term (the inverse CDF pushes the uniform cube onto the prior), and a
-posterior near a prior boundary is as easy as one in the middle. Samples come back in
-the parameters' own units.
+box and no prior term (the inverse CDF pushes the uniform cube onto the prior), and no
+step leaves the prior's support. A posterior within a few sds of a prior edge is skewed in
+``z``, though: towards the edge ``u ~ e^z`` and the density falls only like ``e^z`` (a long
+flat tail), inwards the likelihood's Gaussian becomes a wall growing like ``e^(2 z)``. NUTS's
+step, fitted to the bulk, can then diverge in the wall (on the default lens model, whose
+``lens.mass.centre_x`` lies 1.7 sds from its edge: about one divergence per few hundred
+draws; ``docs/scripts/posterior_edges.py`` shows it). Samples come back in the parameters'
+own units.
 
 A target is a :class:`~xlens.inference.Likelihood` or a :class:`Problem` (any pure JAX
 log-likelihood with its prior transform), so the same functions are validated on a
