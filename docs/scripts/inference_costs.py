@@ -112,6 +112,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=60, help="NUTS warm-up steps (both libraries)")
     p.add_argument("--samples", type=int, default=120, help="NUTS kept draws (both libraries)")
     p.add_argument("--max-tree-depth", type=int, default=6)
+    p.add_argument("--sampler-seed", type=int, default=1,
+                   help="the NUTS backends' random key (a second chain: another seed)")
     p.add_argument("--numpyro-adapt-mass", action="store_true")
     p.add_argument("--target-accept", type=float, default=0.8,
                    help="numpyro NUTS's target acceptance probability (a smaller step size when higher)")
@@ -255,6 +257,11 @@ def _moment_check(mean, std, mode) -> dict:
             "agrees_with_laplace": bool(np.max(np.abs(pull)) < 0.3 and 0.7 < ratio.min() and ratio.max() < 1.3)}
 
 
+def _seed_text(args) -> str:
+    """The NUTS rows' budget text names a sampler seed other than the default (1)."""
+    return f", seed {args.sampler_seed}" if args.sampler_seed != 1 else ""
+
+
 def _not_below_laplace(fit, laplace) -> bool:
     """The convergence test of the Gaussian backends (Pathfinder, VI): ``(ELBO, se)`` of the fit not
     below the Laplace Gaussian's by more than 2 combined standard errors -- a Gaussian no farther
@@ -374,19 +381,20 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
             return draws, tuned["step_size"], state.logdensity
 
         with engine.float64_scope():
-            (samples, divergent, steps), step_size, warm_logdensity = jax.jit(run)(jax.random.key(1), *fargs)
+            key = jax.random.key(args.sampler_seed)
+            (samples, divergent, steps), step_size, warm_logdensity = jax.jit(run)(key, *fargs)
             samples = np.asarray(samples)
         wall = time.perf_counter() - t0
         moments = samples.mean(0), samples.std(0, ddof=1)
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, max depth {args.max_tree_depth}, "
-                          f"Laplace-whitened z, shrinkage {args.blackjax_shrinkage:g}",
+                          f"Laplace-whitened z, shrinkage {args.blackjax_shrinkage:g}" + _seed_text(args),
                    divergences=int(np.sum(np.asarray(divergent))), step_size=float(step_size),
                    divergent_draws=np.flatnonzero(np.asarray(divergent)).tolist(),
                    log_posterior_after_warmup=float(warm_logdensity),
                    mean_leapfrog=float(np.mean(np.asarray(steps))), **_sampler_diagnostics(samples),
                    **_moment_check(samples.mean(0), samples.std(0, ddof=1), mode))
     elif name == "nuts_numpyro":
-        res = backends.nuts_numpyro(like, np.asarray(mode["theta"]), 1, num_warmup=args.warmup,
+        res = backends.nuts_numpyro(like, np.asarray(mode["theta"]), args.sampler_seed, num_warmup=args.warmup,
                                     num_samples=args.samples, dense_mass=True,
                                     covariance=np.asarray(mode["covariance"]),
                                     adapt_mass_matrix=args.numpyro_adapt_mass, max_tree_depth=args.max_tree_depth,
@@ -395,7 +403,8 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
         moments = res.mean, res.std
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, dense Laplace mass "
                           f"({'adapted' if args.numpyro_adapt_mass else 'fixed'}), max depth {args.max_tree_depth}"
-                          + (f", target accept {args.target_accept:g}" if args.target_accept != 0.8 else ""),
+                          + (f", target accept {args.target_accept:g}" if args.target_accept != 0.8 else "")
+                          + _seed_text(args),
                    divergences=res.info["divergences"], mean_leapfrog=float(np.mean(res.info["num_steps"])),
                    divergent_draws=np.flatnonzero(res.info["diverging"]).tolist(),
                    step_size=res.info["step_size"], min_ess=float(np.min(res.info["ess"])),

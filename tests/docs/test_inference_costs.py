@@ -99,8 +99,10 @@ def test_whitened_pathfinder_row_is_judged_by_its_elbo(costs, tmp_path):
 
 def test_numpyro_row_says_where_it_diverged(costs, tmp_path):
     """The numpyro NUTS row (a few draws on the tiny model, from a mode file as in the test
-    above): its divergence count is the number of draws it lists as divergent, every listed
-    index is a kept draw, and the table shows the count and the step size."""
+    above, with a second seed): its divergence count is the number of draws it lists as
+    divergent, every listed index is a kept draw, the per-parameter ESS and split-R-hat are
+    there (their minimum is the row's min ESS), and the table shows the count, the depth and
+    the seed."""
     import numpy as np
 
     theta = costs.build(True, "float32")[3]
@@ -108,11 +110,12 @@ def test_numpyro_row_says_where_it_diverged(costs, tmp_path):
     mode.write_text(json.dumps({"theta": theta.tolist(), "covariance": np.diag(1e-6 * (1 + theta**2)).tolist()}))
     out = tmp_path / "costs.jsonl"
     rows = costs.main(["--tiny", "--no-costs", "--backends", "nuts_numpyro", "--mode-file", str(mode),
-                       "--warmup", "10", "--samples", "8", "--max-tree-depth", "3", "--out", str(out)])
+                       "--warmup", "10", "--samples", "8", "--max-tree-depth", "3", "--sampler-seed", "2",
+                       "--out", str(out)])
     row = {r["backend"]: r for r in rows}["nuts_numpyro"]
     assert row["divergences"] == len(row["divergent_draws"]), row
     assert all(0 <= i < 8 for i in row["divergent_draws"]), row
     assert 1 <= row["mean_leapfrog"] <= 2**3 and row["step_size"] > 0 and len(row["mean"]) == 15, row
     assert len(row["ess"]) == len(row["split_rhat"]) == 15 and min(row["ess"]) == row["min_ess"], row
     line = [x for x in costs.table([out]).splitlines() if x.startswith("| `nuts_numpyro`")][0]
-    assert f"{row['divergences']} divergences" in line and "max depth 3" in line, line
+    assert f"{row['divergences']} divergences" in line and "max depth 3, seed 2" in line, line
