@@ -116,7 +116,7 @@ def parse(argv=None) -> argparse.Namespace:
                    help="the NUTS backends' random key (a second chain: another seed)")
     p.add_argument("--numpyro-adapt-mass", action="store_true")
     p.add_argument("--target-accept", type=float, default=0.8,
-                   help="numpyro NUTS's target acceptance probability (a smaller step size when higher)")
+                   help="NUTS's target acceptance probability, both libraries (a smaller step size when higher)")
     p.add_argument("--blackjax-shrinkage", type=float, default=1000.0,
                    help="blackjax's imm_shrinkage_to_previous: pseudo-count of the previous matrix (first: the "
                         "identity in the Laplace-whitened coordinates) in each window's estimate (0: Stan's, the "
@@ -262,6 +262,11 @@ def _seed_text(args) -> str:
     return f", seed {args.sampler_seed}" if args.sampler_seed != 1 else ""
 
 
+def _accept_text(args) -> str:
+    """The NUTS rows' budget text names a target acceptance rate other than both libraries' 0.8."""
+    return f", target accept {args.target_accept:g}" if args.target_accept != 0.8 else ""
+
+
 def _not_below_laplace(fit, laplace) -> bool:
     """The convergence test of the Gaussian backends (Pathfinder, VI): ``(ELBO, se)`` of the fit not
     below the Laplace Gaussian's by more than 2 combined standard errors -- a Gaussian no farther
@@ -368,7 +373,8 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
             k_warm, k_draw = jax.random.split(key)
             warmup = blackjax.window_adaptation(blackjax.nuts, logdensity, is_mass_matrix_diagonal=False,
                                                 max_num_doublings=args.max_tree_depth,
-                                                imm_shrinkage_to_previous=args.blackjax_shrinkage)
+                                                imm_shrinkage_to_previous=args.blackjax_shrinkage,
+                                                target_acceptance_rate=args.target_accept)
             (state, tuned), _ = warmup.run(k_warm, jax.numpy.zeros(z0.shape), num_steps=args.warmup)
             step = blackjax.nuts(logdensity, **tuned).step  # tuned carries max_num_doublings
 
@@ -387,7 +393,8 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
         wall = time.perf_counter() - t0
         moments = samples.mean(0), samples.std(0, ddof=1)
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, max depth {args.max_tree_depth}, "
-                          f"Laplace-whitened z, shrinkage {args.blackjax_shrinkage:g}" + _seed_text(args),
+                          f"Laplace-whitened z, shrinkage {args.blackjax_shrinkage:g}" + _accept_text(args)
+                          + _seed_text(args),
                    divergences=int(np.sum(np.asarray(divergent))), step_size=float(step_size),
                    divergent_draws=np.flatnonzero(np.asarray(divergent)).tolist(),
                    log_posterior_after_warmup=float(warm_logdensity),
@@ -403,8 +410,7 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
         moments = res.mean, res.std
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, dense Laplace mass "
                           f"({'adapted' if args.numpyro_adapt_mass else 'fixed'}), max depth {args.max_tree_depth}"
-                          + (f", target accept {args.target_accept:g}" if args.target_accept != 0.8 else "")
-                          + _seed_text(args),
+                          + _accept_text(args) + _seed_text(args),
                    divergences=res.info["divergences"], mean_leapfrog=float(np.mean(res.info["num_steps"])),
                    divergent_draws=np.flatnonzero(res.info["diverging"]).tolist(),
                    step_size=res.info["step_size"], min_ess=float(np.min(res.info["ess"])),
