@@ -117,6 +117,9 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--numpyro-adapt-mass", action="store_true")
     p.add_argument("--target-accept", type=float, default=0.8,
                    help="NUTS's target acceptance probability, both libraries (a smaller step size when higher)")
+    p.add_argument("--step-size", type=float, default=None,
+                   help="NUTS: a fixed step (both libraries; no step-size adaptation, the warm-up is burn-in "
+                        "from the mode, the mass fixed at the Laplace covariance); default: adapted")
     p.add_argument("--blackjax-shrinkage", type=float, default=1000.0,
                    help="blackjax's imm_shrinkage_to_previous: pseudo-count of the previous matrix (first: the "
                         "identity in the Laplace-whitened coordinates) in each window's estimate (0: Stan's, the "
@@ -263,7 +266,10 @@ def _seed_text(args) -> str:
 
 
 def _accept_text(args) -> str:
-    """The NUTS rows' budget text names a target acceptance rate other than both libraries' 0.8."""
+    """The NUTS rows' budget text names a fixed step, or a target acceptance rate other than both
+    libraries' 0.8."""
+    if args.step_size is not None:
+        return f", fixed step {args.step_size:g}"
     return f", target accept {args.target_accept:g}" if args.target_accept != 0.8 else ""
 
 
@@ -371,11 +377,19 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
                 return fn(theta_of_z(z), *a) + log_jacobian
 
             k_warm, k_draw = jax.random.split(key)
-            warmup = blackjax.window_adaptation(blackjax.nuts, logdensity, is_mass_matrix_diagonal=False,
-                                                max_num_doublings=args.max_tree_depth,
-                                                imm_shrinkage_to_previous=args.blackjax_shrinkage,
-                                                target_acceptance_rate=args.target_accept)
-            (state, tuned), _ = warmup.run(k_warm, jax.numpy.zeros(z0.shape), num_steps=args.warmup)
+            if args.step_size is None:
+                warmup = blackjax.window_adaptation(blackjax.nuts, logdensity, is_mass_matrix_diagonal=False,
+                                                    max_num_doublings=args.max_tree_depth,
+                                                    imm_shrinkage_to_previous=args.blackjax_shrinkage,
+                                                    target_acceptance_rate=args.target_accept)
+                (state, tuned), _ = warmup.run(k_warm, jax.numpy.zeros(z0.shape), num_steps=args.warmup)
+            else:  # a fixed step, the identity mass of the whitened w: the warm-up is burn-in only
+                tuned = {"step_size": args.step_size, "inverse_mass_matrix": jax.numpy.eye(z0.size),
+                         "max_num_doublings": args.max_tree_depth}
+                burn = blackjax.nuts(logdensity, **tuned)
+                state = jax.lax.fori_loop(
+                    0, args.warmup, lambda i, s: burn.step(jax.random.fold_in(k_warm, i), s)[0],
+                    burn.init(jax.numpy.zeros(z0.shape)))
             step = blackjax.nuts(logdensity, **tuned).step  # tuned carries max_num_doublings
 
             def draw(state, k):
@@ -393,7 +407,8 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
         wall = time.perf_counter() - t0
         moments = samples.mean(0), samples.std(0, ddof=1)
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, max depth {args.max_tree_depth}, "
-                          f"Laplace-whitened z, shrinkage {args.blackjax_shrinkage:g}" + _accept_text(args)
+                          "Laplace-whitened z" + (f", shrinkage {args.blackjax_shrinkage:g}" if args.step_size is None
+                                                  else "") + _accept_text(args)
                           + _seed_text(args),
                    divergences=int(np.sum(np.asarray(divergent))), step_size=float(step_size),
                    divergent_draws=np.flatnonzero(np.asarray(divergent)).tolist(),
@@ -405,7 +420,7 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
                                     num_samples=args.samples, dense_mass=True,
                                     covariance=np.asarray(mode["covariance"]),
                                     adapt_mass_matrix=args.numpyro_adapt_mass, max_tree_depth=args.max_tree_depth,
-                                    target_accept_prob=args.target_accept)
+                                    target_accept_prob=args.target_accept, step_size=args.step_size)
         wall = time.perf_counter() - t0
         moments = res.mean, res.std
         row.update(budget=f"{args.warmup} warm-up + {args.samples} draws, 1 chain, dense Laplace mass "

@@ -99,9 +99,10 @@ def test_whitened_pathfinder_row_is_judged_by_its_elbo(costs, tmp_path):
 
 def test_numpyro_row_says_where_it_diverged(costs, tmp_path):
     """The numpyro NUTS row (a few draws on the tiny model, from a mode file as in the test
-    above, with a second seed): every index it lists as divergent is a kept draw, the
-    per-parameter ESS and split-R-hat are there (their minimum is the row's min ESS), and the
-    table shows the count, the depth and the seed."""
+    above, with a second seed and a fixed step): every index it lists as divergent is a kept
+    draw, the per-parameter ESS and split-R-hat are there (their minimum is the row's min
+    ESS), the step is the one given, and the table shows the count, the depth, the step and
+    the seed."""
     import numpy as np
 
     theta = costs.build(True, "float32")[3]
@@ -110,20 +111,20 @@ def test_numpyro_row_says_where_it_diverged(costs, tmp_path):
     out = tmp_path / "costs.jsonl"
     rows = costs.main(["--tiny", "--no-costs", "--backends", "nuts_numpyro", "--mode-file", str(mode),
                        "--warmup", "10", "--samples", "8", "--max-tree-depth", "3", "--sampler-seed", "2",
-                       "--out", str(out)])
+                       "--step-size", "0.05", "--out", str(out)])
     row = {r["backend"]: r for r in rows}["nuts_numpyro"]
     assert all(0 <= i < 8 for i in row["divergent_draws"]), row
-    assert 1 <= row["mean_leapfrog"] <= 2**3 and row["step_size"] > 0 and len(row["mean"]) == 15, row
+    assert 1 <= row["mean_leapfrog"] <= 2**3 and row["step_size"] == 0.05 and len(row["mean"]) == 15, row
     assert len(row["ess"]) == len(row["split_rhat"]) == 15 and min(row["ess"]) == row["min_ess"], row
     line = [x for x in costs.table([out]).splitlines() if x.startswith("| `nuts_numpyro`")][0]
-    assert f"{row['divergences']} divergences" in line and "max depth 3, seed 2" in line, line
+    assert f"{row['divergences']} divergences" in line and "max depth 3, fixed step 0.05, seed 2" in line, line
 
 
 def test_blackjax_target_accept_sets_the_step(costs, tmp_path):
     """``--target-accept`` reaches blackjax's window adaptation (not only numpyro's): on the tiny
     model, same seed and warm-up, a target of 0.99 must adapt a smaller step than 0.5 (in
     these runs 0.13 against 1.5, so the order cannot flip by noise), and the row's budget names
-    a target other than the libraries' default 0.8."""
+    a target other than the libraries' default 0.8. ``--step-size`` fixes it instead."""
     import numpy as np
 
     pytest.importorskip("blackjax")
@@ -138,3 +139,8 @@ def test_blackjax_target_accept_sets_the_step(costs, tmp_path):
         assert row["budget"].endswith(f"target accept {target}"), row["budget"]
         step[target] = row["step_size"]
     assert 0 < step["0.99"] < 0.5 * step["0.5"], step
+    # --step-size: no adaptation (the warm-up is burn-in), so the step is the one given
+    rows = costs.main(["--tiny", "--no-costs", "--backends", "nuts_blackjax", "--mode-file", str(mode),
+                       "--warmup", "5", "--samples", "4", "--max-tree-depth", "4", "--step-size", "0.05"])
+    row = {r["backend"]: r for r in rows}["nuts_blackjax"]
+    assert row["step_size"] == 0.05 and row["budget"].endswith("Laplace-whitened z, fixed step 0.05"), row

@@ -428,7 +428,7 @@ def _numpyro_model(t: _Target, n: int):
 def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 500, num_samples: int = 1000,
                  num_chains: int = 1, target_accept_prob: float = 0.8, dense_mass: bool = False,
                  covariance=None, inverse_mass_matrix=None, adapt_mass_matrix: bool = True,
-                 max_tree_depth: int = 10) -> Posterior:
+                 max_tree_depth: int = 10, step_size: float | None = None) -> Posterior:
     """NUTS with numpyro on the unconstrained coordinates (module notes).
 
     The numpyro model is one improper flat site ``z`` and a ``factor`` holding the log
@@ -472,6 +472,14 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
     max_tree_depth : int
         numpyro's cap on the doubling of a trajectory (at most ``2**max_tree_depth``
         leapfrog steps, each one gradient), >= 1.
+    step_size : float, optional
+        A fixed leapfrog step in the unconstrained coordinates scaled by the mass matrix
+        (dimensionless), > 0: no step-size adaptation (``target_accept_prob`` is then
+        unused; with ``adapt_mass_matrix=False`` the warm-up is burn-in only). Dual averaging
+        fits the step to the mean acceptance of the posterior's bulk and cannot see a rare
+        region of higher curvature, such as the wall a prior's edge makes in the logits
+        (``docs/inference.md``, "Fifth run" and "Sixth run"); a fixed shorter step can.
+        Default: adapted.
 
     Returns
     -------
@@ -481,7 +489,7 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
         split-R-hat of its two halves), ``num_steps`` (leapfrog steps per kept draw,
         shape (chains * draws,)), ``diverging`` (whether each kept draw's trajectory
         diverged, the same shape: where the sampler met curvature its step is too long
-        for) and ``step_size`` (the adapted one).
+        for) and ``step_size`` (the adapted one, or the one given).
     """
     _require("numpyro", "nuts_numpyro")
     from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
@@ -494,6 +502,10 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
     if not 0.0 < target_accept_prob < 1.0:
         raise ValueError(f"nuts_numpyro: target_accept_prob must be in (0, 1); got {target_accept_prob!r}")
     max_tree_depth = _positive_int("nuts_numpyro", "max_tree_depth", max_tree_depth)
+    number = isinstance(step_size, (int, float, np.floating, np.integer)) and not isinstance(step_size, bool)
+    if step_size is not None and not (number and math.isfinite(step_size) and step_size > 0):
+        raise ValueError(f"nuts_numpyro: step_size must be a finite number > 0 (or None: adapted); "
+                         f"got {step_size!r}")
     z0 = _start(t, init, "nuts_numpyro")
     n = len(t.names)
     if covariance is not None and inverse_mass_matrix is not None:
@@ -515,7 +527,8 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
         kernel = NUTS(model, init_strategy=init_to_value(values={"z": start}),
                       target_accept_prob=target_accept_prob, dense_mass=dense_mass,
                       inverse_mass_matrix=None if imm is None else {("z",): jnp.asarray(imm)},
-                      adapt_mass_matrix=bool(adapt_mass_matrix), max_tree_depth=max_tree_depth)
+                      adapt_mass_matrix=bool(adapt_mass_matrix), max_tree_depth=max_tree_depth,
+                      **({} if step_size is None else {"step_size": float(step_size), "adapt_step_size": False}))
         mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     chain_method="sequential", progress_bar=False, jit_model_args=True)
         mcmc.run(_key(key, "nuts_numpyro"), *t.args, extra_fields=("diverging", "num_steps"))
