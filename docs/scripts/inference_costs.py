@@ -386,11 +386,11 @@ def run_backend(name: str, like, theta_true, args, log: CompileLog, mode: dict |
             else:  # a fixed step, the identity mass of the whitened w: the warm-up is burn-in only
                 tuned = {"step_size": args.step_size, "inverse_mass_matrix": jax.numpy.eye(z0.size),
                          "max_num_doublings": args.max_tree_depth}
-                burn = blackjax.nuts(logdensity, **tuned)
-                state = jax.lax.fori_loop(
-                    0, args.warmup, lambda i, s: burn.step(jax.random.fold_in(k_warm, i), s)[0],
-                    burn.init(jax.numpy.zeros(z0.shape)))
-            step = blackjax.nuts(logdensity, **tuned).step  # tuned carries max_num_doublings
+            kernel = blackjax.nuts(logdensity, **tuned)  # tuned carries max_num_doublings
+            step = kernel.step
+            if args.step_size is not None:
+                state = jax.lax.fori_loop(0, args.warmup, lambda i, s: step(jax.random.fold_in(k_warm, i), s)[0],
+                                          kernel.init(jax.numpy.zeros(z0.shape)))
 
             def draw(state, k):
                 state, info = step(k, state)

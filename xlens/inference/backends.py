@@ -502,10 +502,8 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
     if not 0.0 < target_accept_prob < 1.0:
         raise ValueError(f"nuts_numpyro: target_accept_prob must be in (0, 1); got {target_accept_prob!r}")
     max_tree_depth = _positive_int("nuts_numpyro", "max_tree_depth", max_tree_depth)
-    number = isinstance(step_size, (int, float, np.floating, np.integer)) and not isinstance(step_size, bool)
-    if step_size is not None and not (number and math.isfinite(step_size) and step_size > 0):
-        raise ValueError(f"nuts_numpyro: step_size must be a finite number > 0 (or None: adapted); "
-                         f"got {step_size!r}")
+    if step_size is not None:
+        step_size = _positive_real("nuts_numpyro", "step_size", step_size, " (or None: adapted)")
     z0 = _start(t, init, "nuts_numpyro")
     n = len(t.names)
     if covariance is not None and inverse_mass_matrix is not None:
@@ -528,7 +526,7 @@ def nuts_numpyro(target: Likelihood | Problem, init, key, *, num_warmup: int = 5
                       target_accept_prob=target_accept_prob, dense_mass=dense_mass,
                       inverse_mass_matrix=None if imm is None else {("z",): jnp.asarray(imm)},
                       adapt_mass_matrix=bool(adapt_mass_matrix), max_tree_depth=max_tree_depth,
-                      **({} if step_size is None else {"step_size": float(step_size), "adapt_step_size": False}))
+                      **({} if step_size is None else {"step_size": step_size, "adapt_step_size": False}))
         mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     chain_method="sequential", progress_bar=False, jit_model_args=True)
         mcmc.run(_key(key, "nuts_numpyro"), *t.args, extra_fields=("diverging", "num_steps"))
